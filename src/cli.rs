@@ -1,0 +1,160 @@
+//! The command line. Only clap definitions live here; `config` resolves them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+EXAMPLES:
+  testbed run
+      compose.yml in this directory, test service `tests`, its own command
+  testbed run -f ci/compose.test.yml --service api-tests -- pytest -x tests/integration
+  testbed run -v --keep
+      echo every docker command; leave the stack up for a look afterwards";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "testbed",
+    version,
+    about = "Run integration tests in a throwaway Docker Compose stack",
+    long_about = "Run integration tests in a throwaway Docker Compose stack.\n\n\
+        testbed starts the test service's dependencies under a unique project name, waits \
+        until they are ready, runs the test service, prints the dependencies' logs when the \
+        tests fail, always tears the stack down, and exits with the tests' own exit code."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the dependencies, run the tests, tear everything down.
+    #[command(after_help = crate::exit::TABLE, after_long_help = run_long_help())]
+    Run(RunArgs),
+}
+
+fn run_long_help() -> String {
+    format!("{}\n\n{EXAMPLES}", crate::exit::TABLE)
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Compose file; repeat to merge several, in order [default: compose.yaml,
+    /// compose.yml, docker-compose.yaml or docker-compose.yml here, or COMPOSE_FILE]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Compose project name [default: generated, unique per run]
+    #[arg(short = 'p', long, env = "COMPOSE_PROJECT_NAME", value_name = "NAME")]
+    pub project_name: Option<String>,
+
+    /// The service that runs the tests [default: tests]
+    #[arg(short = 's', long, env = "TESTBED_SERVICE", value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// Dependencies to start, comma-separated [default: every other service]
+    #[arg(
+        long,
+        env = "TESTBED_SERVICES",
+        value_name = "A,B",
+        value_delimiter = ','
+    )]
+    pub services: Option<Vec<String>>,
+
+    /// How long the dependencies may take to be healthy (or running, without
+    /// a healthcheck), e.g. 90s or 2m [default: 120s]
+    #[arg(long, env = "TESTBED_WAIT_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_timeout: Option<Duration>,
+
+    /// Grace period before teardown kills a container [default: 2s]
+    #[arg(long, env = "TESTBED_STOP_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub stop_timeout: Option<Duration>,
+
+    /// When to print the dependencies' logs [default: on-failure]
+    #[arg(long, env = "TESTBED_LOGS", value_name = "WHEN")]
+    pub logs: Option<LogPolicy>,
+
+    /// Pass a variable to the test container: NAME takes its value from this
+    /// environment; NAME=VALUE sets it. Values never appear on a command line
+    #[arg(short = 'e', long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+
+    /// Build the images first (`compose build`)
+    #[arg(long, env = "TESTBED_BUILD", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub build: bool,
+
+    /// Pull the images first (`compose pull`)
+    #[arg(long, env = "TESTBED_PULL", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub pull: bool,
+
+    /// Leave the stack running and print the command that removes it
+    #[arg(long, env = "TESTBED_KEEP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub keep: bool,
+
+    /// Print the commands a run would execute, and start nothing
+    #[arg(long, action = ArgAction::SetTrue)]
+    pub dry_run: bool,
+
+    /// Compose command to use, e.g. "docker compose" or docker-compose
+    /// [default: the docker compose plugin, else docker-compose]
+    #[arg(long, env = "TESTBED_COMPOSE", value_name = "CMD")]
+    pub compose: Option<String>,
+
+    /// Print every docker command before it runs, and timings
+    #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub verbose: bool,
+
+    /// The test command, replacing the service's own
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+/// `90`, `90s`, `1m30s`, `500ms`. A bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text)
+        .map_err(|_| "expected a duration such as 90s, 2m or 500ms".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_accept_seconds_and_units() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn the_test_command_follows_the_double_dash() {
+        let cli =
+            Cli::try_parse_from(["testbed", "run", "-s", "api", "--", "pytest", "-x"]).unwrap();
+        let Command::Run(args) = cli.command;
+        assert_eq!(args.service.as_deref(), Some("api"));
+        assert_eq!(args.command, ["pytest", "-x"]);
+    }
+}

@@ -1,0 +1,330 @@
+//! `Cmd`: the only place that spawns a process. Its `Display` is a
+//! shell-quoted, redacted line that can be pasted into a terminal, and its
+//! errors are built from that line, never from the raw argv.
+
+use std::fmt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+
+use crate::redact::{is_secret_name, mask_assignment, redact};
+use crate::signals::Signals;
+
+/// How often a waiting child is checked against signals and deadlines.
+const POLL: Duration = Duration::from_millis(20);
+
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    program: PathBuf,
+    name: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    label: Option<String>,
+    echo: bool,
+}
+
+/// How a spawned child shares the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Its own process group: a Ctrl-C on the terminal reaches testbed only,
+    /// which then decides what to stop. Teardown runs like this, so that a
+    /// second Ctrl-C cannot kill the cleanup.
+    Own,
+    /// testbed's group, for a test run that owns an interactive terminal.
+    Shared,
+}
+
+/// How a child waited on with [`Child::wait`] ended.
+#[derive(Debug)]
+pub enum Waited {
+    Done(Output),
+    Interrupted,
+    TimedOut,
+}
+
+impl Cmd {
+    /// `program` is a resolved path; messages name it by its file name.
+    pub fn new(program: impl Into<PathBuf>) -> Cmd {
+        let program = program.into();
+        let name = program
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| program.display().to_string());
+        Cmd {
+            program,
+            name,
+            args: Vec::new(),
+            env: Vec::new(),
+            label: None,
+            echo: false,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Cmd {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets a variable in the child's environment, off the argv.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Cmd {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// The short name used in errors, e.g. "docker compose up".
+    pub fn label(mut self, label: impl Into<String>) -> Cmd {
+        self.label = Some(label.into());
+        self
+    }
+
+    /// Print `+ <command>` on stderr before running it (`-v`).
+    pub fn echo(mut self, echo: bool) -> Cmd {
+        self.echo = echo;
+        self
+    }
+
+    pub fn get_args(&self) -> &[String] {
+        &self.args
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    fn describe(&self) -> String {
+        self.label
+            .clone()
+            .unwrap_or_else(|| match self.args.first() {
+                Some(first) => format!("{} {first}", self.name),
+                None => self.name.clone(),
+            })
+    }
+
+    fn expression(&self, group: Group) -> duct::Expression {
+        if self.echo {
+            crate::report::echo(self);
+        }
+        let mut expression = duct::cmd(&self.program, &self.args);
+        for (name, value) in &self.env {
+            expression = expression.env(name, value);
+        }
+        if group == Group::Own {
+            expression = expression.before_spawn(|command| {
+                command.process_group(0);
+                Ok(())
+            });
+        }
+        expression.unchecked()
+    }
+
+    /// Runs to completion with stdout and stderr captured. Fails only when
+    /// the program could not be started.
+    pub fn output(&self) -> anyhow::Result<Output> {
+        self.expression(Group::Own)
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .run()
+            .with_context(|| format!("could not start `{}`", self.name))
+    }
+
+    /// Runs to completion and returns stdout; a non-zero exit is an error
+    /// that carries the captured stderr.
+    pub fn read(&self) -> anyhow::Result<String> {
+        let output = self.output()?;
+        self.check(&output)?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Turns a non-zero exit into an error naming this command, with its
+    /// stderr as the cause.
+    pub fn check(&self, output: &Output) -> anyhow::Result<()> {
+        if output.status.success() {
+            return Ok(());
+        }
+        let status = match output.status.code() {
+            Some(code) => format!("exit status {code}"),
+            None => "a signal".to_string(),
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = redact(stderr.trim());
+        let error = if stderr.is_empty() {
+            anyhow!("it printed nothing on stderr")
+        } else {
+            anyhow!(stderr)
+        };
+        Err(error.context(format!("`{}` failed with {status}", self.describe())))
+    }
+
+    /// Starts the command with stdout and stderr captured.
+    pub fn spawn_captured(&self) -> anyhow::Result<Child> {
+        self.start(
+            self.expression(Group::Own)
+                .stdin_null()
+                .stdout_capture()
+                .stderr_capture(),
+            Group::Own,
+        )
+    }
+
+    /// Starts the command with testbed's own stdin, stdout and stderr.
+    pub fn spawn_inherited(&self, group: Group) -> anyhow::Result<Child> {
+        self.start(self.expression(group), group)
+    }
+
+    fn start(&self, expression: duct::Expression, group: Group) -> anyhow::Result<Child> {
+        let handle = expression
+            .start()
+            .with_context(|| format!("could not start `{}`", self.name))?;
+        let group_id = match group {
+            Group::Own => handle.pids().first().map(|&pid| pid as libc::pid_t),
+            Group::Shared => None,
+        };
+        Ok(Child {
+            handle,
+            group_id,
+            cmd: self.clone(),
+        })
+    }
+}
+
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut words = Vec::new();
+        for (name, value) in &self.env {
+            let value = if is_secret_name(name) { "***" } else { value };
+            words.push(format!("{name}={}", shell_words::quote(value)));
+        }
+        words.push(shell_words::quote(&self.name).into_owned());
+        for arg in &self.args {
+            words.push(shell_words::quote(&mask_assignment(arg)).into_owned());
+        }
+        f.write_str(&words.join(" "))
+    }
+}
+
+/// A running command.
+pub struct Child {
+    handle: duct::Handle,
+    group_id: Option<libc::pid_t>,
+    cmd: Cmd,
+}
+
+impl Child {
+    /// Waits until the child exits, a signal arrives, or the deadline passes.
+    /// The child is left running in the last two cases.
+    pub fn wait(&self, deadline: Option<Instant>, signals: &Signals) -> anyhow::Result<Waited> {
+        loop {
+            let step = match deadline {
+                Some(deadline) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Ok(Waited::TimedOut);
+                    }
+                    POLL.min(deadline - now)
+                }
+                None => POLL,
+            };
+            let finished = self
+                .handle
+                .wait_timeout(step)
+                .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
+            if let Some(output) = finished {
+                return Ok(Waited::Done(output.clone()));
+            }
+            if signals.received().is_some() {
+                return Ok(Waited::Interrupted);
+            }
+        }
+    }
+
+    /// Kills the child and everything it started in its process group, and
+    /// reaps it.
+    pub fn kill(&self) {
+        match self.group_id {
+            // SAFETY: kill(2) with a negative pid signals that process group;
+            // it has no memory-safety preconditions.
+            Some(group) => unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            },
+            None => {
+                let _ = self.handle.kill();
+            }
+        }
+        let _ = self.handle.wait();
+    }
+
+    pub fn cmd(&self) -> &Cmd {
+        &self.cmd
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_quotes_arguments_for_pasting() {
+        let cmd = Cmd::new("/usr/bin/docker")
+            .args(["compose", "-p", "tb-x", "run", "tests"])
+            .args(["sh", "-c", "echo 'hi there'"]);
+        assert_eq!(
+            cmd.to_string(),
+            r#"docker compose -p tb-x run tests sh -c 'echo '\''hi there'\'''"#
+        );
+    }
+
+    #[test]
+    fn display_masks_secret_env_and_assignments() {
+        let cmd = Cmd::new("docker")
+            .env("CI_JOB_TOKEN", "abc123")
+            .env("TESTBED_PROJECT", "tb-x")
+            .args(["run", "-e", "API_KEY=hunter2", "postgres://u:pw@db/x"]);
+        assert_eq!(
+            cmd.to_string(),
+            "CI_JOB_TOKEN='***' TESTBED_PROJECT=tb-x docker run -e 'API_KEY=***' 'postgres://u:***@db/x'"
+        );
+    }
+
+    #[test]
+    fn failure_names_the_command_and_carries_stderr() {
+        let cmd = Cmd::new("/bin/sh")
+            .args(["-c", "echo boom >&2; exit 3"])
+            .label("sh boom");
+        let error = cmd.read().unwrap_err();
+        let chain: Vec<String> = error.chain().map(|c| c.to_string()).collect();
+        assert_eq!(chain, ["`sh boom` failed with exit status 3", "boom"]);
+    }
+
+    #[test]
+    fn a_missing_program_is_not_a_failed_command() {
+        let error = Cmd::new("/nonexistent/docker").output().unwrap_err();
+        assert_eq!(error.to_string(), "could not start `docker`");
+    }
+
+    #[test]
+    fn wait_honours_the_deadline_and_kill_stops_the_group() {
+        let child = Cmd::new("/bin/sh")
+            .args(["-c", "sleep 30 & sleep 30"])
+            .spawn_captured()
+            .unwrap();
+        let started = Instant::now();
+        let deadline = Instant::now() + Duration::from_millis(100);
+        let waited = child.wait(Some(deadline), &Signals::default()).unwrap();
+        assert!(matches!(waited, Waited::TimedOut));
+        child.kill();
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}

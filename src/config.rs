@@ -1,0 +1,458 @@
+//! One resolved configuration for a run: flags, then `TESTBED_*` variables
+//! (both through clap), then the compose file's `x-testbed:` block, then
+//! defaults.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use serde::Deserialize;
+use serde_norway::{Mapping, Value};
+
+use crate::cli::{LogPolicy, RunArgs};
+use crate::exit::{Exit, Failure, OrFail};
+use crate::project::{self, NameSource};
+
+pub const DEFAULT_SERVICE: &str = "tests";
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The files compose looks for when none is named, in its order, each with
+/// the override file compose would merge on top of it.
+const DEFAULT_FILES: [(&str, [&str; 2]); 4] = [
+    (
+        "compose.yaml",
+        ["compose.override.yaml", "compose.override.yml"],
+    ),
+    (
+        "compose.yml",
+        ["compose.override.yaml", "compose.override.yml"],
+    ),
+    (
+        "docker-compose.yaml",
+        [
+            "docker-compose.override.yaml",
+            "docker-compose.override.yml",
+        ],
+    ),
+    (
+        "docker-compose.yml",
+        [
+            "docker-compose.override.yaml",
+            "docker-compose.override.yml",
+        ],
+    ),
+];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub files: Vec<PathBuf>,
+    pub project: String,
+    pub service: String,
+    pub services: Option<Vec<String>>,
+    pub wait_timeout: Duration,
+    pub stop_timeout: Duration,
+    pub logs: LogPolicy,
+    /// Variables for the test container: a value given on our command line,
+    /// or `None` to take it from our environment.
+    pub env: Vec<(String, Option<String>)>,
+    pub command: Vec<String>,
+    pub build: bool,
+    pub pull: bool,
+    pub keep: bool,
+    pub dry_run: bool,
+    pub verbose: bool,
+    pub compose: Option<String>,
+}
+
+/// The `x-testbed:` block: the stack carries its own settings.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct XTestbed {
+    pub service: Option<String>,
+    pub services: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "duration")]
+    pub wait_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub stop_timeout: Option<Duration>,
+    pub logs: Option<LogPolicy>,
+}
+
+fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u64),
+        Text(String),
+    }
+    match Raw::deserialize(de).map_err(|_| {
+        serde::de::Error::custom("expected a duration such as 90s, 2m or a number of seconds")
+    })? {
+        Raw::Seconds(seconds) => Ok(Some(Duration::from_secs(seconds))),
+        Raw::Text(text) => crate::cli::parse_duration(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// Resolves the configuration of `testbed run` in `cwd`, with `var` reading
+/// the environment.
+pub fn resolve(
+    args: &RunArgs,
+    cwd: &Path,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Config, Failure> {
+    let files = compose_files(&args.files, cwd, &var)?;
+    let x = read_x_testbed(&files, cwd)?;
+    let project = match &args.project_name {
+        Some(name) => {
+            project::validate(name).or_fail(Exit::Usage)?;
+            name.clone()
+        }
+        None => {
+            let job_id = var("CI_JOB_ID");
+            let node_index = var("CI_NODE_INDEX");
+            let dir = cwd.file_name().map(|d| d.to_string_lossy().into_owned());
+            let random = project::random_part();
+            project::generate(&NameSource {
+                job_id: job_id.as_deref(),
+                node_index: node_index.as_deref(),
+                dir: dir.as_deref().unwrap_or(""),
+                pid: std::process::id(),
+                random: &random,
+            })
+        }
+    };
+    let env = args
+        .env
+        .iter()
+        .map(|spec| parse_env(spec))
+        .collect::<Result<_, _>>()
+        .or_fail(Exit::Usage)?;
+    Ok(Config {
+        files,
+        project,
+        service: args
+            .service
+            .clone()
+            .or(x.service)
+            .unwrap_or_else(|| DEFAULT_SERVICE.into()),
+        services: args.services.clone().or(x.services),
+        wait_timeout: args
+            .wait_timeout
+            .or(x.wait_timeout)
+            .unwrap_or(DEFAULT_WAIT_TIMEOUT),
+        stop_timeout: args
+            .stop_timeout
+            .or(x.stop_timeout)
+            .unwrap_or(DEFAULT_STOP_TIMEOUT),
+        logs: args.logs.or(x.logs).unwrap_or(LogPolicy::OnFailure),
+        env,
+        command: args.command.clone(),
+        build: args.build,
+        pull: args.pull,
+        keep: args.keep,
+        dry_run: args.dry_run,
+        verbose: args.verbose,
+        compose: args.compose.clone(),
+    })
+}
+
+/// The compose files of the run: `-f`, else `COMPOSE_FILE`, else the file
+/// compose would find here (with its override file).
+fn compose_files(
+    given: &[PathBuf],
+    cwd: &Path,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<PathBuf>, Failure> {
+    let named: Vec<PathBuf> = if !given.is_empty() {
+        given.to_vec()
+    } else if let Some(list) = var("COMPOSE_FILE").filter(|l| !l.is_empty()) {
+        let separator = var("COMPOSE_PATH_SEPARATOR").unwrap_or_else(|| ":".into());
+        list.split(separator.as_str()).map(PathBuf::from).collect()
+    } else {
+        let Some((main, overrides)) = DEFAULT_FILES
+            .iter()
+            .find(|(main, _)| cwd.join(main).is_file())
+        else {
+            return Err(Failure::usage(anyhow!(
+                "no compose file in {} (looked for compose.yaml, compose.yml, docker-compose.yaml and docker-compose.yml)",
+                cwd.display()
+            ))
+            .with_hint("name one with -f, e.g. `testbed run -f ci/compose.test.yml`"));
+        };
+        let mut files = vec![PathBuf::from(main)];
+        files.extend(
+            overrides
+                .iter()
+                .find(|o| cwd.join(o).is_file())
+                .map(PathBuf::from),
+        );
+        return Ok(files);
+    };
+    for file in &named {
+        if !cwd.join(file).is_file() {
+            return Err(Failure::usage(anyhow!(
+                "compose file `{}` not found",
+                file.display()
+            )));
+        }
+    }
+    Ok(named)
+}
+
+/// Reads `x-testbed:` from the files themselves, merged key by key in `-f`
+/// order: compose v1's `config` drops `x-` keys.
+fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
+    let mut merged = Mapping::new();
+    let mut origin = None;
+    for file in files {
+        let text = std::fs::read_to_string(cwd.join(file))
+            .with_context(|| format!("cannot read compose file `{}`", file.display()))
+            .or_fail(Exit::Engine)?;
+        let document: Value = serde_norway::from_str(&text)
+            .map_err(|e| anyhow!(e))
+            .context(format!(
+                "compose file `{}` is not valid YAML",
+                file.display()
+            ))
+            .or_fail(Exit::Engine)?;
+        if let Some(Value::Mapping(block)) = document.get("x-testbed") {
+            merged.extend(block.clone());
+            origin = Some(file);
+        } else if let Some(other) = document.get("x-testbed").filter(|v| !v.is_null()) {
+            return Err(Failure::engine(anyhow!(
+                "`x-testbed` in `{}` must be a mapping, not {}",
+                file.display(),
+                describe(other)
+            )));
+        }
+    }
+    let Some(origin) = origin else {
+        return Ok(XTestbed::default());
+    };
+    serde_path_to_error::deserialize(Value::Mapping(merged)).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." { String::new() } else { format!(".{path}") };
+        Failure::engine(anyhow!("x-testbed{key}: {}", e.inner()))
+            .with_hint(format!(
+                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout and logs",
+                origin.display()
+            ))
+    })
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Sequence(_) => "a list",
+        Value::String(_) => "a string",
+        Value::Number(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        _ => "that",
+    }
+}
+
+/// `NAME` or `NAME=VALUE`, as given to `-e`.
+fn parse_env(spec: &str) -> anyhow::Result<(String, Option<String>)> {
+    let (name, value) = match spec.split_once('=') {
+        Some((name, value)) => (name, Some(value.to_string())),
+        None => (spec, None),
+    };
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(anyhow!(
+            "-e `{}`: expected NAME or NAME=VALUE with a variable name",
+            crate::redact::mask_assignment(spec)
+        ));
+    }
+    Ok((name.to_string(), value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(argv: &[&str]) -> RunArgs {
+        let mut full = vec!["testbed", "run"];
+        full.extend(argv);
+        match crate::cli::Cli::try_parse_from(full).unwrap().command {
+            crate::cli::Command::Run(args) => args,
+        }
+    }
+
+    fn stack(dir: &Path, name: &str, x_testbed: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            format!("services:\n  tests:\n    image: x\n{x_testbed}"),
+        )
+        .unwrap();
+        path
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn defaults_apply_without_flags_or_block() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(dir.path(), "compose.yml", "");
+        let config = resolve(&args(&[]), dir.path(), no_env).unwrap();
+        assert_eq!(config.files, [PathBuf::from("compose.yml")]);
+        assert_eq!(config.service, "tests");
+        assert_eq!(config.wait_timeout, DEFAULT_WAIT_TIMEOUT);
+        assert_eq!(config.stop_timeout, DEFAULT_STOP_TIMEOUT);
+        assert_eq!(config.logs, LogPolicy::OnFailure);
+        project::validate(&config.project).unwrap();
+    }
+
+    #[test]
+    fn flags_beat_the_block_and_the_block_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = stack(
+            dir.path(),
+            "compose.yml",
+            "x-testbed:\n  service: api-tests\n  wait-timeout: 30s\n  logs: always\n",
+        );
+        let file = file.to_str().unwrap();
+        let config = resolve(&args(&["-f", file]), dir.path(), no_env).unwrap();
+        assert_eq!(config.service, "api-tests");
+        assert_eq!(config.wait_timeout, Duration::from_secs(30));
+        assert_eq!(config.logs, LogPolicy::Always);
+        let config = resolve(
+            &args(&["-f", file, "--service", "other", "--wait-timeout", "5"]),
+            dir.path(),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(config.service, "other");
+        assert_eq!(config.wait_timeout, Duration::from_secs(5));
+        assert_eq!(config.logs, LogPolicy::Always);
+    }
+
+    #[test]
+    fn later_files_override_block_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = stack(
+            dir.path(),
+            "a.yml",
+            "x-testbed:\n  service: one\n  stop-timeout: 7\n",
+        );
+        let b = stack(dir.path(), "b.yml", "x-testbed:\n  service: two\n");
+        let config = resolve(
+            &args(&["-f", a.to_str().unwrap(), "-f", b.to_str().unwrap()]),
+            dir.path(),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(config.service, "two");
+        assert_eq!(config.stop_timeout, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn an_unknown_block_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(dir.path(), "compose.yml", "x-testbed:\n  servce: tests\n");
+        let failure = resolve(&args(&[]), dir.path(), no_env).unwrap_err();
+        assert_eq!(failure.exit, Exit::Engine);
+        let message = failure.error.to_string();
+        assert!(message.contains("unknown field `servce`"), "{message}");
+    }
+
+    #[test]
+    fn a_wrong_block_type_names_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(
+            dir.path(),
+            "compose.yml",
+            "x-testbed:\n  wait-timeout: [1, 2]\n",
+        );
+        let failure = resolve(&args(&[]), dir.path(), no_env).unwrap_err();
+        let message = failure.error.to_string();
+        assert!(message.starts_with("x-testbed.wait-timeout:"), "{message}");
+    }
+
+    #[test]
+    fn compose_file_variable_is_honoured() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(dir.path(), "a.yml", "");
+        stack(dir.path(), "b.yml", "");
+        let var = |name: &str| (name == "COMPOSE_FILE").then(|| "a.yml:b.yml".to_string());
+        let config = resolve(&args(&[]), dir.path(), var).unwrap();
+        assert_eq!(
+            config.files,
+            [PathBuf::from("a.yml"), PathBuf::from("b.yml")]
+        );
+    }
+
+    #[test]
+    fn the_override_file_is_merged_like_compose_does() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(dir.path(), "docker-compose.yml", "");
+        stack(dir.path(), "docker-compose.override.yml", "");
+        let config = resolve(&args(&[]), dir.path(), no_env).unwrap();
+        assert_eq!(
+            config.files,
+            [
+                PathBuf::from("docker-compose.yml"),
+                PathBuf::from("docker-compose.override.yml")
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_files_are_usage_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let failure = resolve(&args(&[]), dir.path(), no_env).unwrap_err();
+        assert_eq!(failure.exit, Exit::Usage);
+        let failure = resolve(&args(&["-f", "nope.yml"]), dir.path(), no_env).unwrap_err();
+        assert_eq!(failure.exit, Exit::Usage);
+        assert_eq!(
+            failure.error.to_string(),
+            "compose file `nope.yml` not found"
+        );
+    }
+
+    #[test]
+    fn in_gitlab_the_project_name_carries_the_job_id() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(dir.path(), "compose.yml", "");
+        let var = |name: &str| match name {
+            "CI_JOB_ID" => Some("5551".to_string()),
+            "CI_NODE_INDEX" => Some("2".to_string()),
+            _ => None,
+        };
+        let config = resolve(&args(&[]), dir.path(), var).unwrap();
+        assert!(
+            config.project.starts_with("tb-5551-2-"),
+            "{}",
+            config.project
+        );
+    }
+
+    #[test]
+    fn env_specs_keep_values_off_the_argv() {
+        assert_eq!(parse_env("TOKEN").unwrap(), ("TOKEN".into(), None));
+        assert_eq!(
+            parse_env("LEVEL=debug").unwrap(),
+            ("LEVEL".into(), Some("debug".into()))
+        );
+        let message = parse_env("1BAD=secret").unwrap_err().to_string();
+        assert!(message.contains("1BAD"), "{message}");
+        assert!(parse_env("=x").is_err());
+    }
+
+    #[test]
+    fn an_invalid_project_name_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(dir.path(), "compose.yml", "");
+        let failure = resolve(&args(&["-p", "Bad.Name"]), dir.path(), no_env).unwrap_err();
+        assert_eq!(failure.exit, Exit::Usage);
+    }
+}

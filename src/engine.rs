@@ -1,0 +1,204 @@
+//! Finding `docker` and a compose flavor, and checking that the daemon
+//! answers, before anything is started.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+
+use crate::cmd::Cmd;
+use crate::exit::{Exit, Failure};
+
+const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+/// The docker client and the compose command testbed drives.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    docker: PathBuf,
+    compose_program: PathBuf,
+    compose_prefix: Vec<String>,
+    /// How compose is invoked, e.g. `docker compose`, for messages.
+    pub compose_name: String,
+    /// Its version, e.g. `2.40.3` or `1.29.2`.
+    pub compose_version: String,
+    echo: bool,
+}
+
+impl Engine {
+    /// Resolves `docker` with `which`, then the compose flavor: `choice`
+    /// (`--compose`/`TESTBED_COMPOSE`) if given, else the `docker compose`
+    /// plugin, else a standalone `docker-compose`.
+    pub fn detect(choice: Option<&str>, echo: bool) -> Result<Engine, Failure> {
+        let docker = which::which("docker").map_err(|_| {
+            Failure::new(Exit::NotFound, anyhow!("`docker` was not found on PATH")).with_hint(
+                "install the Docker CLI (Debian: apt-get install docker.io); in a GitLab job, use an image that has it",
+            )
+        })?;
+        let candidates: Vec<Vec<String>> = match choice {
+            Some(choice) => vec![
+                shell_words::split(choice)
+                    .ok()
+                    .filter(|words| !words.is_empty())
+                    .ok_or_else(|| {
+                        Failure::usage(anyhow!("--compose `{choice}` is not a command"))
+                    })?,
+            ],
+            None => vec![
+                vec!["docker".into(), "compose".into()],
+                vec!["docker-compose".into()],
+            ],
+        };
+        for words in &candidates {
+            let program = if words[0] == "docker" {
+                Some(docker.clone())
+            } else {
+                which::which(&words[0]).ok()
+            };
+            let Some(program) = program else { continue };
+            let probe = Cmd::new(&program)
+                .args(&words[1..])
+                .args(["version", "--short"])
+                .echo(echo);
+            match probe.output() {
+                Ok(output) if output.status.success() => {
+                    let version = String::from_utf8_lossy(&output.stdout)
+                        .trim()
+                        .trim_start_matches('v')
+                        .to_string();
+                    return Ok(Engine {
+                        docker,
+                        compose_program: program,
+                        compose_prefix: words[1..].to_vec(),
+                        compose_name: words.join(" "),
+                        compose_version: version,
+                        echo,
+                    });
+                }
+                _ => continue,
+            }
+        }
+        let error = match choice {
+            Some(choice) => anyhow!("compose command `{choice}` was not found or does not work"),
+            None => anyhow!("neither `docker compose` nor `docker-compose` was found"),
+        };
+        Err(Failure::new(Exit::NotFound, error).with_hint(
+            "install the compose v2 plugin into ~/.docker/cli-plugins/docker-compose, or a standalone docker-compose on PATH; --compose names another",
+        ))
+    }
+
+    pub fn echoes(&self) -> bool {
+        self.echo
+    }
+
+    /// A `docker …` command.
+    pub fn docker<I, S>(&self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let args: Vec<String> = args.into_iter().map(Into::into).collect();
+        let label = format!("docker {}", args.first().map(String::as_str).unwrap_or(""));
+        Cmd::new(&self.docker)
+            .args(args)
+            .label(label)
+            .echo(self.echo)
+    }
+
+    /// A compose command without project arguments; see `Stack::compose`.
+    pub fn compose(&self) -> Cmd {
+        Cmd::new(&self.compose_program)
+            .args(self.compose_prefix.clone())
+            .echo(self.echo)
+    }
+
+    /// Checks that the daemon answers and returns its version.
+    pub fn ping(&self) -> Result<String, Failure> {
+        let cmd = self.docker(["version", "--format", "{{.Server.Version}}"]);
+        let output = cmd.output().map_err(Failure::engine)?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
+        }
+        let docker_host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
+        let target = match &docker_host {
+            Some(host) => format!("DOCKER_HOST={host}"),
+            None => match std::env::var("DOCKER_CONTEXT") {
+                Ok(context) if !context.is_empty() => format!("docker context `{context}`"),
+                _ => format!("unix://{DEFAULT_SOCKET}"),
+            },
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        let hint = daemon_hint(
+            docker_host.as_deref(),
+            Path::new(DEFAULT_SOCKET).exists(),
+            &stderr,
+        );
+        let error = cmd
+            .check(&output)
+            .context(format!("the Docker daemon at {target} does not answer"))
+            .unwrap_err();
+        Err(Failure::engine(error).with_hint(hint))
+    }
+}
+
+/// The likely fix for an unreachable daemon, from where we tried to reach it.
+pub fn daemon_hint(docker_host: Option<&str>, socket_exists: bool, stderr: &str) -> String {
+    match docker_host {
+        Some(host) if host.starts_with("tcp://") && host.ends_with(":2376") => {
+            "port 2376 is DinD with TLS: set DOCKER_TLS_VERIFY=1 and DOCKER_CERT_PATH=\"$DOCKER_TLS_CERTDIR/client\", or turn TLS off with DOCKER_TLS_CERTDIR: \"\" and DOCKER_HOST=tcp://docker:2375".into()
+        }
+        Some(host) if host.starts_with("tcp://") => {
+            "is the DinD service declared under `services:` (e.g. docker:dind) and started with TLS off (DOCKER_TLS_CERTDIR: \"\")? It then listens on tcp://docker:2375".into()
+        }
+        Some(host) if host.starts_with("ssh://") => {
+            "check that `ssh` reaches that host without a prompt and that its user may use Docker".into()
+        }
+        Some(_) => "check DOCKER_HOST, or unset it to use the local socket".into(),
+        None if stderr.contains("permission denied") => {
+            format!("{DEFAULT_SOCKET} exists but this user may not use it: add the user to the `docker` group, or run as root")
+        }
+        None if socket_exists => {
+            "the socket exists but nothing answers: start the daemon (`systemctl start docker`, or `dockerd &`)".into()
+        }
+        None => format!(
+            "there is no {DEFAULT_SOCKET}. In a GitLab job, either mount the host's socket (runner config.toml: volumes = [\"/var/run/docker.sock:/var/run/docker.sock\"]) or add a `docker:dind` service with DOCKER_HOST=tcp://docker:2375 and DOCKER_TLS_CERTDIR: \"\""
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_socket_suggests_mount_or_dind() {
+        let hint = daemon_hint(None, false, "Cannot connect to the Docker daemon");
+        assert!(
+            hint.contains("/var/run/docker.sock:/var/run/docker.sock"),
+            "{hint}"
+        );
+        assert!(hint.contains("DOCKER_HOST=tcp://docker:2375"), "{hint}");
+    }
+
+    #[test]
+    fn dind_address_suggests_the_service_and_tls_off() {
+        let hint = daemon_hint(Some("tcp://docker:2375"), false, "");
+        assert!(hint.contains("DOCKER_TLS_CERTDIR"), "{hint}");
+        let tls = daemon_hint(Some("tcp://docker:2376"), false, "");
+        assert!(tls.contains("DOCKER_CERT_PATH"), "{tls}");
+    }
+
+    #[test]
+    fn permission_denied_suggests_the_docker_group() {
+        let hint = daemon_hint(
+            None,
+            true,
+            "dial unix /var/run/docker.sock: connect: permission denied",
+        );
+        assert!(hint.contains("`docker` group"), "{hint}");
+    }
+
+    #[test]
+    fn a_dead_socket_suggests_starting_the_daemon() {
+        let hint = daemon_hint(None, true, "Cannot connect to the Docker daemon");
+        assert!(hint.contains("start the daemon"), "{hint}");
+    }
+}

@@ -1,0 +1,515 @@
+//! One `testbed run`, in the order it happens: preflight, up, wait until
+//! ready, test, logs, teardown. Teardown runs whatever the phases before it
+//! returned, and the exit code is decided only after it.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+
+use crate::cli::LogPolicy;
+use crate::cmd::{Cmd, Group, Waited};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::exit::{Exit, Failure};
+use crate::model::{self, Container, Readiness};
+use crate::report;
+use crate::signals::{self, Signals};
+use crate::stack::Stack;
+
+/// How often dependencies are inspected while we wait for them.
+const READY_POLL: Duration = Duration::from_millis(100);
+/// Log lines shown for a dependency that failed while we waited.
+const FAILED_LOG_TAIL: usize = 50;
+
+/// How the phases before teardown ended.
+#[derive(Debug)]
+enum Outcome {
+    /// The tests ran and exited with this code.
+    Tests(u8),
+    /// The stack could not be brought up, or the tests could not be run.
+    Failed(Failure),
+    /// A signal arrived.
+    Interrupted(i32),
+}
+
+impl From<Failure> for Outcome {
+    fn from(failure: Failure) -> Self {
+        Outcome::Failed(failure)
+    }
+}
+
+/// What preflight learned from compose.
+struct Plan {
+    /// The services `up` starts.
+    dependencies: Vec<String>,
+}
+
+pub fn run(config: &Config, signals: &Signals) -> Exit {
+    let started = Instant::now();
+    report::step(format!("project {}", config.project));
+    let engine = match Engine::detect(config.compose.as_deref(), config.verbose) {
+        Ok(engine) => engine,
+        Err(failure) => return fail(&failure),
+    };
+    let stack = Stack::new(&engine, &config.project, &config.files);
+    let plan = match preflight(&stack, config) {
+        Ok(plan) => plan,
+        Err(failure) => return fail(&failure),
+    };
+    if config.dry_run {
+        print_plan(&stack, &plan, config);
+        return Exit::Tests(0);
+    }
+    if let Some(signal) = signals.received() {
+        return Exit::Signal(signal);
+    }
+
+    stack.begin();
+    let outcome = run_phases(&stack, &plan, config, signals);
+    show_logs(&stack, config, &outcome, signals);
+    let down = teardown(&stack, config, &outcome, signals);
+    finish(outcome, down, started)
+}
+
+fn run_phases(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> Outcome {
+    let phases = || -> Result<u8, Outcome> {
+        prepare_images(stack, config, signals)?;
+        bring_up(stack, plan, config, signals)?;
+        run_tests(stack, config, signals)
+    };
+    match phases() {
+        Ok(code) => Outcome::Tests(code),
+        Err(outcome) => outcome,
+    }
+}
+
+/// Checks the daemon and lets compose validate and resolve the files.
+fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
+    let engine = stack.engine();
+    report::detail(
+        config.verbose,
+        format!(
+            "compose: {} {}",
+            engine.compose_name, engine.compose_version
+        ),
+    );
+    let config_cmd = stack.compose("config");
+    let (daemon, resolved) = std::thread::scope(|scope| {
+        let daemon = scope.spawn(|| engine.ping());
+        let resolved = config_cmd.output();
+        (daemon.join().expect("daemon check panicked"), resolved)
+    });
+    let daemon_version = daemon?;
+    report::detail(config.verbose, format!("docker daemon {daemon_version}"));
+
+    let files = config
+        .files
+        .iter()
+        .map(|f| format!("`{}`", f.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let output = resolved.map_err(Failure::engine)?;
+    config_cmd
+        .check(&output)
+        .map_err(|e| Failure::engine(e.context(format!("compose rejected {files}"))))?;
+    let services = model::services_from_config(&String::from_utf8_lossy(&output.stdout))
+        .map_err(Failure::engine)?;
+    if services.is_empty() {
+        return Err(Failure::engine(anyhow!(
+            "no services are defined in {files}"
+        )));
+    }
+    let listed = services.join(", ");
+    if !services.contains(&config.service) {
+        return Err(Failure::usage(anyhow!(
+            "test service `{}` is not defined in {files}",
+            config.service
+        ))
+        .with_hint(format!(
+            "the services are: {listed}; choose one with --service NAME or `x-testbed: {{service: NAME}}`"
+        )));
+    }
+    let dependencies = match &config.services {
+        Some(chosen) => {
+            if let Some(unknown) = chosen.iter().find(|s| !services.contains(s)) {
+                return Err(Failure::usage(anyhow!(
+                    "--services names `{unknown}`, which is not defined in {files}"
+                ))
+                .with_hint(format!("the services are: {listed}")));
+            }
+            chosen.clone()
+        }
+        None => services,
+    };
+    Ok(Plan {
+        dependencies: dependencies
+            .into_iter()
+            .filter(|s| *s != config.service)
+            .collect(),
+    })
+}
+
+/// `compose build` and `compose pull`, when asked for.
+fn prepare_images(stack: &Stack, config: &Config, signals: &Signals) -> Result<(), Outcome> {
+    if config.pull {
+        report::step("pulling images");
+        let pull = stack.compose("pull").arg("--ignore-pull-failures");
+        run_to_end(&pull, None, signals)?;
+    }
+    if config.build {
+        report::step("building images");
+        run_to_end(&stack.compose("build"), None, signals)?;
+    }
+    Ok(())
+}
+
+/// Starts the dependencies and waits until each is healthy, or running when
+/// it has no healthcheck, or has completed successfully.
+fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> Result<(), Outcome> {
+    if plan.dependencies.is_empty() {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let deadline = started + config.wait_timeout;
+    report::step(format!("starting {}", plan.dependencies.join(", ")));
+    let up = up_command(stack, plan);
+    match run_to_end(&up, Some(deadline), signals) {
+        Ok(()) => {}
+        Err(Outcome::Failed(failure)) if failure.exit == Exit::Timeout => {
+            return Err(not_ready(stack, config).into());
+        }
+        Err(Outcome::Failed(failure)) => {
+            // `up` waits for `depends_on` conditions itself, so a dependency
+            // that crashed or turned unhealthy shows up here.
+            let containers = stack.containers().unwrap_or_default();
+            let culprit = containers.iter().find_map(|c| match c.state.readiness() {
+                Readiness::Failed(why) => Some((c, why)),
+                _ => None,
+            });
+            return Err(match culprit {
+                Some((container, why)) => dependency_failed(stack, container, &why),
+                None => failure,
+            }
+            .into());
+        }
+        Err(other) => return Err(other),
+    }
+
+    let containers = stack.containers().map_err(Failure::engine)?;
+    let ids: Vec<&str> = containers.iter().map(|c| c.id.as_str()).collect();
+    loop {
+        let containers = stack.inspect(&ids).map_err(Failure::engine)?;
+        let mut waiting = false;
+        for container in &containers {
+            match container.state.readiness() {
+                Readiness::Ready => {}
+                Readiness::Waiting(_) => waiting = true,
+                Readiness::Failed(why) => {
+                    return Err(dependency_failed(stack, container, &why).into());
+                }
+            }
+        }
+        if !waiting {
+            report::step(format!("ready in {:.1}s", started.elapsed().as_secs_f64()));
+            return Ok(());
+        }
+        if let Some(signal) = signals.received() {
+            return Err(Outcome::Interrupted(signal));
+        }
+        if Instant::now() >= deadline {
+            return Err(not_ready(stack, config).into());
+        }
+        std::thread::sleep(READY_POLL);
+    }
+}
+
+fn up_command(stack: &Stack, plan: &Plan) -> Cmd {
+    stack
+        .compose("up")
+        .arg("-d")
+        .args(plan.dependencies.iter().cloned())
+}
+
+/// Shows the tail of a failed dependency's log and names it.
+fn dependency_failed(stack: &Stack, container: &Container, why: &str) -> Failure {
+    report::section(format!(
+        "{} (last {FAILED_LOG_TAIL} log lines)",
+        container.service
+    ));
+    print_log(stack, container, Some(FAILED_LOG_TAIL));
+    Failure::engine(anyhow!(
+        "dependency `{}` {why} before the tests could start",
+        container.service
+    ))
+    .with_hint("its log is above; rerun with --keep to inspect the stack afterwards")
+}
+
+fn print_log(stack: &Stack, container: &Container, tail: Option<usize>) {
+    match stack.logs(container, tail) {
+        Ok(log) if log.trim().is_empty() => report::block("(empty)"),
+        Ok(log) => report::block(&log),
+        Err(error) => report::warn(format!("{error:#}")),
+    }
+}
+
+/// The readiness timeout, naming what was not ready.
+fn not_ready(stack: &Stack, config: &Config) -> Failure {
+    let waiting: Vec<String> = stack
+        .containers()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| match c.state.readiness() {
+            Readiness::Ready => None,
+            Readiness::Waiting(what) | Readiness::Failed(what) => {
+                Some(format!("{} ({what})", c.service))
+            }
+        })
+        .collect();
+    let timeout = humantime::format_duration(config.wait_timeout);
+    let error = if waiting.is_empty() {
+        anyhow!("the dependencies were not started within {timeout}")
+    } else {
+        anyhow!("not ready after {timeout}: {}", waiting.join(", "))
+    };
+    Failure::new(Exit::Timeout, error)
+        .with_hint("raise --wait-timeout, or check the healthchecks of the services named")
+}
+
+/// Runs the test service once and returns its exit code, read from the
+/// engine: compose's own exit code cannot tell a failed test from a failed
+/// `compose run`.
+fn run_tests(stack: &Stack, config: &Config, signals: &Signals) -> Result<u8, Outcome> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let name = stack.test_container(&config.service);
+    let run = test_command(stack, config, interactive);
+    report::step(format!("running {}", config.service));
+    let started = Instant::now();
+    // An interactive run shares our process group, so that the terminal
+    // stays its foreground and Ctrl-C reaches the tests too.
+    let group = if interactive {
+        Group::Shared
+    } else {
+        Group::Own
+    };
+    let child = run.spawn_inherited(group).map_err(Failure::engine)?;
+    let waited = child.wait(None, signals).map_err(Failure::engine)?;
+    let output = match waited {
+        Waited::Done(output) => output,
+        Waited::Interrupted | Waited::TimedOut => {
+            if let Err(error) = stack.remove_container(&name) {
+                report::warn(format!("{error:#}"));
+            }
+            child.kill();
+            return Err(Outcome::Interrupted(
+                signals.received().unwrap_or(libc::SIGTERM),
+            ));
+        }
+    };
+    let container = stack
+        .inspect(&[&name])
+        .map_err(Failure::engine)?
+        .into_iter()
+        .next();
+    if let Err(error) = stack.remove_container(&name) {
+        report::warn(format!("{error:#}"));
+    }
+    report::detail(
+        config.verbose,
+        format!("tests ran for {:.1}s", started.elapsed().as_secs_f64()),
+    );
+    let status = match output.status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => "a signal".into(),
+    };
+    match container {
+        None => Err(Failure::engine(anyhow!(
+            "`{} run` failed with {status} before the test container was created",
+            stack.engine().compose_name
+        ))
+        .with_hint("compose's own error is printed above")
+        .into()),
+        Some(container) if container.state.never_started() => Err(Failure::new(
+            Exit::CannotInvoke,
+            anyhow!(container.state.error.clone()).context(format!(
+                "the test command could not be started in `{}`",
+                config.service
+            )),
+        )
+        .into()),
+        Some(container) if container.state.status == "running" => Err(Failure::engine(anyhow!(
+            "`{} run` ended with {status} while the test container was still running",
+            stack.engine().compose_name
+        ))
+        .into()),
+        Some(container) => Ok(container.state.exit_code.clamp(0, 255) as u8),
+    }
+}
+
+fn test_command(stack: &Stack, config: &Config, interactive: bool) -> Cmd {
+    let mut run = stack.compose("run").args([
+        "--name",
+        &stack.test_container(&config.service),
+        "--no-deps",
+    ]);
+    if !interactive {
+        run = run.arg("-T");
+    }
+    // Values travel in the environment of compose, never on its argv.
+    run = run
+        .args(["-e", "TESTBED_PROJECT"])
+        .env("TESTBED_PROJECT", stack.project());
+    for (name, value) in &config.env {
+        run = run.args(["-e", name.as_str()]);
+        if let Some(value) = value {
+            run = run.env(name.as_str(), value.as_str());
+        }
+    }
+    run.arg(&config.service)
+        .args(config.command.iter().cloned())
+}
+
+/// Runs a captured command under the deadline and signals; a non-zero exit
+/// is an engine failure carrying its stderr.
+fn run_to_end(cmd: &Cmd, deadline: Option<Instant>, signals: &Signals) -> Result<(), Outcome> {
+    let child = cmd.spawn_captured().map_err(Failure::engine)?;
+    match child.wait(deadline, signals).map_err(Failure::engine)? {
+        Waited::Done(output) => cmd.check(&output).map_err(|e| Failure::engine(e).into()),
+        Waited::TimedOut => {
+            child.kill();
+            Err(Failure::new(Exit::Timeout, anyhow!("timed out")).into())
+        }
+        Waited::Interrupted => {
+            child.kill();
+            Err(Outcome::Interrupted(
+                signals.received().unwrap_or(libc::SIGTERM),
+            ))
+        }
+    }
+}
+
+/// Prints each dependency's log under a header when the policy asks for it.
+fn show_logs(stack: &Stack, config: &Config, outcome: &Outcome, signals: &Signals) {
+    let wanted = match config.logs {
+        LogPolicy::Always => true,
+        LogPolicy::OnFailure => matches!(outcome, Outcome::Tests(code) if *code != 0),
+        LogPolicy::Never => false,
+    };
+    if !wanted || signals.escalated() {
+        return;
+    }
+    let containers = match stack.containers() {
+        Ok(containers) => containers,
+        Err(error) => return report::warn(format!("cannot list the dependencies: {error:#}")),
+    };
+    for container in &containers {
+        report::section(format!("{} log", container.service));
+        print_log(stack, container, None);
+    }
+}
+
+fn teardown(
+    stack: &Stack,
+    config: &Config,
+    outcome: &Outcome,
+    signals: &Signals,
+) -> anyhow::Result<()> {
+    if config.keep {
+        stack.keep();
+        report::step(format!(
+            "stack left running (--keep); remove it with:\n  {}",
+            stack.down_command()
+        ));
+        return Ok(());
+    }
+    let started = Instant::now();
+    let interrupted = signals.received().is_some() || matches!(outcome, Outcome::Interrupted(_));
+    let stop_timeout = if signals.escalated() {
+        Duration::ZERO
+    } else {
+        config.stop_timeout
+    };
+    let result = stack.teardown(stop_timeout, interrupted);
+    report::detail(
+        config.verbose,
+        format!("torn down in {:.1}s", started.elapsed().as_secs_f64()),
+    );
+    result
+}
+
+/// Decides the exit code. Cleanup never hides a failure, and never turns
+/// one into a pass.
+fn finish(outcome: Outcome, down: anyhow::Result<()>, started: Instant) -> Exit {
+    let elapsed = format!("{:.1}s", started.elapsed().as_secs_f64());
+    let down_failed = |down: anyhow::Error| down.context("teardown failed; the stack may be left");
+    match (outcome, down) {
+        (Outcome::Tests(0), Ok(())) => {
+            report::step(format!("tests passed after {elapsed}"));
+            Exit::Tests(0)
+        }
+        (Outcome::Tests(0), Err(down)) => fail(&Failure::engine(down_failed(down))),
+        (Outcome::Tests(code), down) => {
+            if let Err(down) = down {
+                report::warn(format!("{:#}", down_failed(down)));
+            }
+            report::step(format!("tests failed (exit {code}) after {elapsed}"));
+            Exit::Tests(code)
+        }
+        (Outcome::Failed(failure), down) => {
+            if let Err(down) = down {
+                report::warn(format!("{:#}", down_failed(down)));
+            }
+            fail(&failure)
+        }
+        (Outcome::Interrupted(signal), down) => {
+            match down {
+                Ok(()) => report::step(format!(
+                    "interrupted by {}; the stack was removed",
+                    signals::name(signal)
+                )),
+                Err(down) => report::warn(format!("{:#}", down_failed(down))),
+            }
+            Exit::Signal(signal)
+        }
+    }
+}
+
+fn fail(failure: &Failure) -> Exit {
+    report::failure(failure);
+    failure.exit
+}
+
+/// `--dry-run`: the commands a run would execute, on stdout.
+fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let mut steps = Vec::new();
+    if config.pull {
+        steps.push(
+            stack
+                .compose("pull")
+                .arg("--ignore-pull-failures")
+                .to_string(),
+        );
+    }
+    if config.build {
+        steps.push(stack.compose("build").to_string());
+    }
+    if !plan.dependencies.is_empty() {
+        steps.push(up_command(stack, plan).to_string());
+        steps.push(format!(
+            "# wait until {} are healthy, or running without a healthcheck (at most {})",
+            plan.dependencies.join(", "),
+            humantime::format_duration(config.wait_timeout)
+        ));
+    }
+    steps.push(test_command(stack, config, interactive).to_string());
+    let down = stack
+        .down_command()
+        .args(["-t", &config.stop_timeout.as_secs().to_string()]);
+    steps.push(if config.keep {
+        format!("# --keep: the stack is left running; later: {down}")
+    } else {
+        down.to_string()
+    });
+    println!("{}", steps.join("\n"));
+}

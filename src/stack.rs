@@ -1,0 +1,184 @@
+//! One compose project on the engine: the commands that act on it, its
+//! containers, their logs, and its teardown. Dropping a `Stack` that was not
+//! torn down tears it down, so a panic cannot leak it either.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::cmd::Cmd;
+use crate::engine::Engine;
+use crate::model::{self, Container};
+
+const PROJECT_LABEL: &str = "com.docker.compose.project";
+
+pub struct Stack<'a> {
+    engine: &'a Engine,
+    project: String,
+    files: Vec<PathBuf>,
+    /// Whether something may be running that teardown has not yet removed.
+    live: AtomicBool,
+}
+
+impl<'a> Stack<'a> {
+    pub fn new(engine: &'a Engine, project: &str, files: &[PathBuf]) -> Stack<'a> {
+        Stack {
+            engine,
+            project: project.to_string(),
+            files: files.to_vec(),
+            live: AtomicBool::new(false),
+        }
+    }
+
+    /// From here on the stack may exist on the engine, and dropping it
+    /// without a teardown removes it.
+    pub fn begin(&self) {
+        self.live.store(true, Ordering::SeqCst);
+    }
+
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    pub fn engine(&self) -> &Engine {
+        self.engine
+    }
+
+    /// `<compose> -p <project> -f <file>… <subcommand>`.
+    pub fn compose(&self, subcommand: &str) -> Cmd {
+        let mut cmd = self.engine.compose().args(["-p", &self.project]);
+        for file in &self.files {
+            cmd = cmd.arg("-f").arg(file.to_string_lossy());
+        }
+        cmd.arg(subcommand)
+            .label(format!("{} {subcommand}", self.engine.compose_name))
+    }
+
+    /// The name given to the one-off test container, so that its exit code
+    /// can be read from the engine rather than from compose.
+    pub fn test_container(&self, service: &str) -> String {
+        format!("{}-{service}-run", self.project)
+    }
+
+    /// Every container of the project, one-off containers excepted.
+    pub fn containers(&self) -> Result<Vec<Container>> {
+        let ids = self
+            .engine
+            .docker(["ps", "-aq", "--no-trunc"])
+            .args([
+                "--filter",
+                &format!("label={PROJECT_LABEL}={}", self.project),
+            ])
+            .args(["--filter", "label=com.docker.compose.oneoff=False"])
+            .read()?;
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        self.inspect(&ids)
+    }
+
+    /// The state of the given containers; unknown ones are left out.
+    pub fn inspect(&self, ids: &[&str]) -> Result<Vec<Container>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let output = self
+            .engine
+            .docker(["inspect"])
+            .args(ids.iter().copied())
+            .output()?;
+        // `docker inspect` prints what it found even when some ids are gone.
+        let json = String::from_utf8_lossy(&output.stdout);
+        if json.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        model::parse_inspect(&json)
+    }
+
+    /// A container's log, stdout and stderr interleaved as written.
+    pub fn logs(&self, container: &Container, tail: Option<usize>) -> Result<String> {
+        let mut cmd = self.engine.docker(["logs"]);
+        if let Some(tail) = tail {
+            cmd = cmd.args(["--tail", &tail.to_string()]);
+        }
+        let cmd = cmd.arg(&container.id);
+        let output = cmd.output()?;
+        cmd.check(&output)
+            .with_context(|| format!("cannot read the log of `{}`", container.service))?;
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        Ok(text)
+    }
+
+    /// Kills and removes one container, if it exists.
+    pub fn remove_container(&self, name: &str) -> Result<()> {
+        let cmd = self.engine.docker(["rm", "-f", "-v", name]);
+        let output = cmd.output()?;
+        let missing = String::from_utf8_lossy(&output.stderr).contains("No such container");
+        if !missing {
+            cmd.check(&output)?;
+        }
+        Ok(())
+    }
+
+    /// The command that removes the stack, for `--keep`.
+    pub fn down_command(&self) -> Cmd {
+        self.compose("down").args(["-v", "--remove-orphans"])
+    }
+
+    /// Removes containers, networks, anonymous volumes and orphans. With
+    /// `sweep`, or when `down` fails, whatever is still labelled with the
+    /// project is then removed through the engine directly: after an
+    /// interrupted `up`, a container may have been created behind `down`.
+    pub fn teardown(&self, stop_timeout: Duration, sweep: bool) -> Result<()> {
+        self.live.store(false, Ordering::SeqCst);
+        let down = self
+            .down_command()
+            .args(["-t", &stop_timeout.as_secs().to_string()])
+            .read()
+            .map(drop);
+        if down.is_ok() && !sweep {
+            return down;
+        }
+        let swept = self.sweep();
+        down.and(swept)
+    }
+
+    /// Marks the stack as deliberately left running.
+    pub fn keep(&self) {
+        self.live.store(false, Ordering::SeqCst);
+    }
+
+    fn sweep(&self) -> Result<()> {
+        let filter = format!("label={PROJECT_LABEL}={}", self.project);
+        let kinds: [(&[&str], &[&str]); 3] = [
+            (&["ps", "-aq"], &["rm", "-f", "-v"]),
+            (&["network", "ls", "-q"], &["network", "rm"]),
+            (&["volume", "ls", "-q"], &["volume", "rm", "-f"]),
+        ];
+        for (list, remove) in kinds {
+            let ids = self
+                .engine
+                .docker(list.iter().copied())
+                .args(["--filter", &filter])
+                .read()?;
+            let ids: Vec<&str> = ids.split_whitespace().collect();
+            if !ids.is_empty() {
+                self.engine
+                    .docker(remove.iter().copied())
+                    .args(ids)
+                    .read()
+                    .with_context(|| format!("cannot remove what is left of {}", self.project))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Stack<'_> {
+    fn drop(&mut self) {
+        if self.live.load(Ordering::SeqCst) {
+            let _ = self.teardown(Duration::ZERO, true);
+        }
+    }
+}
