@@ -202,10 +202,13 @@ fn compose_files(
 }
 
 /// Reads `x-testbed:` from the files themselves, merged key by key in `-f`
-/// order: compose v1's `config` drops `x-` keys.
+/// order: compose v1's `config` drops `x-` keys. Also refuses files that
+/// define no service at all, which v1 would report as a service named
+/// `services`.
 fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
     let mut merged = Mapping::new();
     let mut origin = None;
+    let mut defines_services = false;
     for file in files {
         let text = std::fs::read_to_string(cwd.join(file))
             .with_context(|| format!("cannot read compose file `{}`", file.display()))
@@ -217,6 +220,8 @@ fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
                 file.display()
             ))
             .or_fail(Exit::Engine)?;
+        defines_services |= document.get("include").is_some()
+            || matches!(document.get("services"), Some(Value::Mapping(s)) if !s.is_empty());
         if let Some(Value::Mapping(block)) = document.get("x-testbed") {
             merged.extend(block.clone());
             origin = Some(file);
@@ -227,6 +232,12 @@ fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
                 describe(other)
             )));
         }
+    }
+    if !defines_services {
+        return Err(Failure::engine(anyhow!(
+            "no services are defined in {}",
+            describe_files(files)
+        )));
     }
     let Some(origin) = origin else {
         return Ok(XTestbed::default());
@@ -240,6 +251,12 @@ fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
                 origin.display()
             ))
     })
+}
+
+/// `` `a.yml`, `b.yml` `` for messages.
+pub fn describe_files(files: &[PathBuf]) -> String {
+    let names: Vec<String> = files.iter().map(|f| format!("`{}`", f.display())).collect();
+    names.join(", ")
 }
 
 fn describe(value: &Value) -> &'static str {
@@ -376,6 +393,18 @@ mod tests {
         let failure = resolve(&args(&[]), dir.path(), no_env).unwrap_err();
         let message = failure.error.to_string();
         assert!(message.starts_with("x-testbed.wait-timeout:"), "{message}");
+    }
+
+    #[test]
+    fn a_file_without_services_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("compose.yml"), "services: {}\n").unwrap();
+        let failure = resolve(&args(&[]), dir.path(), no_env).unwrap_err();
+        assert_eq!(failure.exit, Exit::Engine);
+        assert_eq!(
+            failure.error.to_string(),
+            "no services are defined in `compose.yml`"
+        );
     }
 
     #[test]

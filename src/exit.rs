@@ -122,6 +122,15 @@ mod tests {
     }
 
     #[test]
+    fn readme_shows_the_same_table() {
+        let readme = include_str!("../README.md");
+        assert!(
+            readme.contains(TABLE),
+            "README.md must hold exit::TABLE verbatim"
+        );
+    }
+
+    #[test]
     fn table_names_every_orchestrator_code() {
         for exit in [
             Exit::Usage,

@@ -9,7 +9,7 @@ use anyhow::anyhow;
 
 use crate::cli::LogPolicy;
 use crate::cmd::{Cmd, Group, Waited};
-use crate::config::Config;
+use crate::config::{Config, describe_files};
 use crate::engine::Engine;
 use crate::exit::{Exit, Failure};
 use crate::model::{self, Container, Readiness};
@@ -103,12 +103,7 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
     let daemon_version = daemon?;
     report::detail(config.verbose, format!("docker daemon {daemon_version}"));
 
-    let files = config
-        .files
-        .iter()
-        .map(|f| format!("`{}`", f.display()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let files = describe_files(&config.files);
     let output = resolved.map_err(Failure::engine)?;
     config_cmd
         .check(&output)
@@ -198,8 +193,11 @@ fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> R
 
     let containers = stack.containers().map_err(Failure::engine)?;
     let ids: Vec<&str> = containers.iter().map(|c| c.id.as_str()).collect();
+    let mut first = true;
     loop {
-        let containers = stack.inspect(&ids).map_err(Failure::engine)?;
+        // -v echoes the first poll only: one line per 100 ms would bury the log.
+        let containers = stack.inspect(&ids, first).map_err(Failure::engine)?;
+        first = false;
         let mut waiting = false;
         for container in &containers {
             match container.state.readiness() {
@@ -307,7 +305,7 @@ fn run_tests(stack: &Stack, config: &Config, signals: &Signals) -> Result<u8, Ou
         }
     };
     let container = stack
-        .inspect(&[&name])
+        .inspect(&[&name], true)
         .map_err(Failure::engine)?
         .into_iter()
         .next();

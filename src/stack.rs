@@ -74,11 +74,12 @@ impl<'a> Stack<'a> {
             .args(["--filter", "label=com.docker.compose.oneoff=False"])
             .read()?;
         let ids: Vec<&str> = ids.split_whitespace().collect();
-        self.inspect(&ids)
+        self.inspect(&ids, true)
     }
 
     /// The state of the given containers; unknown ones are left out.
-    pub fn inspect(&self, ids: &[&str]) -> Result<Vec<Container>> {
+    /// `echo: false` keeps a polling loop out of the `-v` output.
+    pub fn inspect(&self, ids: &[&str], echo: bool) -> Result<Vec<Container>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -86,6 +87,7 @@ impl<'a> Stack<'a> {
             .engine
             .docker(["inspect"])
             .args(ids.iter().copied())
+            .echo(echo && self.engine.echoes())
             .output()?;
         // `docker inspect` prints what it found even when some ids are gone.
         let json = String::from_utf8_lossy(&output.stdout);
