@@ -286,7 +286,20 @@ fn parse_env(spec: &str) -> anyhow::Result<(String, Option<String>)> {
             crate::redact::mask_assignment(spec)
         ));
     }
+    if value.is_some() && configures_compose(name) {
+        return Err(anyhow!(
+            "-e {name}=…: the value would travel in the environment of `compose run` and reconfigure compose itself; set it under the test service's `environment:` instead"
+        ));
+    }
     Ok((name.to_string(), value))
+}
+
+/// Variables that `-e NAME=VALUE` cannot set, because values travel in the
+/// environment of `compose run`, where these change compose's own behaviour.
+fn configures_compose(name: &str) -> bool {
+    name.starts_with("DOCKER_")
+        || name.starts_with("COMPOSE_")
+        || ["PATH", "HOME", "TESTBED_PROJECT"].contains(&name)
 }
 
 #[cfg(test)]
@@ -475,6 +488,20 @@ mod tests {
         let message = parse_env("1BAD=secret").unwrap_err().to_string();
         assert!(message.contains("1BAD"), "{message}");
         assert!(parse_env("=x").is_err());
+    }
+
+    #[test]
+    fn env_values_cannot_reconfigure_compose() {
+        let message = parse_env("DOCKER_HOST=tcp://dind:2375")
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("DOCKER_HOST"), "{message}");
+        assert!(parse_env("COMPOSE_PROFILES=x").is_err());
+        assert!(parse_env("PATH=/x").is_err());
+        assert_eq!(
+            parse_env("DOCKER_HOST").unwrap(),
+            ("DOCKER_HOST".into(), None)
+        );
     }
 
     #[test]

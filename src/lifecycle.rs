@@ -172,7 +172,7 @@ fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> R
     match run_to_end(&up, Some(deadline), signals) {
         Ok(()) => {}
         Err(Outcome::Failed(failure)) if failure.exit == Exit::Timeout => {
-            return Err(not_ready(stack, config).into());
+            return Err(not_ready(stack, plan, config).into());
         }
         Err(Outcome::Failed(failure)) => {
             // `up` waits for `depends_on` conditions itself, so a dependency
@@ -216,7 +216,7 @@ fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> R
             return Err(Outcome::Interrupted(signal));
         }
         if Instant::now() >= deadline {
-            return Err(not_ready(stack, config).into());
+            return Err(not_ready(stack, plan, config).into());
         }
         std::thread::sleep(READY_POLL);
     }
@@ -251,11 +251,11 @@ fn print_log(stack: &Stack, container: &Container, tail: Option<usize>) {
     }
 }
 
-/// The readiness timeout, naming what was not ready.
-fn not_ready(stack: &Stack, config: &Config) -> Failure {
-    let waiting: Vec<String> = stack
-        .containers()
-        .unwrap_or_default()
+/// The readiness timeout, naming what was not ready: a dependency whose
+/// container `up` had not even created yet is named too.
+fn not_ready(stack: &Stack, plan: &Plan, config: &Config) -> Failure {
+    let containers = stack.containers().unwrap_or_default();
+    let mut waiting: Vec<String> = containers
         .iter()
         .filter_map(|c| match c.state.readiness() {
             Readiness::Ready => None,
@@ -264,14 +264,21 @@ fn not_ready(stack: &Stack, config: &Config) -> Failure {
             }
         })
         .collect();
-    let timeout = humantime::format_duration(config.wait_timeout);
-    let error = if waiting.is_empty() {
-        anyhow!("the dependencies were not started within {timeout}")
-    } else {
-        anyhow!("not ready after {timeout}: {}", waiting.join(", "))
-    };
-    Failure::new(Exit::Timeout, error)
-        .with_hint("raise --wait-timeout, or check the healthchecks of the services named")
+    waiting.extend(
+        plan.dependencies
+            .iter()
+            .filter(|d| !containers.iter().any(|c| &c.service == *d))
+            .map(|d| format!("{d} (not created yet)")),
+    );
+    Failure::new(
+        Exit::Timeout,
+        anyhow!(
+            "not ready after {}: {}",
+            humantime::format_duration(config.wait_timeout),
+            waiting.join(", ")
+        ),
+    )
+    .with_hint("raise --wait-timeout, or check the healthchecks of the services named")
 }
 
 /// Runs the test service once and returns its exit code, read from the
@@ -416,7 +423,7 @@ fn teardown(
         stack.keep();
         report::step(format!(
             "stack left running (--keep); remove it with:\n  {}",
-            stack.down_command()
+            stack.down_command(config.stop_timeout)
         ));
         return Ok(());
     }
@@ -501,9 +508,7 @@ fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
         ));
     }
     steps.push(test_command(stack, config, interactive).to_string());
-    let down = stack
-        .down_command()
-        .args(["-t", &config.stop_timeout.as_secs().to_string()]);
+    let down = stack.down_command(config.stop_timeout);
     steps.push(if config.keep {
         format!("# --keep: the stack is left running; later: {down}")
     } else {

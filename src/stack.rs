@@ -27,7 +27,11 @@ impl<'a> Stack<'a> {
         Stack {
             engine,
             project: project.to_string(),
-            files: files.to_vec(),
+            // Absolute, so that the command --keep prints works from anywhere.
+            files: files
+                .iter()
+                .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
+                .collect(),
             live: AtomicBool::new(false),
         }
     }
@@ -123,9 +127,13 @@ impl<'a> Stack<'a> {
         Ok(())
     }
 
-    /// The command that removes the stack, for `--keep`.
-    pub fn down_command(&self) -> Cmd {
-        self.compose("down").args(["-v", "--remove-orphans"])
+    /// `compose down` for this stack; `--keep` prints it for later.
+    pub fn down_command(&self, stop_timeout: Duration) -> Cmd {
+        // Compose takes whole seconds: round up, so 500ms is a grace period
+        // of 1 s rather than none.
+        let seconds = stop_timeout.as_secs() + u64::from(stop_timeout.subsec_nanos() > 0);
+        self.compose("down")
+            .args(["-v", "--remove-orphans", "-t", &seconds.to_string()])
     }
 
     /// Removes containers, networks, anonymous volumes and orphans. With
@@ -134,11 +142,7 @@ impl<'a> Stack<'a> {
     /// interrupted `up`, a container may have been created behind `down`.
     pub fn teardown(&self, stop_timeout: Duration, sweep: bool) -> Result<()> {
         self.live.store(false, Ordering::SeqCst);
-        let down = self
-            .down_command()
-            .args(["-t", &stop_timeout.as_secs().to_string()])
-            .read()
-            .map(drop);
+        let down = self.down_command(stop_timeout).read().map(drop);
         if down.is_ok() && !sweep {
             return down;
         }
