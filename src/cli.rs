@@ -22,7 +22,8 @@ EXAMPLES:
     long_about = "Run integration tests in a throwaway Docker Compose stack.\n\n\
         testbed starts the test service's dependencies under a unique project name, waits \
         until they are ready, runs the test service, prints the dependencies' logs when the \
-        tests fail, always tears the stack down, and exits with the tests' own exit code."
+        tests fail, always tears the stack down, and exits with the tests' own exit code.",
+    after_long_help = run_long_help()
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -93,6 +94,12 @@ pub struct RunArgs {
     /// Leave the stack running and print the command that removes it
     #[arg(long, env = "TESTBED_KEEP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub keep: bool,
+
+    /// Give the tests a terminal, e.g. for a debugger. Compose then owns the
+    /// keyboard: Ctrl-C goes to the tests, and stops the run only if they
+    /// exit on it
+    #[arg(long, env = "TESTBED_TTY", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub tty: bool,
 
     /// Print the commands a run would execute, and start nothing
     #[arg(long, action = ArgAction::SetTrue)]

@@ -3,6 +3,7 @@
 //! errors are built from that line, never from the raw argv.
 
 use std::fmt;
+use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -179,9 +180,15 @@ impl Cmd {
         )
     }
 
-    /// Starts the command with testbed's own stdin, stdout and stderr.
+    /// Starts the command with testbed's own stdin, stdout and stderr. In
+    /// its own process group it cannot read a terminal (it would be stopped
+    /// by SIGTTIN), so a terminal stdin is replaced by /dev/null.
     pub fn spawn_inherited(&self, group: Group) -> anyhow::Result<Child> {
-        self.start(self.expression(group), group)
+        let mut expression = self.expression(group);
+        if group == Group::Own && std::io::stdin().is_terminal() {
+            expression = expression.stdin_null();
+        }
+        self.start(expression, group)
     }
 
     fn start(&self, expression: duct::Expression, group: Group) -> anyhow::Result<Child> {

@@ -2,7 +2,6 @@
 //! ready, test, logs, teardown. Teardown runs whatever the phases before it
 //! returned, and the exit code is decided only after it.
 
-use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
@@ -285,14 +284,14 @@ fn not_ready(stack: &Stack, plan: &Plan, config: &Config) -> Failure {
 /// engine: compose's own exit code cannot tell a failed test from a failed
 /// `compose run`.
 fn run_tests(stack: &Stack, config: &Config, signals: &Signals) -> Result<u8, Outcome> {
-    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let name = stack.test_container(&config.service);
-    let run = test_command(stack, config, interactive);
+    let run = test_command(stack, config);
     report::step(format!("running {}", config.service));
     let started = Instant::now();
-    // An interactive run shares our process group, so that the terminal
-    // stays its foreground and Ctrl-C reaches the tests too.
-    let group = if interactive {
+    // With --tty the tests own the terminal: compose puts it in raw mode, so
+    // Ctrl-C reaches them as a keystroke, and they must share our process
+    // group to read it. Otherwise a Ctrl-C is testbed's to handle.
+    let group = if config.tty {
         Group::Shared
     } else {
         Group::Own
@@ -351,13 +350,13 @@ fn run_tests(stack: &Stack, config: &Config, signals: &Signals) -> Result<u8, Ou
     }
 }
 
-fn test_command(stack: &Stack, config: &Config, interactive: bool) -> Cmd {
+fn test_command(stack: &Stack, config: &Config) -> Cmd {
     let mut run = stack.compose("run").args([
         "--name",
         &stack.test_container(&config.service),
         "--no-deps",
     ]);
-    if !interactive {
+    if !config.tty {
         run = run.arg("-T");
     }
     // Values travel in the environment of compose, never on its argv.
@@ -486,7 +485,6 @@ fn fail(failure: &Failure) -> Exit {
 
 /// `--dry-run`: the commands a run would execute, on stdout.
 fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
-    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut steps = Vec::new();
     if config.pull {
         steps.push(
@@ -507,7 +505,7 @@ fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
             humantime::format_duration(config.wait_timeout)
         ));
     }
-    steps.push(test_command(stack, config, interactive).to_string());
+    steps.push(test_command(stack, config).to_string());
     let down = stack.down_command(config.stop_timeout);
     steps.push(if config.keep {
         format!("# --keep: the stack is left running; later: {down}")

@@ -648,3 +648,25 @@ fn env_for_the_tests_does_not_reconfigure_compose_itself() {
         );
     }
 }
+
+#[test]
+fn tests_get_no_terminal_unless_tty_is_asked_for() {
+    let run = Testbed::new().run();
+    run.assert_code(0);
+    assert!(
+        run.only_compose("run")
+            .compose_args()
+            .contains(&"-T".to_string()),
+        "{}",
+        run.describe()
+    );
+    let run = Testbed::new().args(&["--tty"]).run();
+    run.assert_code(0);
+    assert!(
+        !run.only_compose("run")
+            .compose_args()
+            .contains(&"-T".to_string()),
+        "{}",
+        run.describe()
+    );
+}
