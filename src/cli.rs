@@ -35,6 +35,27 @@ pub enum Command {
     /// Start the dependencies, run the tests, tear everything down.
     #[command(after_help = crate::exit::TABLE, after_long_help = run_long_help())]
     Run(RunArgs),
+
+    /// Print the id of the container testbed runs in; exit 1 outside one.
+    ///
+    /// The candidates, best first: --parent-container; the GitLab job's build
+    /// container (by its runner labels); the container directory behind
+    /// /etc/hostname in /proc/self/mountinfo (cgroup v1 and v2);
+    /// /proc/self/cgroup and /proc/1/cpuset (cgroup v1); HOSTNAME when it is
+    /// a short id. Each is confirmed with the daemon we talk to: one it does
+    /// not know means a different daemon, as under Docker-in-Docker.
+    SelfId(SelfIdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SelfIdArgs {
+    /// The container to confirm, instead of detecting it (id, prefix or name)
+    #[arg(long, env = "TESTBED_PARENT_CONTAINER", value_name = "CONTAINER")]
+    pub parent_container: Option<String>,
+
+    /// Say which candidates were tried, and echo the docker commands
+    #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub verbose: bool,
 }
 
 fn run_long_help() -> String {
@@ -160,7 +181,9 @@ mod tests {
     fn the_test_command_follows_the_double_dash() {
         let cli =
             Cli::try_parse_from(["testbed", "run", "-s", "api", "--", "pytest", "-x"]).unwrap();
-        let Command::Run(args) = cli.command;
+        let Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
         assert_eq!(args.service.as_deref(), Some("api"));
         assert_eq!(args.command, ["pytest", "-x"]);
     }

@@ -314,6 +314,7 @@ mod tests {
         full.extend(argv);
         match crate::cli::Cli::try_parse_from(full).unwrap().command {
             crate::cli::Command::Run(args) => args,
+            other => panic!("not run: {other:?}"),
         }
     }
 

@@ -28,11 +28,7 @@ impl Engine {
     /// (`--compose`/`TESTBED_COMPOSE`) if given, else the `docker compose`
     /// plugin, else a standalone `docker-compose`.
     pub fn detect(choice: Option<&str>, echo: bool) -> Result<Engine, Failure> {
-        let docker = which::which("docker").map_err(|_| {
-            Failure::new(Exit::NotFound, anyhow!("`docker` was not found on PATH")).with_hint(
-                "install the Docker CLI (Debian: apt-get install docker.io); in a GitLab job, use an image that has it",
-            )
-        })?;
+        let docker = find_docker()?;
         let candidates: Vec<Vec<String>> = match choice {
             Some(choice) => vec![
                 shell_words::split(choice)
@@ -112,31 +108,48 @@ impl Engine {
 
     /// Checks that the daemon answers and returns its version.
     pub fn ping(&self) -> Result<String, Failure> {
-        let cmd = self.docker(["version", "--format", "{{.Server.Version}}"]);
-        let output = cmd.output().map_err(Failure::engine)?;
-        if output.status.success() {
-            return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
-        }
-        let docker_host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
-        let target = match &docker_host {
-            Some(host) => format!("DOCKER_HOST={host}"),
-            None => match std::env::var("DOCKER_CONTEXT") {
-                Ok(context) if !context.is_empty() => format!("docker context `{context}`"),
-                _ => format!("unix://{DEFAULT_SOCKET}"),
-            },
-        };
-        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        let hint = daemon_hint(
-            docker_host.as_deref(),
-            Path::new(DEFAULT_SOCKET).exists(),
-            &stderr,
-        );
-        let error = cmd
-            .check(&output)
-            .context(format!("the Docker daemon at {target} does not answer"))
-            .unwrap_err();
-        Err(Failure::engine(error).with_hint(hint))
+        ping(&self.docker, self.echo)
     }
+}
+
+/// Checks that the daemon behind `docker` answers, and returns its version.
+pub fn ping(docker: &Path, echo: bool) -> Result<String, Failure> {
+    let cmd = Cmd::new(docker)
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .label("docker version")
+        .echo(echo);
+    let output = cmd.output().map_err(Failure::engine)?;
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
+    }
+    let docker_host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
+    let target = match &docker_host {
+        Some(host) => format!("DOCKER_HOST={host}"),
+        None => match std::env::var("DOCKER_CONTEXT") {
+            Ok(context) if !context.is_empty() => format!("docker context `{context}`"),
+            _ => format!("unix://{DEFAULT_SOCKET}"),
+        },
+    };
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    let hint = daemon_hint(
+        docker_host.as_deref(),
+        Path::new(DEFAULT_SOCKET).exists(),
+        &stderr,
+    );
+    let error = cmd
+        .check(&output)
+        .context(format!("the Docker daemon at {target} does not answer"))
+        .unwrap_err();
+    Err(Failure::engine(error).with_hint(hint))
+}
+
+/// The `docker` client on PATH.
+pub fn find_docker() -> Result<PathBuf, Failure> {
+    which::which("docker").map_err(|_| {
+        Failure::new(Exit::NotFound, anyhow!("`docker` was not found on PATH")).with_hint(
+            "install the Docker CLI (Debian: apt-get install docker.io); in a GitLab job, use an image that has it",
+        )
+    })
 }
 
 /// The likely fix for an unreachable daemon, from where we tried to reach it.

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod container;
 pub mod engine;
 pub mod exit;
 pub mod lifecycle;
@@ -16,13 +17,14 @@ pub mod stack;
 
 use anyhow::Context;
 
-use cli::{Cli, Command, RunArgs};
+use cli::{Cli, Command, RunArgs, SelfIdArgs};
 use exit::{Exit, Failure, OrFail};
 
 /// Runs a parsed command line and returns how the process should exit.
 pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Run(args) => run_tests(&args),
+        Command::SelfId(args) => self_id(&args),
     };
     result.unwrap_or_else(|failure| {
         report::failure(&failure);
@@ -39,4 +41,33 @@ fn run_tests(args: &RunArgs) -> Result<Exit, Failure> {
         .or_fail(Exit::Usage)?;
     let config = config::resolve(args, &cwd, |name| std::env::var(name).ok())?;
     Ok(lifecycle::run(&config, &signals))
+}
+
+/// `testbed self-id`: the id of the container we run in, on stdout.
+fn self_id(args: &SelfIdArgs) -> Result<Exit, Failure> {
+    let docker = engine::find_docker()?;
+    engine::ping(&docker, args.verbose)?;
+    let explicit = args
+        .parent_container
+        .as_ref()
+        .map(|c| container::Candidate::explicit(c, "--parent-container"));
+    let candidates = container::candidates_from(explicit, &container::ProcFiles::read(), |name| {
+        std::env::var(name).ok()
+    });
+    for candidate in &candidates {
+        report::detail(args.verbose, format!("candidate: {candidate}"));
+    }
+    if let Some((id, candidate)) = container::confirm(&docker, args.verbose, &candidates) {
+        report::detail(args.verbose, format!("confirmed {candidate}"));
+        println!("{id}");
+        return Ok(Exit::Tests(0));
+    }
+    match candidates.first() {
+        None => report::step("not running in a container"),
+        Some(candidate) => report::step(format!(
+            "in a container ({candidate}), but the Docker daemon does not know it: \
+             it is another daemon, such as a Docker-in-Docker service"
+        )),
+    }
+    Ok(Exit::Tests(1))
 }
