@@ -34,7 +34,7 @@ pub struct Cli {
 pub enum Command {
     /// Start the dependencies, run the tests, tear everything down.
     #[command(after_help = crate::exit::TABLE, after_long_help = run_long_help())]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 
     /// Print the id of the container testbed runs in; exit 1 outside one.
     ///
@@ -112,6 +112,23 @@ pub struct RunArgs {
     #[arg(long, env = "TESTBED_PULL", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub pull: bool,
 
+    /// Directory for the tests' files and the services' logs, also when the
+    /// tests fail. The tests find it in ARTIFACTS_DIR; each service's log is
+    /// saved as logs/<service>.log
+    #[arg(long, env = "TESTBED_ARTIFACTS", value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+
+    /// How the files reach the artifacts directory: bind-mount it, share the
+    /// volume of testbed's own container (volumes-from), or copy them out
+    /// after the tests [default: auto, which -v explains]
+    #[arg(long, env = "TESTBED_ARTIFACTS_MODE", value_name = "MODE")]
+    pub artifacts_mode: Option<ArtifactsMode>,
+
+    /// The container testbed runs in, if detection gets it wrong (id, prefix
+    /// or name)
+    #[arg(long, env = "TESTBED_PARENT_CONTAINER", value_name = "CONTAINER")]
+    pub parent_container: Option<String>,
+
     /// Leave the stack running and print the command that removes it
     #[arg(long, env = "TESTBED_KEEP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub keep: bool,
@@ -138,6 +155,19 @@ pub struct RunArgs {
     /// The test command, replacing the service's own
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactsMode {
+    /// Pick from where testbed runs and what the daemon can see
+    Auto,
+    /// Bind-mount the directory at the same path
+    Bind,
+    /// Share the mount of testbed's container that holds the directory
+    VolumesFrom,
+    /// Copy the files out of the test container with `docker cp`
+    Copy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

@@ -3,7 +3,7 @@
 //! errors are built from that line, never from the raw argv.
 
 use std::fmt;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -167,6 +167,45 @@ impl Cmd {
             anyhow!(stderr)
         };
         Err(error.context(format!("`{}` failed with {status}", self.describe())))
+    }
+
+    /// Runs to completion with stdout and stderr both written to `file`, in
+    /// the order the program writes them. A non-zero exit is an error.
+    pub fn write_to(&self, file: std::fs::File) -> anyhow::Result<()> {
+        let output = self
+            .expression(Group::Own)
+            .stdin_null()
+            .stderr_to_stdout()
+            .stdout_file(file)
+            .run()
+            .with_context(|| format!("could not start `{}`", self.name))?;
+        self.check(&output)
+    }
+
+    /// Runs the command with `consume` reading its stdout as it comes, then
+    /// checks its exit status; stderr is captured for the error.
+    pub fn stream<T>(
+        &self,
+        consume: impl FnOnce(&mut dyn Read) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut reader = self
+            .expression(Group::Own)
+            .stdin_null()
+            .stderr_capture()
+            .reader()
+            .with_context(|| format!("could not start `{}`", self.name))?;
+        let consumed = consume(&mut reader);
+        // Drain what `consume` left, so the program is not blocked on a full
+        // pipe and its exit status can be read.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        let output = reader
+            .try_wait()
+            .with_context(|| format!("waiting for `{}`", self.describe()))?
+            .cloned();
+        if let Some(output) = output {
+            self.check(&output)?;
+        }
+        consumed
     }
 
     /// Starts the command with stdout and stderr captured.

@@ -2,14 +2,14 @@
 //! (both through clap), then the compose file's `x-testbed:` block, then
 //! defaults.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use serde::Deserialize;
 use serde_norway::{Mapping, Value};
 
-use crate::cli::{LogPolicy, RunArgs};
+use crate::cli::{ArtifactsMode, LogPolicy, RunArgs};
 use crate::exit::{Exit, Failure, OrFail};
 use crate::project::{self, NameSource};
 
@@ -53,6 +53,10 @@ pub struct Config {
     pub wait_timeout: Duration,
     pub stop_timeout: Duration,
     pub logs: LogPolicy,
+    /// The artifacts directory, absolute.
+    pub artifacts: Option<PathBuf>,
+    pub artifacts_mode: ArtifactsMode,
+    pub parent_container: Option<String>,
     /// Variables for the test container: a value given on our command line,
     /// or `None` to take it from our environment.
     pub env: Vec<(String, Option<String>)>,
@@ -77,6 +81,8 @@ pub struct XTestbed {
     #[serde(default, deserialize_with = "duration")]
     pub stop_timeout: Option<Duration>,
     pub logs: Option<LogPolicy>,
+    pub artifacts: Option<PathBuf>,
+    pub artifacts_mode: Option<ArtifactsMode>,
 }
 
 fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
@@ -130,6 +136,15 @@ pub fn resolve(
         .map(|spec| parse_env(spec))
         .collect::<Result<_, _>>()
         .or_fail(Exit::Usage)?;
+    // On the command line a path is relative to where testbed runs; in
+    // x-testbed, to the first compose file, like compose's own paths.
+    let artifacts = match (&args.artifacts, &x.artifacts) {
+        (Some(dir), _) => Some(cwd.join(dir)),
+        (None, Some(dir)) => Some(project_dir(&files, cwd).join(dir)),
+        (None, None) => None,
+    }
+    .map(|dir| artifacts_dir(&dir))
+    .transpose()?;
     Ok(Config {
         files,
         project,
@@ -148,6 +163,12 @@ pub fn resolve(
             .or(x.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT),
         logs: args.logs.or(x.logs).unwrap_or(LogPolicy::OnFailure),
+        artifacts,
+        artifacts_mode: args
+            .artifacts_mode
+            .or(x.artifacts_mode)
+            .unwrap_or(ArtifactsMode::Auto),
+        parent_container: args.parent_container.clone(),
         env,
         command: args.command.clone(),
         build: args.build,
@@ -158,6 +179,43 @@ pub fn resolve(
         verbose: args.verbose,
         compose: args.compose.clone(),
     })
+}
+
+/// The directory of the first compose file, which compose calls the
+/// project directory.
+fn project_dir(files: &[PathBuf], cwd: &Path) -> PathBuf {
+    files
+        .first()
+        .and_then(|file| cwd.join(file).parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| cwd.to_path_buf())
+}
+
+/// The artifacts directory made absolute and plain (no `.` or `..`), as it
+/// is also the path the tests see. Docker's `-v` splits on `:`, so a path
+/// with one cannot be mounted.
+fn artifacts_dir(dir: &Path) -> Result<PathBuf, Failure> {
+    let mut plain = PathBuf::new();
+    for component in dir.components() {
+        match component {
+            Component::ParentDir => {
+                plain.pop();
+            }
+            Component::CurDir => {}
+            other => plain.push(other),
+        }
+    }
+    if plain.parent().is_none() {
+        return Err(Failure::usage(anyhow!(
+            "the artifacts directory cannot be `/`"
+        )));
+    }
+    if plain.to_string_lossy().contains([':', ',']) {
+        return Err(Failure::usage(anyhow!(
+            "the artifacts directory `{}` contains `:` or `,`, which docker cannot mount",
+            plain.display()
+        )));
+    }
+    Ok(plain)
 }
 
 /// The compose files of the run: `-f`, else `COMPOSE_FILE`, else the file
@@ -249,7 +307,7 @@ fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
         let key = if path == "." { String::new() } else { format!(".{path}") };
         Failure::engine(anyhow!("x-testbed{key}: {}", e.inner()))
             .with_hint(format!(
-                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout and logs",
+                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout, logs, artifacts and artifacts-mode",
                 origin.display()
             ))
     })
@@ -313,7 +371,7 @@ mod tests {
         let mut full = vec!["testbed", "run"];
         full.extend(argv);
         match crate::cli::Cli::try_parse_from(full).unwrap().command {
-            crate::cli::Command::Run(args) => args,
+            crate::cli::Command::Run(args) => *args,
             other => panic!("not run: {other:?}"),
         }
     }

@@ -81,6 +81,11 @@ impl Engine {
         ))
     }
 
+    /// The resolved `docker` client.
+    pub fn docker_program(&self) -> &Path {
+        &self.docker
+    }
+
     pub fn echoes(&self) -> bool {
         self.echo
     }

@@ -1,6 +1,7 @@
 //! testbed runs a project's integration tests in a throwaway Docker Compose
 //! stack, keeps the tests' exit code, and leaves nothing behind.
 
+pub mod artifacts;
 pub mod cli;
 pub mod cmd;
 pub mod config;

@@ -1,12 +1,13 @@
 //! One `testbed run`, in the order it happens: preflight, up, wait until
-//! ready, test, logs, teardown. Teardown runs whatever the phases before it
+//! ready, test, collect the artifacts and logs, teardown. Teardown runs whatever the phases before it
 //! returned, and the exit code is decided only after it.
 
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
-use crate::cli::LogPolicy;
+use crate::artifacts::{self, Artifacts, Facts, Whereabouts};
+use crate::cli::{ArtifactsMode, LogPolicy};
 use crate::cmd::{Cmd, Group, Waited};
 use crate::config::{Config, describe_files};
 use crate::engine::Engine;
@@ -42,6 +43,7 @@ impl From<Failure> for Outcome {
 struct Plan {
     /// The services `up` starts.
     dependencies: Vec<String>,
+    artifacts: Option<Artifacts>,
 }
 
 pub fn run(config: &Config, signals: &Signals) -> Exit {
@@ -51,7 +53,7 @@ pub fn run(config: &Config, signals: &Signals) -> Exit {
         Ok(engine) => engine,
         Err(failure) => return fail(&failure),
     };
-    let stack = Stack::new(&engine, &config.project, &config.files);
+    let stack = Stack::new(&engine, &config.project, &config.files, &config.service);
     let plan = match preflight(&stack, config) {
         Ok(plan) => plan,
         Err(failure) => return fail(&failure),
@@ -64,8 +66,15 @@ pub fn run(config: &Config, signals: &Signals) -> Exit {
         return Exit::Signal(signal);
     }
 
+    if let Some(artifacts) = &plan.artifacts {
+        if let Err(error) = artifacts.prepare() {
+            return fail(&Failure::engine(error));
+        }
+    }
+
     stack.begin();
     let outcome = run_phases(&stack, &plan, config, signals);
+    collect(&stack, &plan, signals);
     show_logs(&stack, config, &outcome, signals);
     let down = teardown(&stack, config, &outcome, signals);
     finish(outcome, down, started)
@@ -75,7 +84,7 @@ fn run_phases(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) ->
     let phases = || -> Result<u8, Outcome> {
         prepare_images(stack, config, signals)?;
         bring_up(stack, plan, config, signals)?;
-        run_tests(stack, config, signals)
+        run_tests(stack, plan, config, signals)
     };
     match phases() {
         Ok(code) => Outcome::Tests(code),
@@ -83,7 +92,8 @@ fn run_phases(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) ->
     }
 }
 
-/// Checks the daemon and lets compose validate and resolve the files.
+/// Checks the daemon, lets compose validate and resolve the files, and
+/// finds out how artifacts can travel, all at once.
 fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
     let engine = stack.engine();
     report::detail(
@@ -94,13 +104,33 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
         ),
     );
     let config_cmd = stack.compose("config");
-    let (daemon, resolved) = std::thread::scope(|scope| {
+    let (daemon, resolved, artifacts) = std::thread::scope(|scope| {
         let daemon = scope.spawn(|| engine.ping());
+        let artifacts = scope.spawn(|| artifacts_facts(engine, config));
         let resolved = config_cmd.output();
-        (daemon.join().expect("daemon check panicked"), resolved)
+        (
+            daemon.join().expect("daemon check panicked"),
+            resolved,
+            artifacts.join().expect("artifacts detection panicked"),
+        )
     });
     let daemon_version = daemon?;
     report::detail(config.verbose, format!("docker daemon {daemon_version}"));
+    let artifacts = match (&config.artifacts, artifacts) {
+        (Some(dir), Some(facts)) => {
+            let artifacts = artifacts::choose(config.artifacts_mode, dir, &facts)?;
+            report::detail(
+                config.verbose,
+                format!(
+                    "artifacts: {} ({})",
+                    artifacts.strategy.name(),
+                    artifacts.reason
+                ),
+            );
+            Some(artifacts)
+        }
+        _ => None,
+    };
 
     let files = describe_files(&config.files);
     let output = resolved.map_err(Failure::engine)?;
@@ -141,6 +171,30 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
             .into_iter()
             .filter(|s| *s != config.service)
             .collect(),
+        artifacts,
+    })
+}
+
+/// What the artifacts strategy depends on; looking for our own container
+/// costs docker calls, so only when the choice needs it.
+fn artifacts_facts(engine: &Engine, config: &Config) -> Option<Facts> {
+    config.artifacts.as_ref()?;
+    let remote_host = artifacts::remote_host(std::env::var("DOCKER_HOST").ok().as_deref());
+    let root = artifacts::running_as_root();
+    let needs_container = match config.artifacts_mode {
+        ArtifactsMode::Auto => remote_host.is_none() && root,
+        ArtifactsMode::VolumesFrom => remote_host.is_none(),
+        ArtifactsMode::Bind | ArtifactsMode::Copy => false,
+    };
+    let whereabouts = if needs_container {
+        artifacts::detect(engine, config.parent_container.as_deref())
+    } else {
+        Whereabouts::Host
+    };
+    Some(Facts {
+        remote_host,
+        root,
+        whereabouts,
     })
 }
 
@@ -176,7 +230,7 @@ fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> R
         Err(Outcome::Failed(failure)) => {
             // `up` waits for `depends_on` conditions itself, so a dependency
             // that crashed or turned unhealthy shows up here.
-            let containers = stack.containers().unwrap_or_default();
+            let containers = stack.containers(false).unwrap_or_default();
             let culprit = containers.iter().find_map(|c| match c.state.readiness() {
                 Readiness::Failed(why) => Some((c, why)),
                 _ => None,
@@ -190,7 +244,7 @@ fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> R
         Err(other) => return Err(other),
     }
 
-    let containers = stack.containers().map_err(Failure::engine)?;
+    let containers = stack.containers(false).map_err(Failure::engine)?;
     let ids: Vec<&str> = containers.iter().map(|c| c.id.as_str()).collect();
     let mut first = true;
     loop {
@@ -253,7 +307,7 @@ fn print_log(stack: &Stack, container: &Container, tail: Option<usize>) {
 /// The readiness timeout, naming what was not ready: a dependency whose
 /// container `up` had not even created yet is named too.
 fn not_ready(stack: &Stack, plan: &Plan, config: &Config) -> Failure {
-    let containers = stack.containers().unwrap_or_default();
+    let containers = stack.containers(false).unwrap_or_default();
     let mut waiting: Vec<String> = containers
         .iter()
         .filter_map(|c| match c.state.readiness() {
@@ -283,9 +337,14 @@ fn not_ready(stack: &Stack, plan: &Plan, config: &Config) -> Failure {
 /// Runs the test service once and returns its exit code, read from the
 /// engine: compose's own exit code cannot tell a failed test from a failed
 /// `compose run`.
-fn run_tests(stack: &Stack, config: &Config, signals: &Signals) -> Result<u8, Outcome> {
-    let name = stack.test_container(&config.service);
-    let run = test_command(stack, config);
+fn run_tests(
+    stack: &Stack,
+    plan: &Plan,
+    config: &Config,
+    signals: &Signals,
+) -> Result<u8, Outcome> {
+    let name = stack.test_container();
+    let run = test_command(stack, plan, config);
     report::step(format!("running {}", config.service));
     let started = Instant::now();
     // With --tty the tests own the terminal: compose puts it in raw mode, so
@@ -301,7 +360,8 @@ fn run_tests(stack: &Stack, config: &Config, signals: &Signals) -> Result<u8, Ou
     let output = match waited {
         Waited::Done(output) => output,
         Waited::Interrupted | Waited::TimedOut => {
-            if let Err(error) = stack.remove_container(&name) {
+            // Killed, not removed: what the tests wrote is still collected.
+            if let Err(error) = stack.kill_test_container() {
                 report::warn(format!("{error:#}"));
             }
             child.kill();
@@ -311,13 +371,10 @@ fn run_tests(stack: &Stack, config: &Config, signals: &Signals) -> Result<u8, Ou
         }
     };
     let container = stack
-        .inspect(&[&name], true)
+        .inspect(&[name], true)
         .map_err(Failure::engine)?
         .into_iter()
         .next();
-    if let Err(error) = stack.remove_container(&name) {
-        report::warn(format!("{error:#}"));
-    }
     report::detail(
         config.verbose,
         format!("tests ran for {:.1}s", started.elapsed().as_secs_f64()),
@@ -350,12 +407,10 @@ fn run_tests(stack: &Stack, config: &Config, signals: &Signals) -> Result<u8, Ou
     }
 }
 
-fn test_command(stack: &Stack, config: &Config) -> Cmd {
-    let mut run = stack.compose("run").args([
-        "--name",
-        &stack.test_container(&config.service),
-        "--no-deps",
-    ]);
+fn test_command(stack: &Stack, plan: &Plan, config: &Config) -> Cmd {
+    let mut run = stack
+        .compose("run")
+        .args(["--name", stack.test_container(), "--no-deps"]);
     if !config.tty {
         run = run.arg("-T");
     }
@@ -363,6 +418,11 @@ fn test_command(stack: &Stack, config: &Config) -> Cmd {
     run = run
         .args(["-e", "TESTBED_PROJECT"])
         .env("TESTBED_PROJECT", stack.project());
+    if let Some(artifacts) = &plan.artifacts {
+        run = run
+            .args(["-v", &artifacts.volume(), "-e", artifacts::ENV])
+            .env(artifacts::ENV, artifacts.dir.to_string_lossy());
+    }
     for (name, value) in &config.env {
         run = run.args(["-e", name.as_str()]);
         if let Some(value) = value {
@@ -392,6 +452,29 @@ fn run_to_end(cmd: &Cmd, deadline: Option<Instant>, signals: &Signals) -> Result
     }
 }
 
+/// Saves every service's log and brings the tests' files home, whatever
+/// happened before, unless a second signal asked to skip it.
+fn collect(stack: &Stack, plan: &Plan, signals: &Signals) {
+    let Some(artifacts) = &plan.artifacts else {
+        return;
+    };
+    if signals.escalated() {
+        report::warn("second signal: not collecting the logs and artifacts");
+        return;
+    }
+    let containers = match stack.containers(true) {
+        Ok(containers) => containers,
+        Err(error) => return report::warn(format!("cannot list the containers: {error:#}")),
+    };
+    let (tests, services): (Vec<_>, Vec<_>) = containers
+        .into_iter()
+        .partition(|c| c.name == stack.test_container());
+    let test = tests
+        .first()
+        .map(|c| (stack.test_container(), c.service.as_str()));
+    artifacts.collect(stack.engine(), test, &services);
+}
+
 /// Prints each dependency's log under a header when the policy asks for it.
 fn show_logs(stack: &Stack, config: &Config, outcome: &Outcome, signals: &Signals) {
     let wanted = match config.logs {
@@ -402,7 +485,7 @@ fn show_logs(stack: &Stack, config: &Config, outcome: &Outcome, signals: &Signal
     if !wanted || signals.escalated() {
         return;
     }
-    let containers = match stack.containers() {
+    let containers = match stack.containers(false) {
         Ok(containers) => containers,
         Err(error) => return report::warn(format!("cannot list the dependencies: {error:#}")),
     };
@@ -419,7 +502,9 @@ fn teardown(
     signals: &Signals,
 ) -> anyhow::Result<()> {
     if config.keep {
-        stack.keep();
+        if let Err(error) = stack.keep() {
+            report::warn(format!("{error:#}"));
+        }
         report::step(format!(
             "stack left running (--keep); remove it with:\n  {}",
             stack.down_command(config.stop_timeout)
@@ -505,7 +590,24 @@ fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
             humantime::format_duration(config.wait_timeout)
         ));
     }
-    steps.push(test_command(stack, config).to_string());
+    steps.push(test_command(stack, plan, config).to_string());
+    if let Some(artifacts) = &plan.artifacts {
+        let copy = match artifacts.strategy {
+            artifacts::Strategy::Copy => format!(
+                " and copy {}/. out of {}",
+                artifacts.dir.display(),
+                stack.test_container()
+            ),
+            _ => String::new(),
+        };
+        steps.push(format!(
+            "# save each service's log in {}/{}/{copy} ({}: {})",
+            artifacts.dir.display(),
+            artifacts::LOGS,
+            artifacts.strategy.name(),
+            artifacts.reason
+        ));
+    }
     let down = stack.down_command(config.stop_timeout);
     steps.push(if config.keep {
         format!("# --keep: the stack is left running; later: {down}")

@@ -18,15 +18,23 @@ pub struct Stack<'a> {
     engine: &'a Engine,
     project: String,
     files: Vec<PathBuf>,
+    /// The name of the one-off container the tests run in.
+    test_container: String,
     /// Whether something may be running that teardown has not yet removed.
     live: AtomicBool,
 }
 
 impl<'a> Stack<'a> {
-    pub fn new(engine: &'a Engine, project: &str, files: &[PathBuf]) -> Stack<'a> {
+    pub fn new(
+        engine: &'a Engine,
+        project: &str,
+        files: &[PathBuf],
+        test_service: &str,
+    ) -> Stack<'a> {
         Stack {
             engine,
             project: project.to_string(),
+            test_container: format!("{project}-{test_service}-run"),
             // Absolute, so that the command --keep prints works from anywhere.
             files: files
                 .iter()
@@ -61,22 +69,23 @@ impl<'a> Stack<'a> {
     }
 
     /// The name given to the one-off test container, so that its exit code
-    /// can be read from the engine rather than from compose.
-    pub fn test_container(&self, service: &str) -> String {
-        format!("{}-{service}-run", self.project)
+    /// can be read from the engine rather than from compose, and its files
+    /// copied out.
+    pub fn test_container(&self) -> &str {
+        &self.test_container
     }
 
-    /// Every container of the project, one-off containers excepted.
-    pub fn containers(&self) -> Result<Vec<Container>> {
-        let ids = self
-            .engine
-            .docker(["ps", "-aq", "--no-trunc"])
-            .args([
-                "--filter",
-                &format!("label={PROJECT_LABEL}={}", self.project),
-            ])
-            .args(["--filter", "label=com.docker.compose.oneoff=False"])
-            .read()?;
+    /// Every container of the project, one-off containers (the tests')
+    /// included only when asked for.
+    pub fn containers(&self, one_offs: bool) -> Result<Vec<Container>> {
+        let mut cmd = self.engine.docker(["ps", "-aq", "--no-trunc"]).args([
+            "--filter",
+            &format!("label={PROJECT_LABEL}={}", self.project),
+        ]);
+        if !one_offs {
+            cmd = cmd.args(["--filter", "label=com.docker.compose.oneoff=False"]);
+        }
+        let ids = cmd.read()?;
         let ids: Vec<&str> = ids.split_whitespace().collect();
         self.inspect(&ids, true)
     }
@@ -116,9 +125,21 @@ impl<'a> Stack<'a> {
         Ok(text)
     }
 
-    /// Kills and removes one container, if it exists.
-    pub fn remove_container(&self, name: &str) -> Result<()> {
-        let cmd = self.engine.docker(["rm", "-f", "-v", name]);
+    /// Kills the test container, if it runs, and keeps it for its files.
+    pub fn kill_test_container(&self) -> Result<()> {
+        let cmd = self.engine.docker(["kill", &self.test_container]);
+        let output = cmd.output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !(stderr.contains("No such container") || stderr.contains("is not running")) {
+            cmd.check(&output)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the test container and its anonymous volumes, if it exists:
+    /// `compose down` leaves one-off containers that never started.
+    pub fn remove_test_container(&self) -> Result<()> {
+        let cmd = self.engine.docker(["rm", "-f", "-v", &self.test_container]);
         let output = cmd.output()?;
         let missing = String::from_utf8_lossy(&output.stderr).contains("No such container");
         if !missing {
@@ -142,7 +163,10 @@ impl<'a> Stack<'a> {
     /// interrupted `up`, a container may have been created behind `down`.
     pub fn teardown(&self, stop_timeout: Duration, sweep: bool) -> Result<()> {
         self.live.store(false, Ordering::SeqCst);
+        // First, or `down` could not remove the network the tests are on.
+        let test = self.remove_test_container();
         let down = self.down_command(stop_timeout).read().map(drop);
+        let down = test.and(down);
         if down.is_ok() && !sweep {
             return down;
         }
@@ -150,9 +174,10 @@ impl<'a> Stack<'a> {
         down.and(swept)
     }
 
-    /// Marks the stack as deliberately left running.
-    pub fn keep(&self) {
+    /// Leaves the stack running, all but the finished test container.
+    pub fn keep(&self) -> Result<()> {
         self.live.store(false, Ordering::SeqCst);
+        self.remove_test_container()
     }
 
     fn sweep(&self) -> Result<()> {

@@ -3,6 +3,7 @@
 //! code, what was printed, and that the project left nothing behind.
 //! `TESTBED_E2E=0` skips them; a missing engine fails them.
 
+mod artifacts;
 mod support;
 
 use std::time::Duration;
