@@ -428,6 +428,46 @@ mod tests {
     }
 
     #[test]
+    fn artifacts_paths_are_absolute_from_cwd_or_from_the_compose_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("ci")).unwrap();
+        let file = stack(
+            &dir.path().join("ci"),
+            "compose.yml",
+            "x-testbed:\n  artifacts: ../build/out\n  artifacts-mode: copy\n",
+        );
+        let file = file.to_str().unwrap();
+        let config = resolve(&args(&["-f", file]), dir.path(), no_env).unwrap();
+        assert_eq!(config.artifacts, Some(dir.path().join("build/out")));
+        assert_eq!(config.artifacts_mode, ArtifactsMode::Copy);
+        let config = resolve(
+            &args(&[
+                "-f",
+                file,
+                "--artifacts",
+                "./reports/../it",
+                "--artifacts-mode",
+                "bind",
+            ]),
+            &dir.path().join("ci"),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(config.artifacts, Some(dir.path().join("ci/it")));
+        assert_eq!(config.artifacts_mode, ArtifactsMode::Bind);
+    }
+
+    #[test]
+    fn an_artifacts_path_docker_cannot_mount_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(dir.path(), "compose.yml", "");
+        for bad in ["a:b", "/"] {
+            let failure = resolve(&args(&["--artifacts", bad]), dir.path(), no_env).unwrap_err();
+            assert_eq!(failure.exit, Exit::Usage, "{bad}");
+        }
+    }
+
+    #[test]
     fn later_files_override_block_keys() {
         let dir = tempfile::tempdir().unwrap();
         let a = stack(
