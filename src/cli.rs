@@ -45,6 +45,24 @@ pub enum Command {
     /// a short id. Each is confirmed with the daemon we talk to: one it does
     /// not know means a different daemon, as under Docker-in-Docker.
     SelfId(SelfIdArgs),
+
+    /// Print the completion script for a shell.
+    #[command(after_long_help = COMPLETIONS_INSTALL)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_INSTALL: &str = "\
+INSTALL:
+  bash  testbed completions bash > ~/.local/share/bash-completion/completions/testbed
+  zsh   testbed completions zsh > ~/.zfunc/_testbed
+        with fpath=(~/.zfunc $fpath) before compinit in ~/.zshrc
+  fish  testbed completions fish > ~/.config/fish/completions/testbed.fish";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod container;
 pub mod engine;
 pub mod exit;
+pub mod generate;
 pub mod lifecycle;
 pub mod model;
 pub mod project;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Run(args) => run_tests(&args),
         Command::SelfId(args) => self_id(&args),
+        Command::Completions(args) => generate::completions(args.shell),
     };
     result.unwrap_or_else(|failure| {
         report::failure(&failure);

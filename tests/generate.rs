@@ -1,0 +1,72 @@
+//! `testbed completions`: what it prints, that a reader who stops early is no
+//! failure, and that a wrong shell is a usage error. No Docker needed.
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::Stdio;
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn testbed(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_testbed"));
+    command.args(args);
+    command
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let output = testbed(args).assert().success().get_output().clone();
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}
+
+/// A stdout whose reader is already gone, as after `| head -1` has read its
+/// line: every write fails with EPIPE, whatever the size of the output.
+fn closed_pipe() -> Stdio {
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills both descriptors, which this function then owns.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe()");
+    let [read, write] = fds.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+    drop(read);
+    Stdio::from(write)
+}
+
+/// Runs testbed with stdout on a closed pipe; asserts exit 0 and no panic.
+fn survives_a_closed_stdout(args: &[&str]) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_testbed"))
+        .args(args)
+        .stdout(closed_pipe())
+        .output()
+        .expect("run testbed");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
+
+#[test]
+fn bash_completions_name_the_subcommands_and_flags() {
+    let script = stdout_of(&["completions", "bash"]);
+    for word in ["run", "self-id", "--wait-timeout", "--keep", "--service"] {
+        assert!(script.contains(word), "`{word}` missing from:\n{script}");
+    }
+}
+
+#[test]
+fn zsh_and_fish_completions_are_for_testbed() {
+    assert!(stdout_of(&["completions", "zsh"]).starts_with("#compdef testbed"));
+    let fish = stdout_of(&["completions", "fish"]);
+    assert!(fish.contains("complete -c testbed"), "{fish}");
+    assert!(fish.contains("wait-timeout"), "{fish}");
+}
+
+#[test]
+fn completions_piped_into_head_exit_0_without_a_panic() {
+    survives_a_closed_stdout(&["completions", "bash"]);
+}
+
+#[test]
+fn an_unknown_shell_is_a_usage_error() {
+    testbed(&["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("invalid value 'tcsh'"));
+}
