@@ -49,7 +49,18 @@ pub enum Command {
     /// Print the completion script for a shell.
     #[command(after_long_help = COMPLETIONS_INSTALL)]
     Completions(CompletionsArgs),
+
+    /// Print the man page, in roff.
+    #[command(after_long_help = MAN_INSTALL)]
+    Man,
 }
+
+const MAN_INSTALL: &str = "\
+INSTALL:
+  testbed man > ~/.cargo/share/man/man1/testbed.1
+      man looks beside each directory on PATH, so beside ~/.cargo/bin
+  testbed man | man -l -
+      read it without installing";
 
 const COMPLETIONS_INSTALL: &str = "\
 INSTALL:

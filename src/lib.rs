@@ -28,6 +28,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Run(args) => run_tests(&args),
         Command::SelfId(args) => self_id(&args),
         Command::Completions(args) => generate::completions(args.shell),
+        Command::Man => generate::man(),
     };
     result.unwrap_or_else(|failure| {
         report::failure(&failure);

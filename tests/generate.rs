@@ -1,10 +1,12 @@
-//! `testbed completions`: what it prints, that a reader who stops early is no
-//! failure, and that a wrong shell is a usage error. No Docker needed.
+//! `testbed completions` and `testbed man`: what they print, that a reader
+//! who stops early is no failure, and that a wrong shell is a usage error.
+//! Neither needs Docker.
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::Stdio;
 
 use assert_cmd::Command;
+use clap::CommandFactory;
 use predicates::prelude::*;
 
 fn testbed(args: &[&str]) -> Command {
@@ -63,10 +65,57 @@ fn completions_piped_into_head_exit_0_without_a_panic() {
 }
 
 #[test]
+fn man_page_piped_into_head_exits_0_without_a_panic() {
+    survives_a_closed_stdout(&["man"]);
+}
+
+#[test]
 fn an_unknown_shell_is_a_usage_error() {
     testbed(&["completions", "tcsh"])
         .assert()
         .code(2)
         .stdout("")
         .stderr(predicate::str::contains("invalid value 'tcsh'"));
+}
+
+/// The man page as a reader sees the words, without roff's escapes.
+fn man_page_text() -> String {
+    stdout_of(&["man"])
+        .replace(r"\-", "-")
+        .replace(r"\*(Aq", "'")
+        .replace(r"\fB", "")
+        .replace(r"\fI", "")
+        .replace(r"\fR", "")
+}
+
+#[test]
+fn man_page_holds_the_exit_code_table() {
+    let page = man_page_text();
+    assert!(page.contains(".SH \"EXIT STATUS\"\n"), "{page}");
+    for line in testbed::exit::TABLE.lines().skip(1) {
+        assert!(
+            page.contains(&format!("{line}\n")),
+            "`{line}` missing:\n{page}"
+        );
+    }
+}
+
+#[test]
+fn man_page_holds_every_subcommand_and_its_options() {
+    let page = man_page_text();
+    for command in testbed::cli::Cli::command().get_subcommands() {
+        let name = command.get_name();
+        assert!(
+            page.contains(&format!("\ntestbed {name}\n")),
+            "command {name} missing:\n{page}"
+        );
+        for long in command.get_arguments().filter_map(|arg| arg.get_long()) {
+            if long != "help" {
+                assert!(
+                    page.contains(&format!("--{long}")),
+                    "`testbed {name} --{long}` missing:\n{page}"
+                );
+            }
+        }
+    }
 }
