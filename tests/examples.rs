@@ -1,0 +1,143 @@
+//! The files in examples/ work as written: the GitLab CI file is YAML, and
+//! every `testbed` command in it and in the Makefile parses with testbed's own
+//! command-line definition. No Docker needed; the Makefile is read through
+//! `make -n`, which prints each target's commands as the shell would get them.
+
+use std::path::Path;
+use std::process::Command;
+
+use clap::Parser;
+use serde_norway::Value;
+use testbed::cli::Cli;
+
+const GITLAB_CI: &str = "examples/gitlab-ci.yml";
+const MAKEFILE: &str = "examples/Makefile";
+
+/// The GitLab keys whose values are shell command lines.
+const SCRIPT_KEYS: [&str; 3] = ["before_script", "script", "after_script"];
+
+/// The words that end one shell command and start the next.
+const OPERATORS: [&str; 5] = ["&&", "||", ";", "|", "&"];
+
+fn read(path: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Each `testbed` command on a shell line, as words, from `testbed` to the
+/// end of its command. A `$VAR` word stays as written: it stands for one
+/// value, which is what clap takes it for, and a variable meant to expand
+/// into flags, which no one can check here, fails the check.
+fn invocations(line: &str) -> Vec<Vec<String>> {
+    let words = shell_words::split(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    let mut found = Vec::new();
+    let mut rest = words.as_slice();
+    while let Some(start) = rest.iter().position(|w| w == "testbed") {
+        let command = &rest[start..];
+        let end = command
+            .iter()
+            .position(|w| OPERATORS.contains(&w.as_str()))
+            .unwrap_or(command.len());
+        found.push(command[..end].to_vec());
+        rest = &command[end..];
+    }
+    found
+}
+
+/// Parses one invocation with the real clap definition.
+fn check(words: &[String]) -> Result<(), String> {
+    Cli::try_parse_from(words)
+        .map(drop)
+        .map_err(|e| format!("`{}`: {e}", shell_words::join(words)))
+}
+
+fn check_all(file: &str, lines: &[String]) {
+    let found: Vec<Vec<String>> = lines.iter().flat_map(|l| invocations(l)).collect();
+    assert!(!found.is_empty(), "{file}: no `testbed` command found");
+    let errors: Vec<String> = found.iter().filter_map(|w| check(w).err()).collect();
+    assert!(errors.is_empty(), "{file}:\n{}", errors.join("\n"));
+}
+
+/// The command lines under every script key, at any depth: jobs, hidden
+/// templates, and `<<:` merges alike. A multi-line entry is split into its
+/// commands, with `\`-continued lines joined.
+fn script_lines(value: &Value, in_script: bool, lines: &mut Vec<String>) {
+    match value {
+        Value::String(text) if in_script => {
+            lines.extend(text.replace("\\\n", " ").lines().map(str::to_string));
+        }
+        Value::Sequence(items) => {
+            for item in items {
+                script_lines(item, in_script, lines);
+            }
+        }
+        Value::Mapping(map) => {
+            for (key, value) in map {
+                let is_script = key.as_str().is_some_and(|k| SCRIPT_KEYS.contains(&k));
+                script_lines(value, in_script || is_script, lines);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn gitlab_ci_example_is_yaml_and_runs_real_flags() {
+    let yaml: Value = serde_norway::from_str(&read(GITLAB_CI))
+        .unwrap_or_else(|e| panic!("{GITLAB_CI} is not YAML: {e}"));
+    let mut lines = Vec::new();
+    script_lines(&yaml, false, &mut lines);
+    check_all(GITLAB_CI, &lines);
+}
+
+/// The targets named in the Makefile's `.PHONY:` lines.
+fn phony_targets(makefile: &str) -> Vec<String> {
+    makefile
+        .lines()
+        .filter_map(|line| line.strip_prefix(".PHONY:"))
+        .flat_map(str::split_whitespace)
+        .map(str::to_string)
+        .collect()
+}
+
+/// What `make -n TARGET` would run, one shell line each. The environment is
+/// cleared, so a `CMD` or `FLAGS` of the caller's cannot change the result.
+fn make_dry_run(target: &str) -> Vec<String> {
+    let output = Command::new("make")
+        .args(["-n", "-s", "-f", MAKEFILE, target])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .expect("run make (GNU make is needed for this test)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "make -n {target}: {stderr}");
+    String::from_utf8(output.stdout)
+        .expect("UTF-8 from make")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn makefile_example_runs_real_flags() {
+    let targets = phony_targets(&read(MAKEFILE));
+    assert!(targets.contains(&"test".to_string()), "{targets:?}");
+    let lines: Vec<String> = targets.iter().flat_map(|t| make_dry_run(t)).collect();
+    check_all(MAKEFILE, &lines);
+}
+
+#[test]
+fn the_check_catches_a_wrong_flag() {
+    let words = |line: &str| invocations(line).remove(0);
+    assert!(
+        check(&words(
+            "cd app && testbed run --wait-timeout 3m -- pytest -x"
+        ))
+        .is_ok()
+    );
+    assert!(check(&words("testbed run -e \"$CI_COMMIT_SHA\"")).is_ok());
+    assert!(check(&words("testbed run --no-such-flag")).is_err());
+    assert!(check(&words("testbed run --wait-timeout soon")).is_err());
+    assert!(check(&words("testbed run $TESTBED_FLAGS || true")).is_err());
+}
