@@ -13,6 +13,7 @@ use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 
 use crate::cli::ArtifactsMode;
+use crate::cmd::Cmd;
 use crate::container::{self, Candidate, ProcFiles};
 use crate::engine::Engine;
 use crate::exit::Failure;
@@ -108,9 +109,9 @@ pub fn remote_host(docker_host: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Finds the container testbed runs in and its mounts, as the daemon sees
-/// them. `parent` is `--parent-container`.
-pub fn detect(engine: &Engine, parent: Option<&str>) -> Whereabouts {
+/// Finds the container testbed runs in and its mounts, as the daemon behind
+/// `docker` sees them. `parent` is `--parent-container`.
+pub fn detect(docker: &Path, echo: bool, parent: Option<&str>) -> Whereabouts {
     let explicit = parent.map(|c| Candidate::explicit(c, "--parent-container"));
     let candidates = container::candidates_from(explicit, &ProcFiles::read(), |name| {
         std::env::var(name).ok()
@@ -118,10 +119,10 @@ pub fn detect(engine: &Engine, parent: Option<&str>) -> Whereabouts {
     let Some(first) = candidates.first() else {
         return Whereabouts::Host;
     };
-    match container::confirm(engine.docker_program(), engine.echoes(), &candidates) {
+    match container::confirm(docker, echo, &candidates) {
         Some((id, _)) => {
-            let mounts = engine
-                .docker([
+            let mounts = Cmd::new(docker)
+                .args([
                     "inspect",
                     "--type",
                     "container",
@@ -129,6 +130,8 @@ pub fn detect(engine: &Engine, parent: Option<&str>) -> Whereabouts {
                     "{{json .Mounts}}",
                 ])
                 .arg(&id)
+                .label("docker inspect")
+                .echo(echo)
                 .read()
                 .ok()
                 .and_then(|json| serde_json::from_str(&json).ok())

@@ -46,6 +46,14 @@ pub enum Command {
     /// not know means a different daemon, as under Docker-in-Docker.
     SelfId(SelfIdArgs),
 
+    /// Check that testbed can work here, and say what it would do.
+    ///
+    /// One line each for docker, the daemon, compose, the container testbed
+    /// runs in, how artifacts would travel, GitLab CI and cgroups, marked ✓
+    /// (fine), ✗ (run cannot work; with the fix) or · (for information).
+    /// Exits with the code run would have for the first ✗ (127 or 125), else 0.
+    Doctor(DoctorArgs),
+
     /// Print the completion script for a shell.
     #[command(after_long_help = COMPLETIONS_INSTALL)]
     Completions(CompletionsArgs),
@@ -74,6 +82,21 @@ pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Compose command to check, e.g. "docker compose" or docker-compose
+    #[arg(long, env = "TESTBED_COMPOSE", value_name = "CMD")]
+    pub compose: Option<String>,
+
+    /// The artifacts directory to choose a strategy for [default: .]
+    #[arg(long, env = "TESTBED_ARTIFACTS", value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+
+    /// The container testbed runs in, instead of detecting it
+    #[arg(long, env = "TESTBED_PARENT_CONTAINER", value_name = "CONTAINER")]
+    pub parent_container: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -120,7 +143,8 @@ pub struct RunArgs {
     #[arg(long, env = "TESTBED_WAIT_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub wait_timeout: Option<Duration>,
 
-    /// Grace period before teardown kills a container [default: 2s]
+    /// Grace period for the services to stop on SIGTERM at teardown, e.g. 10s
+    /// [default: 0s: a throwaway stack is killed at once]
     #[arg(long, env = "TESTBED_STOP_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub stop_timeout: Option<Duration>,
 

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -16,6 +17,37 @@ use crate::signals::Signals;
 
 /// How often a waiting child is checked against signals and deadlines.
 const POLL: Duration = Duration::from_millis(20);
+
+/// When each command ran, from spawn to exit, for `-v`'s account of where
+/// a run's time went.
+static SPANS: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::new());
+
+fn record(started: Instant) {
+    let span = (started, Instant::now());
+    SPANS.lock().unwrap_or_else(|e| e.into_inner()).push(span);
+}
+
+/// How many commands ran, and for how long at least one was running.
+pub fn busy() -> (usize, Duration) {
+    let mut spans = SPANS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    spans.sort();
+    let mut total = Duration::ZERO;
+    let mut current: Option<(Instant, Instant)> = None;
+    for (start, end) in &spans {
+        current = match current {
+            Some((s, e)) if *start <= e => Some((s, e.max(*end))),
+            Some((s, e)) => {
+                total += e - s;
+                Some((*start, *end))
+            }
+            None => Some((*start, *end)),
+        };
+    }
+    if let Some((s, e)) = current {
+        total += e - s;
+    }
+    (spans.len(), total)
+}
 
 #[derive(Debug, Clone)]
 pub struct Cmd {
@@ -133,12 +165,16 @@ impl Cmd {
     /// Runs to completion with stdout and stderr captured. Fails only when
     /// the program could not be started.
     pub fn output(&self) -> anyhow::Result<Output> {
-        self.expression(Group::Own)
+        let started = Instant::now();
+        let output = self
+            .expression(Group::Own)
             .stdin_null()
             .stdout_capture()
             .stderr_capture()
             .run()
-            .with_context(|| format!("could not start `{}`", self.name))
+            .with_context(|| format!("could not start `{}`", self.name))?;
+        record(started);
+        Ok(output)
     }
 
     /// Runs to completion and returns stdout; a non-zero exit is an error
@@ -172,6 +208,7 @@ impl Cmd {
     /// Runs to completion with stdout and stderr both written to `file`, in
     /// the order the program writes them. A non-zero exit is an error.
     pub fn write_to(&self, file: std::fs::File) -> anyhow::Result<()> {
+        let started = Instant::now();
         let output = self
             .expression(Group::Own)
             .stdin_null()
@@ -179,6 +216,7 @@ impl Cmd {
             .stdout_file(file)
             .run()
             .with_context(|| format!("could not start `{}`", self.name))?;
+        record(started);
         self.check(&output)
     }
 
@@ -188,6 +226,7 @@ impl Cmd {
         &self,
         consume: impl FnOnce(&mut dyn Read) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
+        let started = Instant::now();
         let mut reader = self
             .expression(Group::Own)
             .stdin_null()
@@ -202,6 +241,7 @@ impl Cmd {
             .try_wait()
             .with_context(|| format!("waiting for `{}`", self.describe()))?
             .cloned();
+        record(started);
         if let Some(output) = output {
             self.check(&output)?;
         }
@@ -242,6 +282,7 @@ impl Cmd {
             handle,
             group_id,
             cmd: self.clone(),
+            started: Instant::now(),
         })
     }
 }
@@ -266,6 +307,7 @@ pub struct Child {
     handle: duct::Handle,
     group_id: Option<libc::pid_t>,
     cmd: Cmd,
+    started: Instant,
 }
 
 impl Child {
@@ -288,12 +330,25 @@ impl Child {
                 .wait_timeout(step)
                 .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
             if let Some(output) = finished {
+                record(self.started);
                 return Ok(Waited::Done(output.clone()));
             }
             if signals.received().is_some() {
                 return Ok(Waited::Interrupted);
             }
         }
+    }
+
+    /// The child's output if it has exited, without waiting.
+    pub fn try_wait(&self) -> anyhow::Result<Option<Output>> {
+        let output = self
+            .handle
+            .try_wait()
+            .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
+        if output.is_some() {
+            record(self.started);
+        }
+        Ok(output.cloned())
     }
 
     /// Kills the child and everything it started in its process group, and
@@ -310,6 +365,7 @@ impl Child {
             }
         }
         let _ = self.handle.wait();
+        record(self.started);
     }
 
     pub fn cmd(&self) -> &Cmd {
@@ -358,6 +414,27 @@ mod tests {
     fn a_missing_program_is_not_a_failed_command() {
         let error = Cmd::new("/nonexistent/docker").output().unwrap_err();
         assert_eq!(error.to_string(), "could not start `docker`");
+    }
+
+    #[test]
+    fn busy_time_counts_overlapping_commands_once() {
+        let sleep = |s: &str| Cmd::new("/bin/sleep").arg(s);
+        let (before, _) = busy();
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            let a = scope.spawn(|| sleep("0.2").output().unwrap());
+            sleep("0.2").output().unwrap();
+            a.join().unwrap();
+        });
+        let wall = started.elapsed();
+        let (count, total) = busy();
+        assert!(count >= before + 2);
+        // Other tests' commands may add to the total, never take from it.
+        assert!(total >= Duration::from_millis(200), "{total:?}");
+        assert!(
+            wall < Duration::from_millis(390),
+            "the two sleeps did not overlap"
+        );
     }
 
     #[test]

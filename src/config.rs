@@ -15,7 +15,7 @@ use crate::project::{self, NameSource};
 
 pub const DEFAULT_SERVICE: &str = "tests";
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(120);
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::ZERO;
 
 /// The files compose looks for when none is named, in its order, each with
 /// the override file compose would merge on top of it.

@@ -76,9 +76,16 @@ impl Engine {
             Some(choice) => anyhow!("compose command `{choice}` was not found or does not work"),
             None => anyhow!("neither `docker compose` nor `docker-compose` was found"),
         };
-        Err(Failure::new(Exit::NotFound, error).with_hint(
-            "install the compose v2 plugin into ~/.docker/cli-plugins/docker-compose, or a standalone docker-compose on PATH; --compose names another",
-        ))
+        Err(Failure::new(Exit::NotFound, error)
+            .with_hint(
+                "install the compose v2 plugin into ~/.docker/cli-plugins/docker-compose, or a standalone docker-compose on PATH; --compose names another",
+            )
+            .of_environment())
+    }
+
+    /// Whether compose is the Python v1, whose commands differ in places.
+    pub fn is_v1(&self) -> bool {
+        self.compose_version.starts_with("1.")
     }
 
     /// The resolved `docker` client.
@@ -145,15 +152,17 @@ pub fn ping(docker: &Path, echo: bool) -> Result<String, Failure> {
         .check(&output)
         .context(format!("the Docker daemon at {target} does not answer"))
         .unwrap_err();
-    Err(Failure::engine(error).with_hint(hint))
+    Err(Failure::engine(error).with_hint(hint).of_environment())
 }
 
 /// The `docker` client on PATH.
 pub fn find_docker() -> Result<PathBuf, Failure> {
     which::which("docker").map_err(|_| {
-        Failure::new(Exit::NotFound, anyhow!("`docker` was not found on PATH")).with_hint(
-            "install the Docker CLI (Debian: apt-get install docker.io); in a GitLab job, use an image that has it",
-        )
+        Failure::new(Exit::NotFound, anyhow!("`docker` was not found on PATH"))
+            .with_hint(
+                "install the Docker CLI (Debian: apt-get install docker.io); in a GitLab job, use an image that has it",
+            )
+            .of_environment()
     })
 }
 

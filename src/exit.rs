@@ -57,6 +57,9 @@ pub struct Failure {
     pub exit: Exit,
     pub error: anyhow::Error,
     pub hint: Option<String>,
+    /// Whether the environment is at fault (docker, the daemon, compose),
+    /// so that `run` adds the diagnosis of `testbed doctor`.
+    pub environment: bool,
 }
 
 impl Failure {
@@ -65,6 +68,7 @@ impl Failure {
             exit,
             error: error.into(),
             hint: None,
+            environment: false,
         }
     }
 
@@ -78,6 +82,12 @@ impl Failure {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Marks a failure of the environment rather than of the stack.
+    pub fn of_environment(mut self) -> Self {
+        self.environment = true;
         self
     }
 }

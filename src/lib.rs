@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod container;
+pub mod doctor;
 pub mod engine;
 pub mod exit;
 pub mod generate;
@@ -16,10 +17,11 @@ pub mod redact;
 pub mod report;
 pub mod signals;
 pub mod stack;
+pub mod startup;
 
 use anyhow::Context;
 
-use cli::{Cli, Command, RunArgs, SelfIdArgs};
+use cli::{Cli, Command, DoctorArgs, RunArgs, SelfIdArgs};
 use exit::{Exit, Failure, OrFail};
 
 /// Runs a parsed command line and returns how the process should exit.
@@ -27,6 +29,7 @@ pub fn run(cli: Cli) -> Exit {
     let result = match cli.command {
         Command::Run(args) => run_tests(&args),
         Command::SelfId(args) => self_id(&args),
+        Command::Doctor(args) => doctor(&args),
         Command::Completions(args) => generate::completions(args.shell),
         Command::Man => generate::man(),
     };
@@ -74,4 +77,24 @@ fn self_id(args: &SelfIdArgs) -> Result<Exit, Failure> {
         )),
     }
     Ok(Exit::Tests(1))
+}
+
+/// `testbed doctor`: the diagnosis on stdout.
+fn doctor(args: &DoctorArgs) -> Result<Exit, Failure> {
+    let cwd = std::env::current_dir()
+        .context("cannot read the current directory")
+        .or_fail(Exit::Usage)?;
+    let env = |name: &str| std::env::var(name).ok();
+    let artifacts = match &args.artifacts {
+        Some(dir) => cwd.join(dir),
+        None => cwd.clone(),
+    };
+    let findings = doctor::diagnose(&doctor::Inputs {
+        compose: args.compose.as_deref(),
+        parent_container: args.parent_container.as_deref(),
+        artifacts: std::path::absolute(&artifacts).unwrap_or(artifacts),
+        env: &env,
+    });
+    doctor::print(&findings, &mut std::io::stdout().lock());
+    Ok(doctor::verdict(&findings).unwrap_or(Exit::Tests(0)))
 }

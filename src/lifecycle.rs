@@ -10,15 +10,15 @@ use crate::artifacts::{self, Artifacts, Facts, Whereabouts};
 use crate::cli::{ArtifactsMode, LogPolicy};
 use crate::cmd::{Cmd, Group, Waited};
 use crate::config::{Config, describe_files};
+use crate::doctor;
 use crate::engine::Engine;
 use crate::exit::{Exit, Failure};
-use crate::model::{self, Container, Readiness};
+use crate::model::{self, Container, Service};
 use crate::report;
 use crate::signals::{self, Signals};
 use crate::stack::Stack;
+use crate::startup::{self, Stop};
 
-/// How often dependencies are inspected while we wait for them.
-const READY_POLL: Duration = Duration::from_millis(100);
 /// Log lines shown for a dependency that failed while we waited.
 const FAILED_LOG_TAIL: usize = 50;
 
@@ -43,6 +43,8 @@ impl From<Failure> for Outcome {
 struct Plan {
     /// The services `up` starts.
     dependencies: Vec<String>,
+    /// Every service of the model, with what it depends on.
+    services: Vec<Service>,
     artifacts: Option<Artifacts>,
 }
 
@@ -51,12 +53,12 @@ pub fn run(config: &Config, signals: &Signals) -> Exit {
     report::step(format!("project {}", config.project));
     let engine = match Engine::detect(config.compose.as_deref(), config.verbose) {
         Ok(engine) => engine,
-        Err(failure) => return fail(&failure),
+        Err(failure) => return fail_diagnosed(&failure, config),
     };
     let stack = Stack::new(&engine, &config.project, &config.files, &config.service);
     let plan = match preflight(&stack, config) {
         Ok(plan) => plan,
-        Err(failure) => return fail(&failure),
+        Err(failure) => return fail_diagnosed(&failure, config),
     };
     if config.dry_run {
         print_plan(&stack, &plan, config);
@@ -77,7 +79,20 @@ pub fn run(config: &Config, signals: &Signals) -> Exit {
     collect(&stack, &plan, signals);
     show_logs(&stack, config, &outcome, signals);
     let down = teardown(&stack, config, &outcome, signals);
-    finish(outcome, down, started)
+    let exit = finish(outcome, down, started);
+    if config.verbose {
+        let (calls, busy) = crate::cmd::busy();
+        let own = started.elapsed().saturating_sub(busy);
+        report::detail(
+            true,
+            format!(
+                "{calls} docker calls kept the run busy for {:.2}s; the rest, {} ms, was testbed's own",
+                busy.as_secs_f64(),
+                own.as_millis()
+            ),
+        );
+    }
+    exit
 }
 
 fn run_phases(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> Outcome {
@@ -139,13 +154,14 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
         .map_err(|e| Failure::engine(e.context(format!("compose rejected {files}"))))?;
     let services = model::services_from_config(&String::from_utf8_lossy(&output.stdout))
         .map_err(Failure::engine)?;
-    if services.is_empty() {
+    let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    if names.is_empty() {
         return Err(Failure::engine(anyhow!(
             "no services are defined in {files}"
         )));
     }
-    let listed = services.join(", ");
-    if !services.contains(&config.service) {
+    let listed = names.join(", ");
+    if !names.contains(&config.service) {
         return Err(Failure::usage(anyhow!(
             "test service `{}` is not defined in {files}",
             config.service
@@ -156,21 +172,22 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
     }
     let dependencies = match &config.services {
         Some(chosen) => {
-            if let Some(unknown) = chosen.iter().find(|s| !services.contains(s)) {
+            if let Some(unknown) = chosen.iter().find(|s| !names.contains(s)) {
                 return Err(Failure::usage(anyhow!(
                     "--services names `{unknown}`, which is not defined in {files}"
                 ))
                 .with_hint(format!("the services are: {listed}")));
             }
-            chosen.clone()
+            model::with_dependencies(&services, chosen)
         }
-        None => services,
+        None => names,
     };
     Ok(Plan {
         dependencies: dependencies
             .into_iter()
             .filter(|s| *s != config.service)
             .collect(),
+        services,
         artifacts,
     })
 }
@@ -187,7 +204,11 @@ fn artifacts_facts(engine: &Engine, config: &Config) -> Option<Facts> {
         ArtifactsMode::Bind | ArtifactsMode::Copy => false,
     };
     let whereabouts = if needs_container {
-        artifacts::detect(engine, config.parent_container.as_deref())
+        artifacts::detect(
+            engine.docker_program(),
+            engine.echoes(),
+            config.parent_container.as_deref(),
+        )
     } else {
         Whereabouts::Host
     };
@@ -212,8 +233,9 @@ fn prepare_images(stack: &Stack, config: &Config, signals: &Signals) -> Result<(
     Ok(())
 }
 
-/// Starts the dependencies and waits until each is healthy, or running when
-/// it has no healthcheck, or has completed successfully.
+/// Creates the dependencies, then starts each once what it depends on
+/// allows, and waits until each is healthy, or running when it has no
+/// healthcheck, or has completed successfully.
 fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> Result<(), Outcome> {
     if plan.dependencies.is_empty() {
         return Ok(());
@@ -221,65 +243,68 @@ fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> R
     let started = Instant::now();
     let deadline = started + config.wait_timeout;
     report::step(format!("starting {}", plan.dependencies.join(", ")));
-    let up = up_command(stack, plan);
-    match run_to_end(&up, Some(deadline), signals) {
-        Ok(()) => {}
-        Err(Outcome::Failed(failure)) if failure.exit == Exit::Timeout => {
-            return Err(not_ready(stack, plan, config).into());
-        }
-        Err(Outcome::Failed(failure)) => {
-            // `up` waits for `depends_on` conditions itself, so a dependency
-            // that crashed or turned unhealthy shows up here.
-            let containers = stack.containers(false).unwrap_or_default();
-            let culprit = containers.iter().find_map(|c| match c.state.readiness() {
-                Readiness::Failed(why) => Some((c, why)),
-                _ => None,
-            });
-            return Err(match culprit {
-                Some((container, why)) => dependency_failed(stack, container, &why),
-                None => failure,
+    for create in create_commands(stack, plan) {
+        match run_to_end(&create, Some(deadline), signals) {
+            Err(Outcome::Failed(failure)) if failure.exit == Exit::Timeout => {
+                let waiting = plan
+                    .dependencies
+                    .iter()
+                    .map(|d| format!("{d} (not created yet)"))
+                    .collect();
+                return Err(not_ready(config, waiting).into());
             }
-            .into());
+            other => other?,
         }
-        Err(other) => return Err(other),
     }
-
-    let containers = stack.containers(false).map_err(Failure::engine)?;
-    let ids: Vec<&str> = containers.iter().map(|c| c.id.as_str()).collect();
-    let mut first = true;
-    loop {
-        // -v echoes the first poll only: one line per 100 ms would bury the log.
-        let containers = stack.inspect(&ids, first).map_err(Failure::engine)?;
-        first = false;
-        let mut waiting = false;
-        for container in &containers {
-            match container.state.readiness() {
-                Readiness::Ready => {}
-                Readiness::Waiting(_) => waiting = true,
-                Readiness::Failed(why) => {
-                    return Err(dependency_failed(stack, container, &why).into());
-                }
+    let created = stack.containers(false).map_err(Failure::engine)?;
+    match startup::start(stack, &plan.services, created, deadline, signals) {
+        Ok(times) => {
+            for (service, after) in times {
+                let after = after.as_secs_f64();
+                report::detail(config.verbose, format!("{service} ready after {after:.1}s"));
             }
-        }
-        if !waiting {
             report::step(format!("ready in {:.1}s", started.elapsed().as_secs_f64()));
-            return Ok(());
+            Ok(())
         }
-        if let Some(signal) = signals.received() {
-            return Err(Outcome::Interrupted(signal));
-        }
-        if Instant::now() >= deadline {
-            return Err(not_ready(stack, plan, config).into());
-        }
-        std::thread::sleep(READY_POLL);
+        Err(Stop::Failed(container, why)) => Err(dependency_failed(stack, &container, &why).into()),
+        Err(Stop::TimedOut(waiting)) => Err(not_ready(config, waiting).into()),
+        Err(Stop::Interrupted) => Err(Outcome::Interrupted(
+            signals.received().unwrap_or(libc::SIGTERM),
+        )),
+        Err(Stop::Engine(error)) => Err(Failure::engine(error).into()),
     }
 }
 
-fn up_command(stack: &Stack, plan: &Plan) -> Cmd {
-    stack
-        .compose("up")
-        .arg("-d")
-        .args(plan.dependencies.iter().cloned())
+/// `up --no-start`: compose creates the networks, volumes and containers
+/// (building or pulling what is missing), and testbed starts them.
+///
+/// Compose v1 would block there: it waits for the `service_healthy` and
+/// `service_completed_successfully` conditions among the services it
+/// creates, which nothing starts. So on v1 `up --no-start --no-deps` creates
+/// the networks, volumes and the services without such conditions, and
+/// `create` (which waits for nothing, but creates no network) the rest.
+fn create_commands(stack: &Stack, plan: &Plan) -> Vec<Cmd> {
+    let deps = &plan.dependencies;
+    if !stack.engine().is_v1() {
+        return vec![
+            stack
+                .compose("up")
+                .arg("--no-start")
+                .args(deps.iter().cloned()),
+        ];
+    }
+    let first = model::unconditional(&plan.services, deps);
+    let rest: Vec<&String> = deps.iter().filter(|d| !first.contains(d)).collect();
+    let mut commands = vec![
+        stack
+            .compose("up")
+            .args(["--no-start", "--no-deps"])
+            .args(first),
+    ];
+    if !rest.is_empty() {
+        commands.push(stack.compose("create").args(rest.into_iter().cloned()));
+    }
+    commands
 }
 
 /// Shows the tail of a failed dependency's log and names it.
@@ -304,25 +329,9 @@ fn print_log(stack: &Stack, container: &Container, tail: Option<usize>) {
     }
 }
 
-/// The readiness timeout, naming what was not ready: a dependency whose
-/// container `up` had not even created yet is named too.
-fn not_ready(stack: &Stack, plan: &Plan, config: &Config) -> Failure {
-    let containers = stack.containers(false).unwrap_or_default();
-    let mut waiting: Vec<String> = containers
-        .iter()
-        .filter_map(|c| match c.state.readiness() {
-            Readiness::Ready => None,
-            Readiness::Waiting(what) | Readiness::Failed(what) => {
-                Some(format!("{} ({what})", c.service))
-            }
-        })
-        .collect();
-    waiting.extend(
-        plan.dependencies
-            .iter()
-            .filter(|d| !containers.iter().any(|c| &c.service == *d))
-            .map(|d| format!("{d} (not created yet)")),
-    );
+/// The readiness timeout, naming each service that was not ready and what
+/// it was doing.
+fn not_ready(config: &Config, waiting: Vec<String>) -> Failure {
     Failure::new(
         Exit::Timeout,
         anyhow!(
@@ -568,6 +577,31 @@ fn fail(failure: &Failure) -> Exit {
     failure.exit
 }
 
+/// Fails, and when docker, the daemon or compose is at fault, adds what
+/// `testbed doctor` finds, which often shows the cause at a glance.
+fn fail_diagnosed(failure: &Failure, config: &Config) -> Exit {
+    let exit = fail(failure);
+    if failure.environment {
+        let env = |name: &str| std::env::var(name).ok();
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let mut findings = doctor::diagnose(&doctor::Inputs {
+            compose: config.compose.as_deref(),
+            parent_container: config.parent_container.as_deref(),
+            artifacts: config.artifacts.clone().unwrap_or(cwd),
+            env: &env,
+        });
+        // The error above already gave its hint.
+        for finding in &mut findings {
+            if finding.hint == failure.hint {
+                finding.hint = None;
+            }
+        }
+        report::section("testbed doctor");
+        doctor::print(&findings, &mut std::io::stderr().lock());
+    }
+    exit
+}
+
 /// `--dry-run`: the commands a run would execute, on stdout.
 fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
     let mut steps = Vec::new();
@@ -583,10 +617,11 @@ fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
         steps.push(stack.compose("build").to_string());
     }
     if !plan.dependencies.is_empty() {
-        steps.push(up_command(stack, plan).to_string());
+        steps.extend(create_commands(stack, plan).iter().map(Cmd::to_string));
         steps.push(format!(
-            "# wait until {} are healthy, or running without a healthcheck (at most {})",
-            plan.dependencies.join(", "),
+            "# docker start each service once its depends_on conditions hold, and wait until \
+             each is healthy (its healthcheck also run with docker exec), or running without \
+             one (at most {})",
             humantime::format_duration(config.wait_timeout)
         ));
     }
@@ -611,6 +646,11 @@ fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
     let down = stack.down_command(config.stop_timeout);
     steps.push(if config.keep {
         format!("# --keep: the stack is left running; later: {down}")
+    } else if config.stop_timeout.is_zero() {
+        format!(
+            "# kill and remove the containers, networks and volumes labelled {}",
+            stack.label()
+        )
     } else {
         down.to_string()
     });

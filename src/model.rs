@@ -6,17 +6,141 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-/// The service names of `compose config` output, which both flavors print
-/// as YAML with interpolation, `extends` and profiles already applied.
-pub fn services_from_config(yaml: &str) -> Result<Vec<String>> {
+/// A service of the resolved model and what it waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub name: String,
+    pub depends_on: Vec<Dependency>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    pub service: String,
+    pub condition: Condition,
+}
+
+/// When a dependency lets its dependent start, as compose's `depends_on`
+/// conditions say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    #[serde(rename = "service_started")]
+    Started,
+    #[serde(rename = "service_healthy")]
+    Healthy,
+    #[serde(rename = "service_completed_successfully")]
+    CompletedSuccessfully,
+}
+
+/// The services of `compose config` output, which both flavors print as YAML
+/// with interpolation, `extends` and profiles applied, and `depends_on` in
+/// its long form. v2 also lists there what `links`, `network_mode:
+/// service:…` and `volumes_from` imply; v1 does not, so those are read too.
+pub fn services_from_config(yaml: &str) -> Result<Vec<Service>> {
     #[derive(Deserialize)]
     struct Model {
         #[serde(default)]
-        services: Option<BTreeMap<String, serde_norway::Value>>,
+        services: Option<BTreeMap<String, Raw>>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Raw {
+        depends_on: BTreeMap<String, RawDependency>,
+        links: Vec<String>,
+        network_mode: Option<String>,
+        volumes_from: Vec<String>,
+    }
+    #[derive(Deserialize)]
+    struct RawDependency {
+        condition: Option<Condition>,
     }
     let model: Model =
         serde_norway::from_str(yaml).context("cannot read the output of `compose config`")?;
-    Ok(model.services.unwrap_or_default().into_keys().collect())
+    let services = model.services.unwrap_or_default();
+    Ok(services
+        .iter()
+        .map(|(name, raw)| {
+            let mut depends_on: Vec<Dependency> = raw
+                .depends_on
+                .iter()
+                .map(|(service, dependency)| Dependency {
+                    service: service.clone(),
+                    condition: dependency.condition.unwrap_or(Condition::Started),
+                })
+                .collect();
+            // `links: [db:alias]`, `network_mode: service:db`, and
+            // `volumes_from: [db, service:db:ro]` (`container:x` is not ours).
+            let implied = raw
+                .links
+                .iter()
+                .map(|link| link.split(':').next().unwrap_or_default())
+                .chain(
+                    raw.network_mode
+                        .iter()
+                        .filter_map(|m| m.strip_prefix("service:")),
+                )
+                .chain(raw.volumes_from.iter().filter_map(|from| {
+                    let from = from.strip_prefix("service:").unwrap_or(from);
+                    (!from.starts_with("container:"))
+                        .then(|| from.split(':').next().unwrap_or_default())
+                }));
+            for service in implied {
+                if services.contains_key(service)
+                    && !depends_on.iter().any(|d| d.service == service)
+                {
+                    depends_on.push(Dependency {
+                        service: service.to_string(),
+                        condition: Condition::Started,
+                    });
+                }
+            }
+            Service {
+                name: name.clone(),
+                depends_on,
+            }
+        })
+        .collect())
+}
+
+/// `chosen` and everything they depend on, directly or not, in the model's
+/// order.
+pub fn with_dependencies(services: &[Service], chosen: &[String]) -> Vec<String> {
+    let mut wanted: Vec<&str> = chosen.iter().map(String::as_str).collect();
+    let mut i = 0;
+    while i < wanted.len() {
+        let more = services
+            .iter()
+            .filter(|s| s.name == wanted[i])
+            .flat_map(|s| &s.depends_on)
+            .map(|d| d.service.as_str());
+        for dependency in more.collect::<Vec<_>>() {
+            if !wanted.contains(&dependency) {
+                wanted.push(dependency);
+            }
+        }
+        i += 1;
+    }
+    services
+        .iter()
+        .filter(|s| wanted.contains(&s.name.as_str()))
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Those of `names` that wait for no other service to be healthy or to
+/// complete.
+pub fn unconditional(services: &[Service], names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|name| {
+            services.iter().filter(|s| &&s.name == name).all(|s| {
+                s.depends_on
+                    .iter()
+                    .all(|d| d.condition == Condition::Started)
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 /// One container of the stack, as `docker inspect` shows it.
@@ -26,6 +150,38 @@ pub struct Container {
     pub name: String,
     pub service: String,
     pub state: State,
+    /// The healthcheck as a command to `docker exec`, if it has one.
+    pub healthcheck: Option<Healthcheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Healthcheck {
+    pub command: Vec<String>,
+    pub timeout: std::time::Duration,
+}
+
+/// The daemon's default healthcheck timeout.
+const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Healthcheck {
+    /// From `Config.Healthcheck` of `docker inspect`: `Test` is `["CMD",
+    /// argv…]`, `["CMD-SHELL", line]` (run with `/bin/sh -c`, as the daemon
+    /// does on Linux) or `["NONE"]`; `Timeout` is in nanoseconds, 0 for the
+    /// default.
+    fn from_config(test: &[String], timeout_ns: u64) -> Option<Healthcheck> {
+        let command = match test.split_first()? {
+            (kind, argv) if kind == "CMD" && !argv.is_empty() => argv.to_vec(),
+            (kind, [line]) if kind == "CMD-SHELL" => {
+                vec!["/bin/sh".into(), "-c".into(), line.clone()]
+            }
+            _ => return None,
+        };
+        let timeout = match timeout_ns {
+            0 => HEALTHCHECK_TIMEOUT,
+            ns => std::time::Duration::from_nanos(ns),
+        };
+        Some(Healthcheck { command, timeout })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -73,6 +229,16 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
     struct RawConfig {
         #[serde(default)]
         labels: Option<BTreeMap<String, String>>,
+        #[serde(default)]
+        healthcheck: Option<RawHealthcheck>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct RawHealthcheck {
+        #[serde(default)]
+        test: Vec<String>,
+        #[serde(default)]
+        timeout: u64,
     }
     let raw: Vec<Raw> =
         serde_json::from_str(json).context("cannot read the output of `docker inspect`")?;
@@ -85,11 +251,16 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
                 .unwrap_or_default()
                 .remove("com.docker.compose.service")
                 .unwrap_or_default();
+            let healthcheck = r
+                .config
+                .healthcheck
+                .and_then(|h| Healthcheck::from_config(&h.test, h.timeout));
             Container {
                 id: r.id,
                 name: r.name.trim_start_matches('/').to_string(),
                 service,
                 state: r.state,
+                healthcheck,
             }
         })
         .collect())
@@ -170,10 +341,95 @@ mod tests {
     fn services_come_from_either_flavors_config() {
         let v2 = "name: m\nservices:\n  db:\n    image: x\n  tests:\n    depends_on:\n      db:\n        condition: service_started\n        required: true\n    image: x\nnetworks:\n  default:\n    name: m_default\n";
         let v1 = "services:\n  db:\n    image: x\n  tests:\n    image: x\nversion: '3.9'\n";
-        assert_eq!(services_from_config(v2).unwrap(), ["db", "tests"]);
-        assert_eq!(services_from_config(v1).unwrap(), ["db", "tests"]);
-        assert!(services_from_config("services: {}\n").unwrap().is_empty());
-        assert!(services_from_config("name: x\n").unwrap().is_empty());
+        let names = |yaml| -> Vec<String> {
+            services_from_config(yaml)
+                .unwrap()
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        assert_eq!(names(v2), ["db", "tests"]);
+        assert_eq!(names(v1), ["db", "tests"]);
+        assert!(names("services: {}\n").is_empty());
+        assert!(names("name: x\n").is_empty());
+    }
+
+    #[test]
+    fn dependencies_and_their_conditions_come_from_either_flavor() {
+        // What v1 prints: links, network_mode and volumes_from stay apart.
+        let v1 = "services:\n  a:\n    image: x\n  b:\n    depends_on:\n      a:\n        condition: service_healthy\n    image: x\n    links:\n    - a:alias\n  c:\n    image: x\n    network_mode: service:a\n    volumes_from:\n    - service:b:rw\n    - container:other\n  d:\n    depends_on:\n      c:\n        condition: service_completed_successfully\n    image: x\n";
+        let services = services_from_config(v1).unwrap();
+        let deps = |name: &str| -> Vec<(String, Condition)> {
+            services
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap()
+                .depends_on
+                .iter()
+                .map(|d| (d.service.clone(), d.condition))
+                .collect()
+        };
+        assert!(deps("a").is_empty());
+        assert_eq!(deps("b"), [("a".to_string(), Condition::Healthy)]);
+        assert_eq!(
+            deps("c"),
+            [
+                ("a".to_string(), Condition::Started),
+                ("b".to_string(), Condition::Started)
+            ]
+        );
+        assert_eq!(
+            deps("d"),
+            [("c".to_string(), Condition::CompletedSuccessfully)]
+        );
+    }
+
+    #[test]
+    fn dependencies_are_followed_transitively_and_kept_in_model_order() {
+        let service = |name: &str, deps: &[(&str, Condition)]| Service {
+            name: name.into(),
+            depends_on: deps
+                .iter()
+                .map(|(d, c)| Dependency {
+                    service: d.to_string(),
+                    condition: *c,
+                })
+                .collect(),
+        };
+        let model = [
+            service("api", &[("db", Condition::Healthy)]),
+            service("cache", &[]),
+            service("db", &[]),
+            service(
+                "worker",
+                &[("api", Condition::Started), ("cache", Condition::Started)],
+            ),
+        ];
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            with_dependencies(&model, &names(&["worker"])),
+            ["api", "cache", "db", "worker"]
+        );
+        assert_eq!(with_dependencies(&model, &names(&["api"])), ["api", "db"]);
+        assert_eq!(
+            unconditional(&model, &names(&["api", "cache", "db", "worker"])),
+            ["cache", "db", "worker"]
+        );
+    }
+
+    #[test]
+    fn healthchecks_become_exec_commands() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let check = Healthcheck::from_config(&words(&["CMD", "pg_isready", "-q"]), 0).unwrap();
+        assert_eq!(check.command, ["pg_isready", "-q"]);
+        assert_eq!(check.timeout, HEALTHCHECK_TIMEOUT);
+        let check =
+            Healthcheck::from_config(&words(&["CMD-SHELL", "curl -f localhost"]), 1_000_000_000)
+                .unwrap();
+        assert_eq!(check.command, ["/bin/sh", "-c", "curl -f localhost"]);
+        assert_eq!(check.timeout, std::time::Duration::from_secs(1));
+        assert_eq!(Healthcheck::from_config(&words(&["NONE"]), 0), None);
+        assert_eq!(Healthcheck::from_config(&[], 0), None);
     }
 
     #[test]

@@ -54,6 +54,11 @@ impl<'a> Stack<'a> {
         &self.project
     }
 
+    /// The label compose puts on everything of the project.
+    pub fn label(&self) -> String {
+        format!("{PROJECT_LABEL}={}", self.project)
+    }
+
     pub fn engine(&self) -> &Engine {
         self.engine
     }
@@ -78,10 +83,10 @@ impl<'a> Stack<'a> {
     /// Every container of the project, one-off containers (the tests')
     /// included only when asked for.
     pub fn containers(&self, one_offs: bool) -> Result<Vec<Container>> {
-        let mut cmd = self.engine.docker(["ps", "-aq", "--no-trunc"]).args([
-            "--filter",
-            &format!("label={PROJECT_LABEL}={}", self.project),
-        ]);
+        let mut cmd = self
+            .engine
+            .docker(["ps", "-aq", "--no-trunc"])
+            .args(["--filter", &format!("label={}", self.label())]);
         if !one_offs {
             cmd = cmd.args(["--filter", "label=com.docker.compose.oneoff=False"]);
         }
@@ -157,12 +162,19 @@ impl<'a> Stack<'a> {
             .args(["-v", "--remove-orphans", "-t", &seconds.to_string()])
     }
 
-    /// Removes containers, networks, anonymous volumes and orphans. With
-    /// `sweep`, or when `down` fails, whatever is still labelled with the
-    /// project is then removed through the engine directly: after an
-    /// interrupted `up`, a container may have been created behind `down`.
+    /// Removes containers, networks, anonymous volumes and orphans.
+    ///
+    /// Without a grace period, everything labelled with the project is
+    /// killed and removed through the engine directly: `compose down` stops
+    /// services one dependency level after another, and on a stack whose
+    /// services ignore SIGTERM each level costs the full timeout. With one,
+    /// `compose down -t N` stops them gracefully; with `sweep`, or when
+    /// `down` fails, whatever is still labelled is then removed as well.
     pub fn teardown(&self, stop_timeout: Duration, sweep: bool) -> Result<()> {
         self.live.store(false, Ordering::SeqCst);
+        if stop_timeout.is_zero() {
+            return self.sweep();
+        }
         // First, or `down` could not remove the network the tests are on.
         let test = self.remove_test_container();
         let down = self.down_command(stop_timeout).read().map(drop);
@@ -180,29 +192,50 @@ impl<'a> Stack<'a> {
         self.remove_test_container()
     }
 
+    /// Kills and removes the project's containers, then its networks and
+    /// volumes, found by compose's label. The three lists are read at once,
+    /// and networks and volumes are removed at once.
     fn sweep(&self) -> Result<()> {
-        let filter = format!("label={PROJECT_LABEL}={}", self.project);
-        let kinds: [(&[&str], &[&str]); 3] = [
-            (&["ps", "-aq"], &["rm", "-f", "-v"]),
-            (&["network", "ls", "-q"], &["network", "rm"]),
-            (&["volume", "ls", "-q"], &["volume", "rm", "-f"]),
-        ];
-        for (list, remove) in kinds {
-            let ids = self
-                .engine
-                .docker(list.iter().copied())
+        let filter = format!("label={}", self.label());
+        let list = |what: &[&str]| {
+            self.engine
+                .docker(what.iter().copied())
                 .args(["--filter", &filter])
-                .read()?;
+                .read()
+        };
+        let (containers, networks, volumes) = std::thread::scope(|scope| {
+            let networks = scope.spawn(|| list(&["network", "ls", "-q"]));
+            let volumes = scope.spawn(|| list(&["volume", "ls", "-q"]));
+            let containers = list(&["ps", "-aq"]);
+            (
+                containers,
+                networks.join().expect("listing networks panicked"),
+                volumes.join().expect("listing volumes panicked"),
+            )
+        });
+        let remove = |what: &[&str], ids: String| -> Result<()> {
             let ids: Vec<&str> = ids.split_whitespace().collect();
-            if !ids.is_empty() {
-                self.engine
-                    .docker(remove.iter().copied())
-                    .args(ids)
-                    .read()
-                    .with_context(|| format!("cannot remove what is left of {}", self.project))?;
+            if ids.is_empty() {
+                return Ok(());
             }
-        }
-        Ok(())
+            self.engine
+                .docker(what.iter().copied())
+                .args(ids)
+                .read()
+                .map(drop)
+                .with_context(|| format!("cannot remove what is left of {}", self.project))
+        };
+        // Containers first: a network or volume in use cannot be removed.
+        remove(&["rm", "-f", "-v"], containers?)?;
+        let (networks, volumes) = (networks?, volumes?);
+        std::thread::scope(|scope| {
+            let networks = scope.spawn(|| remove(&["network", "rm"], networks));
+            let volumes = remove(&["volume", "rm", "-f"], volumes);
+            networks
+                .join()
+                .expect("removing networks panicked")
+                .and(volumes)
+        })
     }
 }
 

@@ -4,6 +4,8 @@
 //! `TESTBED_E2E=0` skips them; a missing engine fails them.
 
 mod artifacts;
+mod doctor;
+mod startup;
 mod support;
 
 use std::time::Duration;
@@ -316,6 +318,19 @@ fn unreachable_daemon_exits_125_with_a_hint(flavor: Flavor) {
         "{out}"
     );
     assert!(out.stderr.lines().any(|l| l.starts_with("hint:")), "{out}");
+    // The diagnosis of `testbed doctor` follows, without repeating the hint.
+    let diagnosis = out
+        .stderr
+        .split_once("──── testbed doctor ────\n")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no diagnosis\n{out}"));
+    assert!(diagnosis.starts_with("✓ docker: "), "{out}");
+    assert!(
+        diagnosis
+            .contains("✗ daemon: no answer through DOCKER_HOST=unix:///nonexistent/docker.sock"),
+        "{out}"
+    );
+    assert!(!diagnosis.contains("hint:"), "{out}");
     assert_clean(&out.project);
 }
 per_flavor!(unreachable_daemon_exits_125_with_a_hint);
@@ -368,15 +383,41 @@ fn dry_run_prints_the_commands_and_starts_nothing(flavor: Flavor) {
             .lines()
             .any(|l| l.contains(&p) && l.contains(what))
     };
-    assert!(has(" up -d "), "no `up` command\n{out}");
+    assert!(has(" up --no-start "), "no `up` command\n{out}");
     assert!(
         has(&format!(" run --name {}-tests-run ", out.project)),
         "no `run`\n{out}"
     );
-    assert!(has(" down "), "no `down` command\n{out}");
+    let label = format!("labelled com.docker.compose.project={}", out.project);
+    assert!(
+        out.stdout
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains(&label)),
+        "no teardown\n{out}"
+    );
     assert_clean(&out.project);
 }
 per_flavor!(dry_run_prints_the_commands_and_starts_nothing);
+
+fn dry_run_with_a_stop_timeout_prints_compose_down(flavor: Flavor) {
+    let out = Run::fixture("basic")
+        .flavor(flavor)
+        .project("dry-down")
+        .args(["--dry-run", "--stop-timeout", "5s"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    let down = format!("{} -p {} ", flavor.compose(), out.project);
+    assert!(
+        out.stdout
+            .lines()
+            .last()
+            .is_some_and(|l| l.contains(&down) && l.ends_with(" down -v --remove-orphans -t 5")),
+        "{out}"
+    );
+    assert_clean(&out.project);
+}
+per_flavor!(dry_run_with_a_stop_timeout_prints_compose_down);
 
 fn keep_leaves_the_dependencies_and_prints_a_working_down_command(flavor: Flavor) {
     let out = Run::fixture("basic")
@@ -507,7 +548,7 @@ fn verbose_echoes_the_docker_commands(flavor: Flavor) {
     assert!(
         out.stderr
             .lines()
-            .any(|l| l.starts_with("+ docker") && l.contains(" up -d")),
+            .any(|l| l.starts_with("+ docker") && l.contains(" up --no-start")),
         "{out}"
     );
     assert_clean(&out.project);

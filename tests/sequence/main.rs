@@ -1,6 +1,7 @@
 //! The docker and compose commands testbed runs, in order, checked against a
-//! fake `docker` (tests/fake-docker/docker) that records each argv as a JSON
-//! line and misbehaves on request through `FAKE_*` variables.
+//! fake `docker` (tests/fake-docker/docker) that keeps the engine's state,
+//! records each argv as a JSON line and misbehaves on request through
+//! `FAKE_*` variables.
 
 mod support;
 
@@ -8,12 +9,17 @@ use std::time::Duration;
 
 use support::{Call, Run, Testbed};
 
+/// A matcher of one recorded call.
+type Matcher<'a> = Box<dyn Fn(&Call) -> bool + 'a>;
+
+fn project_label(project: &str) -> String {
+    format!("label=com.docker.compose.project={project}")
+}
+
 /// What `ps` must filter on to list the stack's service containers.
 fn lists_services(call: &Call, project: &str) -> bool {
     call.is_docker("ps")
-        && call
-            .argv
-            .contains(&format!("label=com.docker.compose.project={project}"))
+        && call.argv.contains(&project_label(project))
         && call
             .argv
             .contains(&"label=com.docker.compose.oneoff=False".to_string())
@@ -21,6 +27,41 @@ fn lists_services(call: &Call, project: &str) -> bool {
 
 fn is(call: &Call, words: &[&str]) -> bool {
     call.argv == words
+}
+
+/// `words` followed by exactly `items`, in any order: docker does not
+/// promise an order for what it lists.
+fn is_with_any_order(call: &Call, words: &[&str], items: &[&str]) -> bool {
+    if call.argv.len() < words.len() || call.argv[..words.len()] != *words {
+        return false;
+    }
+    let mut got: Vec<&str> = call.argv[words.len()..]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut want = items.to_vec();
+    got.sort_unstable();
+    want.sort_unstable();
+    got == want
+}
+
+/// The healthcheck the fake shows for `service` in `inspect`
+/// (`["CMD-SHELL", "fake-probe <service>"]`), run by testbed itself.
+fn is_probe(call: &Call, service: &str) -> bool {
+    is(
+        call,
+        &[
+            "exec",
+            &format!("fakeid-{service}"),
+            "/bin/sh",
+            "-c",
+            &format!("fake-probe {service}"),
+        ],
+    )
+}
+
+fn is_start(call: &Call, service: &str) -> bool {
+    is(call, &["start", &format!("fakeid-{service}")])
 }
 
 /// `^[a-z0-9][a-z0-9_-]*$`, what compose v2 accepts as a project name.
@@ -43,6 +84,14 @@ impl<'a> Sequence<'a> {
         Sequence { run, at: 0 }
     }
 
+    /// Walks on from the first call that matches.
+    fn after(run: &'a Run, what: &str, matches: impl Fn(&Call) -> bool) -> Self {
+        let at = run
+            .position(matches)
+            .unwrap_or_else(|| panic!("no {what}\n{}", run.describe()));
+        Sequence { run, at: at + 1 }
+    }
+
     fn next(&mut self, what: &str, matches: impl Fn(&Call) -> bool) -> &'a Call {
         let call = self.run.calls.get(self.at);
         assert!(
@@ -56,11 +105,64 @@ impl<'a> Sequence<'a> {
     }
 
     /// One or more calls that match.
-    fn some(&mut self, what: &str, matches: impl Fn(&Call) -> bool) {
+    fn some(&mut self, what: &str, matches: impl Fn(&Call) -> bool) -> &'a [Call] {
+        let from = self.at;
         self.next(what, &matches);
         while self.run.calls.get(self.at).is_some_and(&matches) {
             self.at += 1;
         }
+        &self.run.calls[from..self.at]
+    }
+
+    /// Calls made at once, so in any order: each matcher takes one call.
+    fn any_order(&mut self, what: &str, matchers: Vec<Matcher>) {
+        let mut left = matchers;
+        while !left.is_empty() {
+            let call = self.run.calls.get(self.at);
+            let found = call.and_then(|call| left.iter().position(|m| m(call)));
+            let Some(found) = found else {
+                panic!(
+                    "docker call #{} should be one of {what}\n{}",
+                    self.at + 1,
+                    self.run.describe()
+                );
+            };
+            drop(left.swap_remove(found));
+            self.at += 1;
+        }
+    }
+
+    /// The default teardown: the project's containers, networks and volumes
+    /// listed by label at once, then the containers killed and removed, then
+    /// the networks and volumes removed at once, each only if there is one.
+    fn sweep(&mut self, project: &str, containers: &[&str], networks: &[&str], volumes: &[&str]) {
+        let label = project_label(project);
+        let label = label.as_str();
+        self.any_order(
+            "the lists of the project's containers, networks and volumes",
+            vec![
+                Box::new(move |c: &Call| is(c, &["ps", "-aq", "--filter", label])),
+                Box::new(move |c: &Call| is(c, &["network", "ls", "-q", "--filter", label])),
+                Box::new(move |c: &Call| is(c, &["volume", "ls", "-q", "--filter", label])),
+            ],
+        );
+        if !containers.is_empty() {
+            self.next(&format!("`rm -f -v` of {}", containers.join(", ")), |c| {
+                is_with_any_order(c, &["rm", "-f", "-v"], containers)
+            });
+        }
+        let mut removals: Vec<Matcher> = Vec::new();
+        if !networks.is_empty() {
+            removals.push(Box::new(|c: &Call| {
+                is_with_any_order(c, &["network", "rm"], networks)
+            }));
+        }
+        if !volumes.is_empty() {
+            removals.push(Box::new(|c: &Call| {
+                is_with_any_order(c, &["volume", "rm", "-f"], volumes)
+            }));
+        }
+        self.any_order("the removal of the networks and volumes", removals);
     }
 
     fn end(&self) {
@@ -74,20 +176,19 @@ impl<'a> Sequence<'a> {
     }
 }
 
-fn assert_passing_sequence(run: &Run) {
-    run.assert_code(0);
+/// `compose -p P -f F <rest>` as testbed runs it.
+fn compose_argv(run: &Run, rest: &[&str]) -> Vec<String> {
     let p = run.project();
-    assert!(valid_project_name(&p), "invalid project name {p:?}");
-    let compose = |rest: &[&str]| -> Vec<String> {
-        ["compose", "-p", &p, "-f", &run.compose_file]
-            .iter()
-            .chain(rest)
-            .map(|w| w.to_string())
-            .collect()
-    };
-    let test_container = format!("{p}-tests-run");
+    ["compose", "-p", &p, "-f", &run.compose_file]
+        .iter()
+        .chain(rest)
+        .map(|w| w.to_string())
+        .collect()
+}
 
-    let mut seq = Sequence::new(run);
+/// The compose probe, then the daemon check and `compose config`, which run
+/// at once.
+fn assert_preflight(seq: &mut Sequence, run: &Run) {
     seq.next("the compose version probe", |c| {
         is(c, &["compose", "version", "--short"])
     });
@@ -99,32 +200,78 @@ fn assert_passing_sequence(run: &Run) {
     } else {
         (first, second)
     };
-    assert_eq!(config.argv, compose(&["config"]), "{}", run.describe());
+    assert_eq!(
+        config.argv,
+        compose_argv(run, &["config"]),
+        "{}",
+        run.describe()
+    );
     assert_eq!(
         version.argv.get(..2),
         Some(&["version".to_string(), "--format".to_string()][..]),
         "{}",
         run.describe()
     );
-    seq.next("`compose up -d db`", |c| {
-        c.argv == compose(&["up", "-d", "db"])
+}
+
+/// Up to the `compose run` of the tests: preflight, then `up --no-start db`,
+/// `docker start` of db and the polls until it is ready.
+fn assert_passing_bring_up(seq: &mut Sequence, run: &Run) {
+    let p = run.project();
+    assert_preflight(seq, run);
+    seq.next("`compose up --no-start db`", |c| {
+        c.argv == compose_argv(run, &["up", "--no-start", "db"])
     });
     seq.next("`ps` of the project's services", |c| lists_services(c, &p));
-    seq.some("`inspect` of the dependency", |c| {
+    seq.next("`inspect` of what was created", |c| {
         is(c, &["inspect", "fakeid-db"])
     });
+    // `docker start` runs while db is polled every 100 ms, so a slow start
+    // may be recorded after a poll. The daemon says healthy at once, but a
+    // probe of testbed's own may begin while `docker start` is reaped.
+    let block = seq.some(
+        "`docker start` of db and the polls until it is ready",
+        |c| is_start(c, "db") || is(c, &["inspect", "fakeid-db"]) || is_probe(c, "db"),
+    );
+    let starts: Vec<usize> = (0..block.len())
+        .filter(|&i| is_start(&block[i], "db"))
+        .collect();
+    assert_eq!(
+        starts.len(),
+        1,
+        "one `docker start` of db\n{}",
+        run.describe()
+    );
+    assert!(
+        block[starts[0]..].iter().any(|c| c.is_docker("inspect")),
+        "db was not inspected after it was started\n{}",
+        run.describe()
+    );
+}
+
+fn assert_passing_sequence(run: &Run) {
+    run.assert_code(0);
+    let p = run.project();
+    assert!(valid_project_name(&p), "invalid project name {p:?}");
+    let test_container = format!("{p}-tests-run");
+
+    let mut seq = Sequence::new(run);
+    assert_passing_bring_up(&mut seq, run);
     let test_run = seq.next("`compose run` of the tests", |c| {
         c.argv
-            == compose(&[
-                "run",
-                "--name",
-                &test_container,
-                "--no-deps",
-                "-T",
-                "-e",
-                "TESTBED_PROJECT",
-                "tests",
-            ])
+            == compose_argv(
+                run,
+                &[
+                    "run",
+                    "--name",
+                    &test_container,
+                    "--no-deps",
+                    "-T",
+                    "-e",
+                    "TESTBED_PROJECT",
+                    "tests",
+                ],
+            )
     });
     assert_eq!(
         test_run.env.get("TESTBED_PROJECT"),
@@ -134,13 +281,14 @@ fn assert_passing_sequence(run: &Run) {
     seq.next("`inspect` of the test container", |c| {
         is(c, &["inspect", &test_container])
     });
-    seq.next("`rm` of the test container", |c| {
-        is(c, &["rm", "-f", "-v", &test_container])
-    });
-    seq.next("`compose down`", |c| {
-        c.argv == compose(&["down", "-v", "--remove-orphans", "-t", "2"])
-    });
+    seq.sweep(
+        &p,
+        &["fakeid-db", &format!("fakeid-run-{test_container}")],
+        &[&format!("fakenet-{p}")],
+        &[],
+    );
     seq.end();
+    run.assert_nothing_left();
     assert!(
         run.stdout.contains("fake tests ran"),
         "the tests' output goes to stdout\n{}",
@@ -201,35 +349,107 @@ fn the_tests_exit_code_is_passed_through() {
     let logs = run
         .position(|c| is(c, &["logs", "fakeid-db"]))
         .unwrap_or_else(|| panic!("no `logs` of db\n{}", run.describe()));
-    let down = run.position(|c| c.is_compose("down")).unwrap();
-    assert!(logs < down, "{}", run.describe());
-    run.assert_stderr_contains("db | fake log line");
+    let teardown = run
+        .position(|c| c.is_docker("rm"))
+        .unwrap_or_else(|| panic!("no teardown\n{}", run.describe()));
+    assert!(logs < teardown, "{}", run.describe());
+    run.assert_stderr_contains("db | fake log line")
+        .assert_nothing_left();
+}
+
+#[test]
+fn the_default_teardown_kills_and_removes_by_label_without_compose_down() {
+    let run = Testbed::new().env("FAKE_VOLUMES", "data").run();
+    run.assert_code(0).assert_no_compose("down");
+    let p = run.project();
+    let mut seq = Sequence::after(&run, "`inspect` of the tests", |c| {
+        is(c, &["inspect", &format!("{p}-tests-run")])
+    });
+    // The running db and the exited test container go in one `rm -f`,
+    // before the network and volume they hold.
+    seq.sweep(
+        &p,
+        &["fakeid-db", &format!("fakeid-run-{p}-tests-run")],
+        &[&format!("fakenet-{p}")],
+        &[&format!("{p}_data")],
+    );
+    seq.end();
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_stop_timeout_stops_the_stack_with_compose_down() {
+    let run = Testbed::new()
+        .env("FAKE_VOLUMES", "data")
+        .args(&["--stop-timeout", "3s"])
+        .run();
+    run.assert_code(0);
+    let p = run.project();
+    let test_container = format!("{p}-tests-run");
+    let mut seq = Sequence::after(&run, "`inspect` of the tests", |c| {
+        is(c, &["inspect", &test_container])
+    });
+    // The test container first, or `down` could not remove the network.
+    seq.next("`rm` of the test container", |c| {
+        is(c, &["rm", "-f", "-v", &test_container])
+    });
+    seq.next("`compose down -t 3`", |c| {
+        c.argv == compose_argv(&run, &["down", "-v", "--remove-orphans", "-t", "3"])
+    });
+    seq.end();
+    run.assert_nothing_left();
 }
 
 #[test]
 fn a_failed_teardown_does_not_hide_a_test_failure() {
     let run = Testbed::new()
         .env("FAKE_TEST_EXIT", "3")
-        .env("FAKE_DOWN_EXIT", "1")
+        .env("FAKE_RM_EXIT", "1")
         .run();
     run.assert_code(3)
         .assert_stderr_contains("warning:")
-        .assert_stderr_contains("teardown failed");
+        .assert_stderr_contains("teardown failed")
+        .assert_stderr_contains("did not receive an exit event");
+    assert!(!run.leftovers.is_empty(), "{}", run.describe());
 }
 
 #[test]
 fn a_failed_teardown_after_passing_tests_is_an_engine_failure() {
-    let run = Testbed::new().env("FAKE_DOWN_EXIT", "1").run();
+    let run = Testbed::new().env("FAKE_RM_EXIT", "1").run();
+    run.assert_code(125)
+        .assert_stderr_contains("error:")
+        .assert_stderr_contains("teardown failed")
+        .assert_stderr_contains("did not receive an exit event");
+    assert!(
+        run.position(|c| c.is_docker("rm")).is_some() && !run.leftovers.is_empty(),
+        "{}",
+        run.describe()
+    );
+    // Its network is in use while the containers are there: not tried.
+    assert_eq!(
+        run.position(|c| c.argv.starts_with(&["network".into(), "rm".into()])),
+        None,
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_failed_compose_down_is_an_engine_failure_and_what_it_left_is_removed() {
+    let run = Testbed::new()
+        .args(&["--stop-timeout", "3s"])
+        .env("FAKE_DOWN_EXIT", "1")
+        .run();
     run.assert_code(125)
         .assert_stderr_contains("error:")
         .assert_stderr_contains("teardown failed")
         .assert_stderr_contains("has active endpoints");
     // What `down` left behind is removed through the engine directly.
-    let down = run.position(|c| c.is_compose("down")).unwrap();
-    let removed = run
-        .position(|c| is(c, &["rm", "-f", "-v", "fakeid-db"]))
-        .unwrap_or_else(|| panic!("the leftover db was not removed\n{}", run.describe()));
-    assert!(down < removed, "{}", run.describe());
+    let p = run.project();
+    let mut seq = Sequence::after(&run, "`compose down`", |c| c.is_compose("down"));
+    seq.sweep(&p, &["fakeid-db"], &[&format!("fakenet-{p}")], &[]);
+    seq.end();
+    run.assert_nothing_left();
 }
 
 #[test]
@@ -237,13 +457,15 @@ fn a_failed_up_is_an_engine_failure_and_still_tears_down() {
     let run = Testbed::new().env("FAKE_UP_EXIT", "1").run();
     run.assert_code(125)
         .assert_stderr_contains("error:")
-        .assert_stderr_contains("port is already allocated")
-        .assert_no_compose("run");
-    let up = run.position(|c| c.is_compose("up")).unwrap();
-    let down = run
-        .position(|c| c.is_compose("down"))
-        .unwrap_or_else(|| panic!("no `compose down`\n{}", run.describe()));
-    assert!(up < down, "{}", run.describe());
+        .assert_stderr_contains("is already in use")
+        .assert_no_compose("run")
+        .assert_no_compose("down");
+    // `up` created the network before it failed.
+    let p = run.project();
+    let mut seq = Sequence::after(&run, "`compose up`", |c| c.is_compose("up"));
+    seq.sweep(&p, &[], &[&format!("fakenet-{p}")], &[]);
+    seq.end();
+    run.assert_nothing_left();
 }
 
 #[test]
@@ -252,14 +474,30 @@ fn keep_leaves_the_stack_and_prints_how_to_remove_it() {
     run.assert_code(0).assert_no_compose("down");
     let p = run.project();
     let f = &run.compose_file;
+    let test_container = format!("{p}-tests-run");
+    let mut seq = Sequence::after(&run, "`inspect` of the tests", |c| {
+        is(c, &["inspect", &test_container])
+    });
+    seq.next("`rm` of the finished test container", |c| {
+        is(c, &["rm", "-f", "-v", &test_container])
+    });
+    seq.end();
     run.assert_stderr_contains(&format!(
-        "docker compose -p {p} -f {f} down -v --remove-orphans -t 2"
+        "docker compose -p {p} -f {f} down -v --remove-orphans -t 0"
     ));
+    let left = run.leftovers.join("\n");
+    assert!(
+        left.contains("container fakeid-db ")
+            && left.contains(" running ")
+            && !left.contains("-tests-run"),
+        "{}",
+        run.describe()
+    );
 }
 
-#[test]
-fn dry_run_starts_nothing_and_prints_the_plan() {
-    let run = Testbed::new().args(&["--dry-run"]).run();
+/// The lines `--dry-run` prints, after checking that it ran nothing but
+/// read-only commands.
+fn dry_run_plan(run: &Run) -> Vec<String> {
     run.assert_code(0);
     for call in &run.calls {
         let read_only =
@@ -271,15 +509,22 @@ fn dry_run_starts_nothing_and_prints_the_plan() {
             run.describe()
         );
     }
+    run.stdout.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn dry_run_starts_nothing_and_prints_the_plan() {
+    let run = Testbed::new().args(&["--dry-run"]).run();
+    let plan = dry_run_plan(&run);
     let p = run.project();
     let f = &run.compose_file;
-    let plan: Vec<&str> = run.stdout.lines().collect();
     let has = |needle: &str| plan.iter().any(|line| line.contains(needle));
     assert!(
-        has(&format!("docker compose -p {p} -f {f} up -d db")),
+        has(&format!("docker compose -p {p} -f {f} up --no-start db")),
         "{}",
         run.describe()
     );
+    assert!(has("# docker start each service"), "{}", run.describe());
     assert!(
         has(&format!(
             "docker compose -p {p} -f {f} run --name {p}-tests-run --no-deps -T -e TESTBED_PROJECT tests"
@@ -287,10 +532,25 @@ fn dry_run_starts_nothing_and_prints_the_plan() {
         "{}",
         run.describe()
     );
+    // Without a grace period, teardown is by label, not `compose down`.
     assert!(
         has(&format!(
-            "docker compose -p {p} -f {f} down -v --remove-orphans -t 2"
+            "# kill and remove the containers, networks and volumes labelled com.docker.compose.project={p}"
         )),
+        "{}",
+        run.describe()
+    );
+    assert!(!has(" down "), "{}", run.describe());
+
+    let run = Testbed::new()
+        .args(&["--dry-run", "--stop-timeout", "3s"])
+        .run();
+    let plan = dry_run_plan(&run);
+    let p = run.project();
+    let f = &run.compose_file;
+    assert_eq!(
+        plan.last().map(String::as_str),
+        Some(format!("docker compose -p {p} -f {f} down -v --remove-orphans -t 3").as_str()),
         "{}",
         run.describe()
     );
@@ -304,12 +564,13 @@ fn sigterm_during_up_stops_it_and_tears_down_with_143() {
     let run = running.finish_within(Duration::from_secs(10));
     run.assert_code(143)
         .assert_stderr_contains("SIGTERM")
-        .assert_no_compose("run");
-    let up = run.position(|c| c.is_compose("up")).unwrap();
-    let down = run
-        .position(|c| c.is_compose("down"))
-        .unwrap_or_else(|| panic!("no `compose down` after SIGTERM\n{}", run.describe()));
-    assert!(up < down, "{}", run.describe());
+        .assert_no_compose("run")
+        .assert_no_compose("down");
+    // `up` was killed before it created anything: the sweep finds nothing.
+    let p = run.project();
+    let mut seq = Sequence::after(&run, "`compose up`", |c| c.is_compose("up"));
+    seq.sweep(&p, &[], &[], &[]);
+    seq.end();
     assert!(
         run.elapsed < Duration::from_secs(10),
         "testbed waited for the interrupted `up`"
@@ -317,26 +578,65 @@ fn sigterm_during_up_stops_it_and_tears_down_with_143() {
 }
 
 #[test]
-fn sigint_during_the_tests_removes_the_test_container_and_tears_down_with_130() {
+fn sigint_during_the_tests_kills_the_test_container_and_tears_down_with_130() {
     let running = Testbed::new().env("FAKE_RUN_SLEEP", "30").spawn();
-    running.wait_for_call(Duration::from_secs(20), |c| c.is_compose("run"));
+    // Once the test container runs: a signal before it exists has nothing
+    // to kill.
+    running.wait_for_object(Duration::from_secs(20), &["container", "True", "running"]);
     running.signal(libc::SIGINT);
     let run = running.finish_within(Duration::from_secs(10));
-    run.assert_code(130);
+    run.assert_code(130).assert_no_compose("down");
     let p = run.project();
-    let test_run = run.position(|c| c.is_compose("run")).unwrap();
-    let removed = run
-        .position(|c| is(c, &["rm", "-f", "-v", &format!("{p}-tests-run")]))
-        .unwrap_or_else(|| panic!("the test container was not removed\n{}", run.describe()));
-    let down = run
-        .position(|c| c.is_compose("down"))
-        .unwrap_or_else(|| panic!("no `compose down` after SIGINT\n{}", run.describe()));
-    assert!(test_run < removed && removed < down, "{}", run.describe());
+    let test_container = format!("{p}-tests-run");
+    let mut seq = Sequence::after(&run, "`compose run`", |c| c.is_compose("run"));
+    // Killed, not removed, so that what the tests wrote can be collected;
+    // the sweep removes it with the rest.
+    seq.next("`kill` of the test container", |c| {
+        is(c, &["kill", &test_container])
+    });
+    seq.sweep(
+        &p,
+        &["fakeid-db", &format!("fakeid-run-{test_container}")],
+        &[&format!("fakenet-{p}")],
+        &[],
+    );
+    seq.end();
+    run.assert_nothing_left();
     assert!(
         !run.stdout.contains("fake tests ran"),
         "the tests were not stopped\n{}",
         run.describe()
     );
+}
+
+#[test]
+fn sigint_with_a_stop_timeout_sweeps_after_compose_down() {
+    let running = Testbed::new()
+        .args(&["--stop-timeout", "2s"])
+        .env("FAKE_RUN_SLEEP", "30")
+        .spawn();
+    // Once the test container runs: a signal before it exists has nothing
+    // to kill.
+    running.wait_for_object(Duration::from_secs(20), &["container", "True", "running"]);
+    running.signal(libc::SIGINT);
+    let run = running.finish_within(Duration::from_secs(10));
+    run.assert_code(130);
+    let p = run.project();
+    let test_container = format!("{p}-tests-run");
+    let mut seq = Sequence::after(&run, "`compose run`", |c| c.is_compose("run"));
+    seq.next("`kill` of the test container", |c| {
+        is(c, &["kill", &test_container])
+    });
+    seq.next("`rm` of the test container", |c| {
+        is(c, &["rm", "-f", "-v", &test_container])
+    });
+    seq.next("`compose down -t 2`", |c| {
+        c.argv == compose_argv(&run, &["down", "-v", "--remove-orphans", "-t", "2"])
+    });
+    // After an interruption, whatever is still labelled is looked for.
+    seq.sweep(&p, &[], &[], &[]);
+    seq.end();
+    run.assert_nothing_left();
 }
 
 #[test]
@@ -360,25 +660,51 @@ fn a_missing_compose_plugin_is_not_found() {
         run.assert_code(127)
             .assert_stderr_contains("error:")
             .assert_stderr_contains("hint:");
-        assert!(
-            run.calls.iter().all(|c| c.is_compose("version")),
-            "only the compose probe may run\n{}",
-            run.describe()
-        );
+        // The compose probes, and what the diagnosis after the error looks
+        // at; nothing that creates anything.
+        for call in &run.calls {
+            let read_only = call.is_compose("version")
+                || ["version", "--version", "inspect", "ps"]
+                    .iter()
+                    .any(|&word| call.is_docker(word));
+            assert!(
+                read_only,
+                "`docker {}` after compose was not found\n{}",
+                call.line(),
+                run.describe()
+            );
+        }
     }
 }
 
 #[test]
-fn verbose_echoes_commands_without_secret_values() {
+fn verbose_echoes_commands_but_not_the_polls_nor_secret_values() {
     let run = Testbed::new()
         .args(&["-v", "-e", "SECRET_TOKEN"])
         .env("SECRET_TOKEN", "hunter2-secret")
+        .env("FAKE_HEALTH", "starting")
+        .env("FAKE_HEALTHY_AFTER", "2")
         .run();
     run.assert_code(0);
     let p = run.project();
     let f = &run.compose_file;
-    run.assert_stderr_contains(&format!("+ docker compose -p {p} -f {f} up -d db"))
+    run.assert_stderr_contains(&format!("+ docker compose -p {p} -f {f} up --no-start db"))
+        .assert_stderr_contains("+ docker start fakeid-db")
+        .assert_stderr_contains("db ready after ")
         .assert_stderr_contains("-e SECRET_TOKEN tests");
+    // The probes ran, but echoing them, up to one every 50 ms, would bury
+    // the log.
+    assert_eq!(
+        run.calls_where(|c| is_probe(c, "db")).len(),
+        2,
+        "{}",
+        run.describe()
+    );
+    assert!(
+        !run.stderr.contains("+ docker exec"),
+        "the probes were echoed\n{}",
+        run.describe()
+    );
     assert!(
         !run.stderr.contains("hunter2"),
         "the secret was echoed\n{}",
@@ -387,13 +713,19 @@ fn verbose_echoes_commands_without_secret_values() {
 }
 
 #[test]
-fn services_limits_what_up_starts() {
+fn services_limits_what_up_creates_and_testbed_starts() {
     let run = Testbed::new()
         .args(&["--services", "db"])
         .env("FAKE_SERVICES", "db cache tests")
         .run();
     run.assert_code(0);
-    assert_eq!(run.only_compose("up").compose_args(), ["-d", "db"]);
+    assert_eq!(run.only_compose("up").compose_args(), ["--no-start", "db"]);
+    let starts: Vec<String> = run
+        .calls_where(|c| c.is_docker("start"))
+        .iter()
+        .map(|c| c.line())
+        .collect();
+    assert_eq!(starts, ["start fakeid-db"], "{}", run.describe());
 }
 
 #[test]
@@ -412,12 +744,26 @@ fn an_unknown_service_in_services_is_a_usage_error_listing_them() {
 fn without_services_every_other_service_is_started() {
     let run = Testbed::new().env("FAKE_SERVICES", "db cache tests").run();
     run.assert_code(0);
-    assert_eq!(run.only_compose("up").compose_args(), ["-d", "cache", "db"]);
-    // Both are waited for.
+    assert_eq!(
+        run.only_compose("up").compose_args(),
+        ["--no-start", "cache", "db"]
+    );
+    // Neither depends on the other: each gets its own `docker start`, and
+    // both are waited for.
+    for service in ["cache", "db"] {
+        assert_eq!(
+            run.calls_where(|c| is_start(c, service)).len(),
+            1,
+            "{}",
+            run.describe()
+        );
+    }
     assert!(
         run.calls
             .iter()
-            .any(|c| is(c, &["inspect", "fakeid-cache", "fakeid-db"]))
+            .any(|c| is(c, &["inspect", "fakeid-cache", "fakeid-db"])),
+        "{}",
+        run.describe()
     );
 }
 
@@ -482,53 +828,228 @@ fn the_test_service_comes_from_flag_then_env_then_x_testbed() {
     assert_eq!(test_service(&flag), "smoke");
 }
 
+/// api waits for db to be healthy; the tests need both.
+const API_ON_DB: &str = "\
+services:
+  db:
+    image: postgres:16
+    healthcheck:
+      test: fake-probe db
+  api:
+    image: api
+    depends_on:
+      db: {condition: service_healthy}
+    healthcheck:
+      test: fake-probe api
+  tests:
+    image: busybox
+    depends_on: [api]
+";
+
+fn api_on_db() -> Testbed {
+    Testbed::new()
+        .compose_file(API_ON_DB)
+        .env("FAKE_SERVICES", "db api tests")
+        .env("FAKE_DEPENDS", "api:db:service_healthy")
+}
+
+#[test]
+fn a_service_healthy_dependency_is_started_after_its_healthcheck_succeeds() {
+    // The daemon never says healthy: only testbed's own third probe of db
+    // succeeds.
+    let run = api_on_db()
+        .env("FAKE_HEALTH", "starting")
+        .env("FAKE_HEALTHY_AFTER", "3")
+        .args(&["--wait-timeout", "20s"])
+        .run();
+    run.assert_code(0);
+    assert_eq!(
+        run.only_compose("up").compose_args(),
+        ["--no-start", "api", "db"]
+    );
+    let start_db = run.position(|c| is_start(c, "db")).unwrap();
+    let start_api = run
+        .position(|c| is_start(c, "api"))
+        .unwrap_or_else(|| panic!("api was never started\n{}", run.describe()));
+    let db_probes: Vec<usize> = (0..run.calls.len())
+        .filter(|&i| is_probe(&run.calls[i], "db"))
+        .collect();
+    // Exactly the three it took: none once db was ready.
+    assert_eq!(db_probes.len(), 3, "{}", run.describe());
+    assert!(
+        start_db < db_probes[0] && db_probes[2] < start_api,
+        "api was started before db's healthcheck succeeded\n{}",
+        run.describe()
+    );
+    // And api is waited for in turn before the tests run.
+    let api_probes = run.calls_where(|c| is_probe(c, "api")).len();
+    assert_eq!(api_probes, 3, "{}", run.describe());
+    let last_api_probe = run.calls.iter().rposition(|c| is_probe(c, "api")).unwrap();
+    let test_run = run.position(|c| c.is_compose("run")).unwrap();
+    assert!(
+        start_api < last_api_probe && last_api_probe < test_run,
+        "{}",
+        run.describe()
+    );
+    run.assert_nothing_left();
+}
+
+#[test]
+fn an_exec_healthcheck_success_makes_a_service_ready_while_the_daemon_says_starting() {
+    let run = Testbed::new()
+        .env("FAKE_HEALTH", "starting")
+        .env("FAKE_HEALTHY_AFTER", "1")
+        .args(&["--wait-timeout", "20s"])
+        .run();
+    run.assert_code(0);
+    let probe = run
+        .position(|c| is_probe(c, "db"))
+        .unwrap_or_else(|| panic!("db's healthcheck was not run\n{}", run.describe()));
+    let test_run = run.position(|c| c.is_compose("run")).unwrap();
+    assert!(probe < test_run, "{}", run.describe());
+    assert_eq!(
+        run.calls_where(|c| is_probe(c, "db")).len(),
+        1,
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_dependency_without_a_healthcheck_is_ready_once_started() {
+    // Any healthcheck would stay `starting` and fail when run.
+    let run = Testbed::new()
+        .env("FAKE_SERVICES", "cache tests")
+        .env("FAKE_HEALTH", "starting cache=none")
+        .args(&["--wait-timeout", "20s"])
+        .run();
+    run.assert_code(0);
+    let start = run.position(|c| is_start(c, "cache")).unwrap();
+    let test_run = run.position(|c| c.is_compose("run")).unwrap();
+    assert!(start < test_run, "{}", run.describe());
+    assert!(
+        run.calls_where(|c| c.is_docker("exec")).is_empty(),
+        "a container without a healthcheck was probed\n{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_dependency_that_completed_successfully_lets_its_dependent_start() {
+    let run = Testbed::new()
+        .env("FAKE_SERVICES", "migrate api tests")
+        .env("FAKE_DEPENDS", "api:migrate:service_completed_successfully")
+        .env("FAKE_EXIT", "migrate=0")
+        .run();
+    run.assert_code(0);
+    let start_migrate = run.position(|c| is_start(c, "migrate")).unwrap();
+    let start_api = run.position(|c| is_start(c, "api")).unwrap();
+    // Seen to have exited before api is started.
+    let inspected = (start_migrate..start_api).any(|i| run.calls[i].is_docker("inspect"));
+    assert!(start_migrate < start_api && inspected, "{}", run.describe());
+    run.assert_nothing_left();
+}
+
+#[test]
+fn a_dependency_that_exits_non_zero_fails_before_its_dependents_with_its_log() {
+    let run = Testbed::new()
+        .env("FAKE_SERVICES", "migrate api tests")
+        .env("FAKE_DEPENDS", "api:migrate:service_completed_successfully")
+        .env("FAKE_EXIT", "migrate=1")
+        .run();
+    run.assert_code(125)
+        .assert_stderr_contains("dependency `migrate` exited with code 1")
+        .assert_stderr_contains("migrate | fake log line")
+        .assert_no_compose("run")
+        .assert_nothing_left();
+    assert!(
+        run.position(|c| is(c, &["logs", "--tail", "50", "fakeid-migrate"]))
+            .is_some(),
+        "{}",
+        run.describe()
+    );
+    assert_eq!(
+        run.position(|c| is_start(c, "api")),
+        None,
+        "{}",
+        run.describe()
+    );
+}
+
+#[test]
+fn a_dependency_that_cannot_be_started_is_an_engine_failure() {
+    let run = Testbed::new().env("FAKE_START_EXIT", "1").run();
+    run.assert_code(125)
+        .assert_stderr_contains("cannot start `db`")
+        .assert_stderr_contains("port is already allocated")
+        .assert_no_compose("run")
+        .assert_nothing_left();
+}
+
 #[test]
 fn an_unhealthy_dependency_fails_before_the_tests_with_its_log() {
     let run = Testbed::new().env("FAKE_HEALTH", "unhealthy").run();
     run.assert_code(125)
         .assert_stderr_contains("dependency `db` turned unhealthy: fake probe: connection refused")
         .assert_stderr_contains("db | fake log line")
-        .assert_no_compose("run");
-    assert!(run.position(|c| c.is_compose("down")).is_some());
+        .assert_no_compose("run")
+        .assert_nothing_left();
 }
 
 #[test]
-fn a_dependency_that_never_gets_healthy_times_out_with_124() {
-    let run = Testbed::new()
-        .args(&["--wait-timeout", "1s"])
+fn a_dependency_that_never_gets_healthy_times_out_with_124_naming_what_waits() {
+    // Long enough for db to be started and inspected on a loaded machine.
+    let run = api_on_db()
+        .args(&["--wait-timeout", "3s"])
         .env("FAKE_HEALTH", "starting")
         .run();
     run.assert_code(124)
+        .assert_stderr_contains("not ready after 3s")
         .assert_stderr_contains("db (health: starting)")
-        .assert_no_compose("run");
-    assert!(run.position(|c| c.is_compose("down")).is_some());
+        .assert_stderr_contains("api (not started: waiting for db to be healthy)")
+        .assert_no_compose("run")
+        .assert_nothing_left();
+    assert_eq!(
+        run.position(|c| is_start(c, "api")),
+        None,
+        "{}",
+        run.describe()
+    );
 }
 
 #[test]
 fn sigterm_while_waiting_for_readiness_tears_down_with_143() {
     let running = Testbed::new().env("FAKE_HEALTH", "starting").spawn();
-    running.wait_for_call(Duration::from_secs(20), |c| c.is_docker("inspect"));
+    running.wait_for_call(Duration::from_secs(20), |c| is_probe(c, "db"));
     running.signal(libc::SIGTERM);
     let run = running.finish_within(Duration::from_secs(10));
-    run.assert_code(143).assert_no_compose("run");
-    assert!(
-        run.position(|c| c.is_compose("down")).is_some(),
-        "{}",
-        run.describe()
-    );
+    run.assert_code(143)
+        .assert_no_compose("run")
+        .assert_no_compose("down")
+        .assert_nothing_left();
 }
 
 #[test]
 fn without_dependencies_nothing_is_started_or_waited_for() {
     let run = Testbed::new().env("FAKE_SERVICES", "tests").run();
     run.assert_code(0).assert_no_compose("up");
-    assert!(
-        !run.calls.iter().any(|c| c.is_docker("ps")),
-        "{}",
-        run.describe()
+    let p = run.project();
+    let test_container = format!("{p}-tests-run");
+    let mut seq = Sequence::new(&run);
+    assert_preflight(&mut seq, &run);
+    seq.next("`compose run` of the tests", |c| c.is_compose("run"));
+    seq.next("`inspect` of the test container", |c| {
+        is(c, &["inspect", &test_container])
+    });
+    // `compose run` created the network.
+    seq.sweep(
+        &p,
+        &[&format!("fakeid-run-{test_container}")],
+        &[&format!("fakenet-{p}")],
+        &[],
     );
-    run.only_compose("run");
-    run.only_compose("down");
+    seq.end();
+    run.assert_nothing_left();
 }
 
 #[test]
@@ -572,7 +1093,10 @@ services:
         .env("FAKE_SERVICES", "db cache tests")
         .run();
     block.assert_code(0);
-    assert_eq!(block.only_compose("up").compose_args(), ["-d", "db"]);
+    assert_eq!(
+        block.only_compose("up").compose_args(),
+        ["--no-start", "db"]
+    );
     assert_eq!(
         block.only_compose("down").compose_args(),
         ["-v", "--remove-orphans", "-t", "7"]
@@ -584,7 +1108,10 @@ services:
         .args(&["--stop-timeout", "3"])
         .run();
     flags.assert_code(0);
-    assert_eq!(flags.only_compose("up").compose_args(), ["-d", "cache"]);
+    assert_eq!(
+        flags.only_compose("up").compose_args(),
+        ["--no-start", "cache"]
+    );
     assert_eq!(
         flags.only_compose("down").compose_args(),
         ["-v", "--remove-orphans", "-t", "3"]
@@ -596,8 +1123,8 @@ fn a_test_service_that_cannot_be_created_is_an_engine_failure() {
     let run = Testbed::new().env("FAKE_RUN_FAIL", "create").run();
     run.assert_code(125)
         .assert_stderr_contains("before the test container was created")
-        .assert_stderr_contains("pull access denied");
-    assert!(run.position(|c| c.is_compose("down")).is_some());
+        .assert_stderr_contains("pull access denied")
+        .assert_nothing_left();
 }
 
 #[test]
@@ -605,8 +1132,8 @@ fn a_test_command_that_cannot_be_started_exits_126() {
     let run = Testbed::new().env("FAKE_RUN_FAIL", "start").run();
     run.assert_code(126)
         .assert_stderr_contains("could not be started in `tests`")
-        .assert_stderr_contains("executable file not found");
-    assert!(run.position(|c| c.is_compose("down")).is_some());
+        .assert_stderr_contains("executable file not found")
+        .assert_nothing_left();
 }
 
 #[test]
@@ -619,7 +1146,7 @@ fn an_unknown_test_service_is_a_usage_error() {
 }
 
 #[test]
-fn a_sub_second_stop_timeout_still_gives_a_grace_period() {
+fn a_sub_second_stop_timeout_is_rounded_up_for_compose_down() {
     let run = Testbed::new().args(&["--stop-timeout", "500ms"]).run();
     run.assert_code(0);
     let down = run.only_compose("down");
@@ -669,4 +1196,82 @@ fn tests_get_no_terminal_unless_tty_is_asked_for() {
         "{}",
         run.describe()
     );
+}
+
+#[test]
+fn artifacts_in_copy_mode_save_every_log_and_copy_the_tests_files_out() {
+    let run = Testbed::new()
+        .args(&["--artifacts", "out", "--artifacts-mode", "copy"])
+        .run();
+    run.assert_code(0);
+    let p = run.project();
+    let test_container = format!("{p}-tests-run");
+    let test_run = run.only_compose("run");
+    let at = test_run
+        .argv
+        .iter()
+        .position(|w| w == "-v")
+        .unwrap_or_else(|| panic!("no `-v` for the artifacts\n{}", run.describe()));
+    // An anonymous volume at the directory's own path.
+    let dir = test_run.argv[at + 1].clone();
+    assert!(
+        dir.starts_with('/') && dir.ends_with("/work/out"),
+        "{}",
+        run.describe()
+    );
+    assert!(
+        test_run.has_pair("-e", "ARTIFACTS_DIR"),
+        "{}",
+        run.describe()
+    );
+
+    let mut seq = Sequence::after(&run, "`inspect` of the tests", |c| {
+        is(c, &["inspect", &test_container])
+    });
+    // Every container, the tests' included.
+    seq.next("`ps` of all the project's containers", |c| {
+        is(
+            c,
+            &["ps", "-aq", "--no-trunc", "--filter", &project_label(&p)],
+        )
+    });
+    let test_id = format!("fakeid-run-{test_container}");
+    seq.next("`inspect` of them", |c| {
+        is_with_any_order(c, &["inspect"], &["fakeid-db", &test_id])
+    });
+    let source = format!("{test_container}:{dir}/.");
+    seq.next("`cp` out of the test container", |c| {
+        is(c, &["cp", &source, "-"])
+    });
+    seq.any_order(
+        "the logs, saved at once",
+        vec![
+            Box::new(|c: &Call| is(c, &["logs", "--timestamps", "fakeid-db"])),
+            Box::new(|c: &Call| is(c, &["logs", "--timestamps", &test_container])),
+        ],
+    );
+    seq.sweep(
+        &p,
+        &["fakeid-db", &test_id],
+        &[&format!("fakenet-{p}")],
+        &[],
+    );
+    seq.end();
+    run.assert_nothing_left()
+        .assert_stderr_contains("artifacts: 1 file and 2 logs in");
+
+    let read = |name: &str| {
+        std::fs::read_to_string(std::path::Path::new(&dir).join(name))
+            .unwrap_or_else(|e| panic!("{dir}/{name}: {e}\n{}", run.describe()))
+    };
+    assert_eq!(
+        read("junit.xml"),
+        "<testsuites tests=\"1\" failures=\"0\"/>\n"
+    );
+    let db_log = read("logs/db.log");
+    assert!(
+        db_log.ends_with("Z db | fake log line\n") && db_log.starts_with("20"),
+        "not a timestamped log: {db_log:?}"
+    );
+    assert!(read("logs/tests.log").ends_with("Z fake tests ran\n"));
 }

@@ -155,6 +155,26 @@ impl Running {
         }
     }
 
+    /// Waits until the fake engine holds an object whose line (see
+    /// [`Run::leftovers`]) has all of `words`, or panics after `timeout`.
+    pub fn wait_for_object(&self, timeout: Duration, words: &[&str]) {
+        let deadline = Instant::now() + timeout;
+        let held = || {
+            leftovers(&self.testbed.log()).iter().any(|object| {
+                let fields: Vec<&str> = object.split(' ').collect();
+                words.iter().all(|w| fields.contains(w))
+            })
+        };
+        while !held() {
+            assert!(
+                Instant::now() < deadline,
+                "the engine did not come to hold {words:?} within {timeout:?}; calls so far:\n{}",
+                transcript(&self.calls())
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
     pub fn signal(&self, signal: libc::c_int) {
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: kill(2) has no memory-safety preconditions.
@@ -191,6 +211,8 @@ impl Running {
                 .join("compose.yml")
                 .display()
                 .to_string(),
+            leftovers: leftovers(&self.testbed.log()),
+            _root: self.testbed.root,
         }
     }
 
@@ -209,7 +231,8 @@ pub struct Call {
 }
 
 impl Call {
-    /// `up` for `compose -p P -f F up -d db`; `None` for a plain docker call.
+    /// `up` for `compose -p P -f F up --no-start db`; `None` for a plain
+    /// docker call.
     pub fn compose_subcommand(&self) -> Option<&str> {
         let mut words = self.argv.iter().map(String::as_str);
         if words.next() != Some("compose") {
@@ -239,7 +262,7 @@ impl Call {
         self.compose_subcommand() == Some(subcommand)
     }
 
-    /// The first word of a plain docker call: `ps`, `inspect`, `rm`…
+    /// The first word of a plain docker call: `ps`, `inspect`, `start`…
     pub fn is_docker(&self, subcommand: &str) -> bool {
         self.argv.first().map(String::as_str) == Some(subcommand)
     }
@@ -279,6 +302,29 @@ fn read_log(path: &Path) -> Vec<Call> {
         .collect()
 }
 
+/// What the fake engine still holds: one line per container, network and
+/// volume, as the fake keeps them next to its log (see its header).
+fn leftovers(log: &Path) -> Vec<String> {
+    let dir = log.parent().unwrap();
+    let prefix = format!("{}.", log.file_name().unwrap().to_string_lossy());
+    let mut objects: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let kind = name.strip_prefix(&prefix)?.split('.').next()?.to_string();
+            if !matches!(kind.as_str(), "container" | "network" | "volume") {
+                return None;
+            }
+            let line = std::fs::read_to_string(entry.path()).ok()?;
+            let line = line.trim();
+            (!line.is_empty()).then(|| format!("{kind} {line}"))
+        })
+        .collect();
+    objects.sort();
+    objects
+}
+
 pub fn transcript(calls: &[Call]) -> String {
     calls
         .iter()
@@ -296,15 +342,21 @@ pub struct Run {
     pub calls: Vec<Call>,
     /// The compose file as testbed passes it: an absolute path.
     pub compose_file: String,
+    /// The containers, networks and volumes the fake engine still holds
+    /// after the run, e.g. `container fakeid-db P-db-1 P db False running 0`.
+    pub leftovers: Vec<String>,
+    /// Keeps the run's files, such as its artifacts, until the test ends.
+    _root: tempfile::TempDir,
 }
 
 impl Run {
     /// Everything about the run, for assertion messages.
     pub fn describe(&self) -> String {
         format!(
-            "status: {:?}\n--- docker calls ---\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            "status: {:?}\n--- docker calls ---\n{}\n--- left on the engine ---\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
             self.status,
             transcript(&self.calls),
+            self.leftovers.join("\n"),
             self.stdout,
             self.stderr
         )
@@ -358,6 +410,22 @@ impl Run {
         assert!(
             self.compose_calls(subcommand).is_empty(),
             "unexpected `compose {subcommand}`\n{}",
+            self.describe()
+        );
+        self
+    }
+
+    /// Every call that matches, in order.
+    pub fn calls_where(&self, what: impl Fn(&Call) -> bool) -> Vec<&Call> {
+        self.calls.iter().filter(|c| what(c)).collect()
+    }
+
+    /// Nothing of the stack is left on the engine.
+    pub fn assert_nothing_left(&self) -> &Run {
+        assert!(
+            self.leftovers.is_empty(),
+            "left on the engine:\n  {}\n{}",
+            self.leftovers.join("\n  "),
             self.describe()
         );
         self

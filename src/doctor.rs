@@ -1,0 +1,296 @@
+//! `testbed doctor`: what testbed finds where it runs, one line per question
+//! (docker, the daemon, compose, our container, artifacts, GitLab, cgroups),
+//! each with the fix for what is wrong. `run` prints the same diagnosis when
+//! it cannot reach docker or compose.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use console::style;
+
+use crate::artifacts::{self, Facts, Whereabouts};
+use crate::cli::ArtifactsMode;
+use crate::cmd::Cmd;
+use crate::engine::{self, Engine};
+use crate::exit::Exit;
+
+/// What one line of the diagnosis says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub verdict: Verdict,
+    pub topic: &'static str,
+    pub text: String,
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Good,
+    /// `run` cannot work until this is fixed; the exit code it would have.
+    Bad(Exit),
+    /// A fact, neither good nor bad.
+    Note,
+}
+
+impl Finding {
+    fn good(topic: &'static str, text: impl Into<String>) -> Finding {
+        Finding {
+            verdict: Verdict::Good,
+            topic,
+            text: text.into(),
+            hint: None,
+        }
+    }
+
+    fn bad(
+        exit: Exit,
+        topic: &'static str,
+        text: impl Into<String>,
+        hint: Option<String>,
+    ) -> Finding {
+        Finding {
+            verdict: Verdict::Bad(exit),
+            topic,
+            text: text.into(),
+            hint,
+        }
+    }
+
+    fn note(topic: &'static str, text: impl Into<String>) -> Finding {
+        Finding {
+            verdict: Verdict::Note,
+            topic,
+            text: text.into(),
+            hint: None,
+        }
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mark = match self.verdict {
+            Verdict::Good => style("✓").green().bold(),
+            Verdict::Bad(_) => style("✗").red().bold(),
+            Verdict::Note => style("·").dim(),
+        };
+        write!(f, "{mark} {}: {}", self.topic, self.text)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  {} {hint}", style("hint:").cyan().bold())?;
+        }
+        Ok(())
+    }
+}
+
+/// What the diagnosis looks at beyond the environment.
+pub struct Inputs<'a> {
+    /// `--compose`, if given.
+    pub compose: Option<&'a str>,
+    pub parent_container: Option<&'a str>,
+    /// The artifacts directory to decide a strategy for.
+    pub artifacts: PathBuf,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Looks at everything and returns one finding per line.
+pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
+    let env = inputs.env;
+    let mut findings = Vec::new();
+    let docker = match engine::find_docker() {
+        Ok(docker) => {
+            let version = Cmd::new(&docker)
+                .arg("--version")
+                .read()
+                .map(|v| v.trim().to_string())
+                .unwrap_or_else(|_| "version unknown".into());
+            findings.push(Finding::good(
+                "docker",
+                format!("{} ({version})", docker.display()),
+            ));
+            Some(docker)
+        }
+        Err(failure) => {
+            findings.push(Finding::bad(
+                Exit::NotFound,
+                "docker",
+                "not found on PATH",
+                failure.hint,
+            ));
+            None
+        }
+    };
+    let daemon_ok = docker.as_ref().is_some_and(|docker| {
+        let target = match env("DOCKER_HOST").filter(|h| !h.is_empty()) {
+            Some(host) => format!("DOCKER_HOST={host}"),
+            None => "the local socket".into(),
+        };
+        match engine::ping(docker, false) {
+            Ok(version) => {
+                findings.push(Finding::good(
+                    "daemon",
+                    format!("engine {version}, reached through {target}"),
+                ));
+                true
+            }
+            Err(failure) => {
+                let why = failure.error.root_cause().to_string();
+                let why = why.lines().next().unwrap_or_default().to_string();
+                findings.push(Finding::bad(
+                    Exit::Engine,
+                    "daemon",
+                    format!("no answer through {target}: {why}"),
+                    failure.hint,
+                ));
+                false
+            }
+        }
+    });
+    if docker.is_some() {
+        findings.push(compose(inputs.compose));
+    }
+    if let (Some(docker), true) = (&docker, daemon_ok) {
+        findings.extend(container_and_artifacts(docker, inputs));
+    }
+    findings.push(gitlab(env));
+    findings.push(Finding::note("cgroup", cgroup_version()));
+    findings
+}
+
+/// Which compose `run` would use, and which others are there.
+fn compose(choice: Option<&str>) -> Finding {
+    let flavors: Vec<(String, Option<String>)> = [
+        ("docker compose", "plugin"),
+        ("docker-compose", "standalone"),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        let version = Engine::detect(Some(name), false)
+            .ok()
+            .map(|e| format!("{} {kind}", e.compose_version));
+        (name.to_string(), version)
+    })
+    .collect();
+    let found: Vec<String> = flavors
+        .iter()
+        .filter_map(|(name, version)| Some(format!("{name} {}", version.as_ref()?)))
+        .collect();
+    match Engine::detect(choice, false) {
+        Ok(engine) => {
+            let others: Vec<&String> = found
+                .iter()
+                .filter(|f| !f.starts_with(&format!("{} ", engine.compose_name)))
+                .collect();
+            let also = match others.as_slice() {
+                [] => String::new(),
+                others => format!(
+                    "; also found: {}",
+                    others
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            Finding::good(
+                "compose",
+                format!(
+                    "{} {} will be used{also}",
+                    engine.compose_name, engine.compose_version
+                ),
+            )
+        }
+        Err(failure) => Finding::bad(
+            Exit::NotFound,
+            "compose",
+            failure.error.to_string(),
+            failure.hint,
+        ),
+    }
+}
+
+fn container_and_artifacts(docker: &Path, inputs: &Inputs) -> Vec<Finding> {
+    let env = inputs.env;
+    let remote_host = artifacts::remote_host(env("DOCKER_HOST").as_deref());
+    let whereabouts = artifacts::detect(docker, false, inputs.parent_container);
+    let container = match &whereabouts {
+        Whereabouts::Host => Finding::note("container", "not in a container"),
+        Whereabouts::Elsewhere(candidate) => Finding::note(
+            "container",
+            format!(
+                "in a container ({candidate}) that the daemon does not know: Docker-in-Docker or a remote daemon"
+            ),
+        ),
+        Whereabouts::Container { id, .. } => {
+            Finding::good("container", format!("{id}, confirmed by the daemon"))
+        }
+    };
+    let facts = Facts {
+        remote_host,
+        root: artifacts::running_as_root(),
+        whereabouts,
+    };
+    let strategy = match artifacts::choose(ArtifactsMode::Auto, &inputs.artifacts, &facts) {
+        Ok(chosen) => Finding::note(
+            "artifacts",
+            format!(
+                "{} for {} ({})",
+                chosen.strategy.name(),
+                inputs.artifacts.display(),
+                chosen.reason
+            ),
+        ),
+        Err(failure) => Finding::note("artifacts", failure.error.to_string()),
+    };
+    vec![container, strategy]
+}
+
+fn gitlab(env: &dyn Fn(&str) -> Option<String>) -> Finding {
+    if env("GITLAB_CI").as_deref() != Some("true") {
+        return Finding::note("GitLab CI", "not detected (GITLAB_CI is not true)");
+    }
+    let shown: Vec<String> = [
+        "CI_JOB_ID",
+        "CI_NODE_INDEX",
+        "DOCKER_HOST",
+        "DOCKER_TLS_CERTDIR",
+        "DOCKER_TLS_VERIFY",
+    ]
+    .into_iter()
+    .filter_map(|name| Some(format!("{name}={}", env(name)?)))
+    .collect();
+    let hint = match (env("DOCKER_HOST"), env("DOCKER_TLS_CERTDIR")) {
+        (Some(host), Some(dir)) if host.ends_with(":2375") && !dir.is_empty() => Some(
+            "DOCKER_TLS_CERTDIR is set, so the dind service listens with TLS on 2376, not 2375: set DOCKER_TLS_CERTDIR: \"\"".to_string(),
+        ),
+        _ => None,
+    };
+    Finding {
+        verdict: Verdict::Note,
+        topic: "GitLab CI",
+        text: format!("detected: {}", shown.join(", ")),
+        hint,
+    }
+}
+
+fn cgroup_version() -> &'static str {
+    if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        "v2 (unified): /proc/1/cpuset names no container here"
+    } else {
+        "v1"
+    }
+}
+
+/// The exit code `run` would have for the worst problem found, if any.
+pub fn verdict(findings: &[Finding]) -> Option<Exit> {
+    findings.iter().find_map(|f| match f.verdict {
+        Verdict::Bad(exit) => Some(exit),
+        _ => None,
+    })
+}
+
+/// Prints the findings, one per line (two with a hint).
+pub fn print(findings: &[Finding], out: &mut dyn std::io::Write) {
+    for finding in findings {
+        // A closed output must not turn a diagnosis into a crash.
+        let _ = writeln!(out, "{finding}");
+    }
+}

@@ -1,0 +1,414 @@
+//! Starting the dependencies in dependency order, and knowing the moment
+//! each is ready. Compose creates the containers (`up --no-start`); testbed
+//! starts each service once its `depends_on` conditions hold, and runs each
+//! healthcheck's own command with `docker exec` as soon as the container
+//! runs, instead of waiting for the daemon's next interval. The healthcheck
+//! still defines ready: a service is ready when its command succeeds, when
+//! the daemon says healthy, or, without a healthcheck, once it runs.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::cmd::Child;
+use crate::model::{Condition, Container, Readiness, Service};
+use crate::signals::Signals;
+use crate::stack::Stack;
+
+/// How often the loop looks at its children.
+const TICK: Duration = Duration::from_millis(10);
+/// How often every container is inspected.
+const INSPECT_EVERY: Duration = Duration::from_millis(100);
+/// How many healthchecks testbed runs at once. Each `docker exec` costs the
+/// daemon a process start: many at once slow down the very services that
+/// are starting.
+const MAX_PROBES: usize = 2;
+/// How long a container's healthcheck runs back to back. Most services are
+/// ready within it; for one that takes longer, such as a database that
+/// initialises, the pause between runs then grows by a tenth of the extra
+/// wait, up to `PROBE_GAP_MAX`.
+const PROBE_EAGER: Duration = Duration::from_secs(2);
+const PROBE_GAP_MAX: Duration = Duration::from_secs(1);
+
+/// Why the dependencies did not all get ready.
+#[derive(Debug)]
+pub enum Stop {
+    /// A dependency exited, turned unhealthy or kept restarting.
+    Failed(Box<Container>, String),
+    /// The deadline passed; what each service not ready was doing.
+    TimedOut(Vec<String>),
+    Interrupted,
+    Engine(anyhow::Error),
+}
+
+/// Starts the created containers of `services` and waits until every one
+/// is ready. Returns each service's time to ready, in the order they got
+/// ready.
+pub fn start(
+    stack: &Stack,
+    services: &[Service],
+    created: Vec<Container>,
+    deadline: Instant,
+    signals: &Signals,
+) -> Result<Vec<(String, Duration)>, Stop> {
+    let mut startup = Startup::new(stack, services, created);
+    loop {
+        // Before a step, so that nothing is started past the deadline.
+        if Instant::now() >= deadline {
+            return Err(Stop::TimedOut(startup.waiting()));
+        }
+        if let Some(done) = startup.step()? {
+            return Ok(done);
+        }
+        if signals.received().is_some() {
+            return Err(Stop::Interrupted);
+        }
+        std::thread::sleep(TICK);
+    }
+}
+
+/// One service among the dependencies, and where it stands.
+struct Unit {
+    name: String,
+    /// Conditions on services that were created; others cannot hold us up.
+    depends_on: Vec<(String, Condition)>,
+    containers: Vec<String>,
+    phase: Phase,
+    ready_after: Option<Duration>,
+}
+
+enum Phase {
+    Pending,
+    Starting(Box<Child>),
+    Started,
+}
+
+/// A healthcheck under way in one container.
+struct Probe {
+    child: Child,
+    deadline: Instant,
+}
+
+/// The state of a startup. Dropping it kills the `docker start` and
+/// `docker exec` children still under way.
+struct Startup<'a> {
+    stack: &'a Stack<'a>,
+    began: Instant,
+    units: Vec<Unit>,
+    ids: Vec<String>,
+    containers: HashMap<String, Container>,
+    inspected: Instant,
+    /// Containers whose healthcheck succeeded when testbed ran it.
+    probed_ready: Vec<String>,
+    probes: HashMap<String, Probe>,
+    /// When each container's last healthcheck ended, to take turns.
+    last_probe: HashMap<String, Instant>,
+    /// When each container's first healthcheck started.
+    first_probe: HashMap<String, Instant>,
+    /// Services in the order they got ready.
+    order: Vec<String>,
+}
+
+impl<'a> Startup<'a> {
+    fn new(stack: &'a Stack<'a>, services: &[Service], created: Vec<Container>) -> Startup<'a> {
+        let units = services
+            .iter()
+            .filter_map(|service| {
+                let containers: Vec<String> = created
+                    .iter()
+                    .filter(|c| c.service == service.name)
+                    .map(|c| c.id.clone())
+                    .collect();
+                let depends_on = service
+                    .depends_on
+                    .iter()
+                    .filter(|d| created.iter().any(|c| c.service == d.service))
+                    .map(|d| (d.service.clone(), d.condition))
+                    .collect();
+                (!containers.is_empty()).then(|| Unit {
+                    name: service.name.clone(),
+                    depends_on,
+                    containers,
+                    phase: Phase::Pending,
+                    ready_after: None,
+                })
+            })
+            .collect();
+        let now = Instant::now();
+        Startup {
+            stack,
+            began: now,
+            units,
+            ids: created.iter().map(|c| c.id.clone()).collect(),
+            containers: created.into_iter().map(|c| (c.id.clone(), c)).collect(),
+            inspected: now,
+            probed_ready: Vec::new(),
+            probes: HashMap::new(),
+            last_probe: HashMap::new(),
+            first_probe: HashMap::new(),
+            order: Vec::new(),
+        }
+    }
+
+    /// One turn of the loop: returns the times to ready once all are.
+    fn step(&mut self) -> Result<Option<Vec<(String, Duration)>>, Stop> {
+        let now = Instant::now();
+        if now.duration_since(self.inspected) >= INSPECT_EVERY {
+            self.inspect()?;
+        }
+        self.reap_probes(now);
+        self.check_failures()?;
+        self.reap_starts()?;
+        self.mark_ready();
+        self.start_what_can_start()?;
+        self.run_probes(now);
+        if self.units.iter().all(|u| u.ready_after.is_some()) {
+            let times = self
+                .order
+                .iter()
+                .filter_map(|name| {
+                    let unit = self.units.iter().find(|u| &u.name == name)?;
+                    Some((name.clone(), unit.ready_after?))
+                })
+                .collect();
+            return Ok(Some(times));
+        }
+        Ok(None)
+    }
+
+    fn inspect(&mut self) -> Result<(), Stop> {
+        let ids: Vec<&str> = self.ids.iter().map(String::as_str).collect();
+        let fresh = self.stack.inspect(&ids, false).map_err(Stop::Engine)?;
+        self.containers
+            .extend(fresh.into_iter().map(|c| (c.id.clone(), c)));
+        self.inspected = Instant::now();
+        Ok(())
+    }
+
+    fn reap_probes(&mut self, now: Instant) {
+        let (probed_ready, last_probe) = (&mut self.probed_ready, &mut self.last_probe);
+        self.probes.retain(|id, probe| {
+            let finished = match probe.child.try_wait() {
+                Ok(Some(output)) => {
+                    if output.status.success() {
+                        probed_ready.push(id.clone());
+                    }
+                    true
+                }
+                Ok(None) if now >= probe.deadline => {
+                    probe.child.kill();
+                    true
+                }
+                Ok(None) => false,
+                Err(_) => true,
+            };
+            if finished {
+                last_probe.insert(id.clone(), now);
+            }
+            !finished
+        });
+    }
+
+    /// A started container that exited badly, turned unhealthy or keeps
+    /// restarting ends the startup.
+    fn check_failures(&self) -> Result<(), Stop> {
+        let started = self
+            .units
+            .iter()
+            .filter(|u| matches!(u.phase, Phase::Started));
+        for unit in started {
+            for id in &unit.containers {
+                let Some(container) = self.containers.get(id) else {
+                    continue;
+                };
+                if let Readiness::Failed(why) = container.state.readiness() {
+                    return Err(Stop::Failed(Box::new(container.clone()), why));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn reap_starts(&mut self) -> Result<(), Stop> {
+        let mut started = false;
+        for unit in &mut self.units {
+            let Phase::Starting(child) = &unit.phase else {
+                continue;
+            };
+            let Some(output) = child.try_wait().map_err(Stop::Engine)? else {
+                continue;
+            };
+            child
+                .cmd()
+                .check(&output)
+                .map_err(|e| Stop::Engine(e.context(format!("cannot start `{}`", unit.name))))?;
+            unit.phase = Phase::Started;
+            started = true;
+        }
+        if started {
+            self.inspect()?;
+        }
+        Ok(())
+    }
+
+    fn is_ready(&self, id: &String) -> bool {
+        self.probed_ready.contains(id)
+            || self
+                .containers
+                .get(id)
+                .is_some_and(|c| c.state.readiness() == Readiness::Ready)
+    }
+
+    fn mark_ready(&mut self) {
+        let elapsed = self.began.elapsed();
+        let newly: Vec<usize> = (0..self.units.len())
+            .filter(|&i| {
+                let unit = &self.units[i];
+                matches!(unit.phase, Phase::Started)
+                    && unit.ready_after.is_none()
+                    && unit.containers.iter().all(|id| self.is_ready(id))
+            })
+            .collect();
+        for i in newly {
+            self.units[i].ready_after = Some(elapsed);
+            self.order.push(self.units[i].name.clone());
+        }
+    }
+
+    /// Whether `dependency` lets its dependents start under `condition`.
+    fn holds(&self, dependency: &str, condition: Condition) -> bool {
+        let Some(unit) = self.units.iter().find(|u| u.name == dependency) else {
+            return true;
+        };
+        match condition {
+            Condition::Started => matches!(unit.phase, Phase::Started),
+            Condition::Healthy => unit.ready_after.is_some(),
+            Condition::CompletedSuccessfully => {
+                matches!(unit.phase, Phase::Started)
+                    && unit.containers.iter().all(|id| {
+                        self.containers.get(id).is_some_and(|c| {
+                            matches!(c.state.status.as_str(), "exited" | "dead")
+                                && c.state.exit_code == 0
+                        })
+                    })
+            }
+        }
+    }
+
+    fn start_what_can_start(&mut self) -> Result<(), Stop> {
+        let startable: Vec<usize> = (0..self.units.len())
+            .filter(|&i| {
+                let unit = &self.units[i];
+                matches!(unit.phase, Phase::Pending)
+                    && unit.depends_on.iter().all(|(d, c)| self.holds(d, *c))
+            })
+            .collect();
+        for i in startable {
+            let child = self
+                .stack
+                .engine()
+                .docker(["start"])
+                .args(self.units[i].containers.iter().cloned())
+                .spawn_captured()
+                .map_err(Stop::Engine)?;
+            self.units[i].phase = Phase::Starting(Box::new(child));
+        }
+        Ok(())
+    }
+
+    /// Starts healthchecks, back to back, in the containers that have waited
+    /// longest for one.
+    fn run_probes(&mut self, now: Instant) {
+        let waiting = self.units.iter().filter(|u| u.ready_after.is_none());
+        let mut due = Vec::new();
+        for id in waiting.flat_map(|u| &u.containers) {
+            let Some(container) = self.containers.get(id) else {
+                continue;
+            };
+            let Some(check) = &container.healthcheck else {
+                continue;
+            };
+            let first = self.first_probe.get(id).copied().unwrap_or(now);
+            let gap = ((now - first).saturating_sub(PROBE_EAGER) / 10).min(PROBE_GAP_MAX);
+            let rested = self
+                .last_probe
+                .get(id)
+                .is_none_or(|last| now >= *last + gap);
+            if container.state.status == "running"
+                && !self.probed_ready.contains(id)
+                && !self.probes.contains_key(id)
+                && rested
+            {
+                due.push((self.last_probe.get(id).copied(), id.clone(), check.clone()));
+            }
+        }
+        // Never probed first, then the longest ago.
+        due.sort_by_key(|(last, _, _)| *last);
+        let free = MAX_PROBES.saturating_sub(self.probes.len());
+        for (_, id, check) in due.into_iter().take(free) {
+            let cmd = self
+                .stack
+                .engine()
+                .docker(["exec", id.as_str()])
+                .args(check.command)
+                .echo(false);
+            // A probe that cannot start is no verdict: the daemon's own
+            // healthcheck still decides.
+            if let Ok(child) = cmd.spawn_captured() {
+                self.first_probe.entry(id.clone()).or_insert(now);
+                let deadline = now + check.timeout;
+                self.probes.insert(id, Probe { child, deadline });
+            }
+        }
+    }
+
+    /// What each service that is not ready is doing, for the timeout error.
+    fn waiting(&self) -> Vec<String> {
+        self.units
+            .iter()
+            .filter(|u| u.ready_after.is_none())
+            .map(|unit| {
+                let what = match unit.phase {
+                    Phase::Pending => {
+                        let blocking: Vec<String> = unit
+                            .depends_on
+                            .iter()
+                            .filter(|(d, c)| !self.holds(d, *c))
+                            .map(|(d, c)| match c {
+                                Condition::Started => format!("{d} to start"),
+                                Condition::Healthy => format!("{d} to be healthy"),
+                                Condition::CompletedSuccessfully => {
+                                    format!("{d} to complete")
+                                }
+                            })
+                            .collect();
+                        format!("not started: waiting for {}", blocking.join(" and "))
+                    }
+                    Phase::Starting(_) => "starting".into(),
+                    Phase::Started => unit
+                        .containers
+                        .iter()
+                        .filter_map(|id| match self.containers.get(id)?.state.readiness() {
+                            Readiness::Waiting(what) | Readiness::Failed(what) => Some(what),
+                            Readiness::Ready => None,
+                        })
+                        .next()
+                        .unwrap_or_else(|| "not ready".into()),
+                };
+                format!("{} ({what})", unit.name)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Startup<'_> {
+    fn drop(&mut self) {
+        for probe in self.probes.values() {
+            probe.child.kill();
+        }
+        for unit in &self.units {
+            if let Phase::Starting(child) = &unit.phase {
+                child.kill();
+            }
+        }
+    }
+}

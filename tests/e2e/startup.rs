@@ -1,0 +1,104 @@
+//! testbed's own startup: depends_on conditions kept, healthchecks run by
+//! testbed rather than at the daemon's interval, one-shot jobs, and the
+//! default teardown that kills instead of stopping.
+
+use std::time::Duration;
+
+use crate::support::{Flavor, Run, assert_clean, per_flavor};
+
+fn conditions_are_kept_and_healthchecks_do_not_wait_for_the_interval(flavor: Flavor) {
+    // The daemon would first check db and api after 30 s each.
+    let out = Run::fixture("depends")
+        .flavor(flavor)
+        .project("depends")
+        .args(["-v", "--wait-timeout", "20s"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "api-ok\ndb-ok\n", "{out}");
+    let order: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("testbed: ")?.split_once(" ready after "))
+        .map(|(service, _)| service)
+        .collect();
+    assert_eq!(order.last(), Some(&"api"), "api must be ready last\n{out}");
+    assert!(order.contains(&"db") && order.contains(&"migrate"), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(conditions_are_kept_and_healthchecks_do_not_wait_for_the_interval);
+
+fn a_failed_one_shot_dependency_stops_the_run_with_its_log(flavor: Flavor) {
+    let out = Run::fixture("depends")
+        .flavor(flavor)
+        .project("depends-fail")
+        .env("MIGRATE_EXIT", "2")
+        .output();
+    assert_eq!(out.code, Some(125), "{out}");
+    assert!(
+        out.error_line()
+            .contains("dependency `migrate` exited with code 2"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("migrated"), "its log is shown\n{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(a_failed_one_shot_dependency_stops_the_run_with_its_log);
+
+fn a_dependent_that_never_gets_to_start_is_named_on_timeout(flavor: Flavor) {
+    let out = Run::fixture("waits-for")
+        .flavor(flavor)
+        .project("waits-for")
+        .args(["--wait-timeout", "3s"])
+        .output();
+    assert_eq!(out.code, Some(124), "{out}");
+    let error = out.error_line();
+    assert!(error.contains("not ready after 3s"), "{out}");
+    assert!(
+        error.contains("app (not started: waiting for dep to be healthy)"),
+        "{out}"
+    );
+    assert!(error.contains("dep (health: starting)"), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(a_dependent_that_never_gets_to_start_is_named_on_timeout);
+
+fn teardown_kills_services_that_ignore_sigterm_at_once(flavor: Flavor) {
+    // Every long-running service of bench-chain ignores SIGTERM: a graceful
+    // stop of its three levels would take 3 x 10 s.
+    let out = Run::fixture("bench-chain")
+        .flavor(flavor)
+        .project("kill")
+        .args(["-v"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    let torn: f64 = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("testbed: torn down in ")?.strip_suffix('s'))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no teardown time\n{out}"));
+    assert!(
+        Duration::from_secs_f64(torn) < Duration::from_secs(10),
+        "teardown took {torn}s\n{out}"
+    );
+    assert!(!out.stderr.contains(" down -v"), "no compose down\n{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(teardown_kills_services_that_ignore_sigterm_at_once);
+
+fn a_stop_timeout_stops_gracefully_with_compose_down(flavor: Flavor) {
+    let out = Run::fixture("basic")
+        .flavor(flavor)
+        .project("graceful")
+        .args(["-v", "--stop-timeout", "3s"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with("+ ") && l.ends_with(" down -v --remove-orphans -t 3")),
+        "{out}"
+    );
+    assert_clean(&out.project);
+}
+per_flavor!(a_stop_timeout_stops_gracefully_with_compose_down);
