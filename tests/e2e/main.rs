@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod doctor;
+mod job;
 mod startup;
 mod support;
 

@@ -45,20 +45,25 @@ impl Flavor {
 }
 
 /// `per_flavor!(scenario)` turns `fn scenario(flavor: Flavor)` into the
-/// tests `scenario::v1` and `scenario::v2`, each behind the engine gate.
+/// tests `scenario::v1` and `scenario::v2`, each behind the engine gate;
+/// `per_flavor!(scenario, gate)` puts them behind another gate, a path to a
+/// `fn() -> bool`.
 macro_rules! per_flavor {
     ($scenario:ident) => {
+        $crate::support::per_flavor!($scenario, $crate::support::engine_ready);
+    };
+    ($scenario:ident, $gate:path) => {
         mod $scenario {
             #[test]
             fn v1() {
-                if $crate::support::engine_ready() {
+                if $gate() {
                     super::$scenario($crate::support::Flavor::V1)
                 }
             }
 
             #[test]
             fn v2() {
-                if $crate::support::engine_ready() {
+                if $gate() {
                     super::$scenario($crate::support::Flavor::V2)
                 }
             }
@@ -248,15 +253,15 @@ impl Run {
     }
 }
 
-/// What one stream of testbed printed so far, and whether it is closed.
+/// What one stream of a child printed so far, and whether it is closed.
 #[derive(Default)]
-struct Stream {
+pub struct Stream {
     state: Mutex<(String, bool)>,
     changed: Condvar,
 }
 
 impl Stream {
-    fn read(pipe: impl Read + Send + 'static) -> Arc<Stream> {
+    pub fn read(pipe: impl Read + Send + 'static) -> Arc<Stream> {
         let stream = Arc::new(Stream::default());
         let writer = Arc::clone(&stream);
         std::thread::spawn(move || {
@@ -274,7 +279,7 @@ impl Stream {
     }
 
     /// Waits until `done(text, closed)` holds; false when `timeout` passed.
-    fn wait_until(&self, timeout: Duration, done: impl Fn(&str, bool) -> bool) -> bool {
+    pub fn wait_until(&self, timeout: Duration, done: impl Fn(&str, bool) -> bool) -> bool {
         let state = self.state.lock().unwrap();
         let (state, _) = self
             .changed
@@ -283,7 +288,7 @@ impl Stream {
         done(&state.0, state.1)
     }
 
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         self.state.lock().unwrap().0.clone()
     }
 }
@@ -419,6 +424,11 @@ pub fn assert_clean(project: &str) {
     let left = leftovers(project).unwrap_or_else(|e| panic!("{e}"));
     remove(&left);
     assert!(left.is_empty(), "project {project} left behind: {left:?}");
+}
+
+/// Removes, best effort, whatever `project` left on the engine.
+pub fn remove_project(project: &str) {
+    remove(&leftovers(project).unwrap_or_default());
 }
 
 /// Everything of `project` on the engine, as (kind, name).

@@ -1,0 +1,1062 @@
+//! testbed inside a CI job container: a `JobContainer` builder that starts a
+//! container of `testbed-job:latest` (scripts/build-job-image.sh) with the
+//! host's Docker socket mounted, as GitLab's docker executor runs a job, so
+//! the stacks testbed starts are its siblings; and the tests that run
+//! `testbed self-id` and `testbed run` in one.
+//!
+//! ```ignore
+//! let job = JobContainer::new(flavor)
+//!     .hostname("ci-runner-7")
+//!     .copy_fixture("fixtures/basic")
+//!     .start();
+//! let out = job.testbed_run().project("pass").output();
+//! assert_eq!(out.code, Some(0), "{out}");
+//! ```
+//!
+//! The image is built once per test process. Set `TESTBED_JOB_E2E=0` to skip
+//! these tests where it cannot be built (it needs Debian's docker-compose
+//! package); under `CI=true` that is refused, as `TESTBED_E2E=0` is.
+
+use std::fmt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::support::{
+    Flavor, ROOT, RUN_TIMEOUT, Stream, assert_clean, docker, engine_ready, per_flavor,
+    remove_project,
+};
+
+/// The image, as scripts/build-job-image.sh names it.
+pub const IMAGE: &str = "testbed-job:latest";
+/// Every container and volume these tests create carries this label, so
+/// that whatever a killed test process leaked can be found.
+pub const LABEL: &str = "org.testbed.e2e.job";
+/// GitLab's builds volume and a project checkout in it (`CI_PROJECT_DIR`).
+pub const BUILDS: &str = "/builds";
+pub const WORKSPACE: &str = "/builds/group/project";
+/// How long a job container lives if its test process dies without
+/// removing it: it is started with `--rm`, so it goes when `sleep` ends.
+const LIFETIME: &str = "3600";
+/// How long testbed may take to get its test container going.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long testbed may take to tear down after a signal.
+const SIGNAL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The gate at the top of every job test: the engine gate, then the job
+/// image, built once per test process. A build that fails fails the test
+/// (with the script's error and its fix); only `TESTBED_JOB_E2E=0` skips,
+/// and not under `CI=true`.
+pub fn job_ready() -> bool {
+    if !engine_ready() {
+        return false;
+    }
+    if std::env::var("TESTBED_JOB_E2E").as_deref() == Ok("0") {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "TESTBED_JOB_E2E=0 under CI=true: CI must run the job-container tests"
+        );
+        let current = std::thread::current();
+        let test = current.name().unwrap_or("test");
+        eprintln!("note: TESTBED_JOB_E2E=0: skipping the job-container test {test}");
+        return false;
+    }
+    static IMAGE_BUILT: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(problem) = IMAGE_BUILT.get_or_init(build_image) {
+        panic!("{problem}");
+    }
+    true
+}
+
+fn build_image() -> Result<(), String> {
+    let started = Instant::now();
+    let out = Command::new("bash")
+        .arg("scripts/build-job-image.sh")
+        .current_dir(ROOT)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot start bash for scripts/build-job-image.sh: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cannot build {IMAGE}: `bash scripts/build-job-image.sh` failed ({}):\n{}{}\
+             (set TESTBED_JOB_E2E=0 to skip the job-container tests outside CI)",
+            out.status,
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout),
+        ));
+    }
+    eprintln!("note: {IMAGE} ready in {:.1?}", started.elapsed());
+    remove_stale_volumes();
+    Ok(())
+}
+
+/// Workspace volumes whose container is gone: a test process was killed
+/// before its `Drop` ran (the container itself went with `--rm`). Volumes
+/// are created with their container (`--mount`), so none of a live test is
+/// ever dangling.
+fn remove_stale_volumes() {
+    let filter = format!("label={LABEL}");
+    let Ok(out) = Command::new("docker")
+        .args(["volume", "ls", "-q", "--filter", &filter])
+        .args(["--filter", "dangling=true"])
+        .stdin(Stdio::null())
+        .output()
+    else {
+        return;
+    };
+    for volume in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        let _ = quietly(&["volume", "rm", volume]);
+    }
+}
+
+/// `docker <args>`, best effort: whether it succeeded.
+fn quietly(args: &[&str]) -> bool {
+    Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Where the job's workspace lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workspace {
+    /// A fresh named volume at /builds, as GitLab's docker executor does.
+    Volume,
+    /// A directory in the container's own writable layer.
+    Layer,
+}
+
+/// How to start a job container; `start` starts it.
+#[must_use]
+pub struct JobContainer {
+    flavor: Flavor,
+    hostname: Option<String>,
+    cgroupns_private: bool,
+    workspace: Workspace,
+    fixtures: Vec<String>,
+    env: Vec<(String, String)>,
+    labels: Vec<(String, String)>,
+}
+
+impl JobContainer {
+    /// A job whose `testbed run`s use `flavor`, with its workspace
+    /// (/builds/group/project) on a fresh volume.
+    pub fn new(flavor: Flavor) -> JobContainer {
+        JobContainer {
+            flavor,
+            hostname: None,
+            cgroupns_private: false,
+            workspace: Workspace::Volume,
+            fixtures: Vec::new(),
+            env: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+
+    /// `--hostname`: GitLab names job containers `runner-…-concurrent-N`,
+    /// so `HOSTNAME` is no container id.
+    pub fn hostname(mut self, name: &str) -> JobContainer {
+        self.hostname = Some(name.into());
+        self
+    }
+
+    /// `--cgroupns=private`: /proc/self/cgroup and /proc/1/cpuset then name
+    /// no container.
+    pub fn cgroupns_private(mut self) -> JobContainer {
+        self.cgroupns_private = true;
+        self
+    }
+
+    /// The workspace on a fresh named volume mounted at /builds (the default).
+    pub fn workspace_volume(mut self) -> JobContainer {
+        self.workspace = Workspace::Volume;
+        self
+    }
+
+    /// The workspace in the container's writable layer: no volume at all.
+    pub fn workspace_on_layer(mut self) -> JobContainer {
+        self.workspace = Workspace::Layer;
+        self
+    }
+
+    /// Copies the contents of `dir` (relative to the repository) into the
+    /// workspace, as a checkout of that project: `fixtures/basic` puts its
+    /// compose.yml at the workspace's top, where `testbed run` finds it.
+    pub fn copy_fixture(mut self, dir: &str) -> JobContainer {
+        self.fixtures.push(dir.into());
+        self
+    }
+
+    /// A variable of the job's environment (`docker run -e`).
+    pub fn env(mut self, name: &str, value: &str) -> JobContainer {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// A label on the job container, such as the GitLab runner's
+    /// `com.gitlab.gitlab-runner.job.id`.
+    pub fn label(mut self, name: &str, value: &str) -> JobContainer {
+        self.labels.push((name.into(), value.into()));
+        self
+    }
+
+    /// Starts the container detached, `sleep` as its first process, and
+    /// copies the fixtures in.
+    pub fn start(self) -> Job {
+        assert!(
+            job_ready(),
+            "JobContainer::start needs the job gate; call job_ready() first"
+        );
+        static JOBS: AtomicUsize = AtomicUsize::new(0);
+        let n = JOBS.fetch_add(1, Ordering::SeqCst);
+        let name = format!("tbjob-{}-{n}", std::process::id());
+        let owner = format!("{LABEL}={}", std::process::id());
+        let mut args: Vec<String> = ["run", "-d", "--rm", "--name", &name, "--label", &owner]
+            .map(String::from)
+            .into();
+        args.extend([
+            "-v".into(),
+            "/var/run/docker.sock:/var/run/docker.sock".into(),
+        ]);
+        args.extend(["-w".into(), WORKSPACE.into()]);
+        let volume = (self.workspace == Workspace::Volume).then(|| {
+            // Created with the container, so it is never dangling while the
+            // container lives (see `remove_stale_volumes`).
+            args.push("--mount".into());
+            args.push(format!(
+                "type=volume,src={name}-builds,dst={BUILDS},volume-label={owner}"
+            ));
+            format!("{name}-builds")
+        });
+        if let Some(hostname) = &self.hostname {
+            args.extend(["--hostname".into(), hostname.clone()]);
+        }
+        if self.cgroupns_private {
+            args.push("--cgroupns=private".into());
+        }
+        for (key, value) in &self.labels {
+            args.extend(["--label".into(), format!("{key}={value}")]);
+        }
+        // `-e NAME` takes the value from docker's own environment, off argv.
+        let mut cmd = Command::new("docker");
+        for (key, value) in &self.env {
+            args.extend(["-e".into(), key.clone()]);
+            cmd.env(key, value);
+        }
+        args.extend([IMAGE.into(), "sleep".into(), LIFETIME.into()]);
+        let out = cmd
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot start docker");
+        // From here on, Drop removes whatever was created.
+        let mut job = Job {
+            id: String::new(),
+            name,
+            volume,
+            flavor: self.flavor,
+        };
+        assert!(
+            out.status.success(),
+            "`docker {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        job.id = docker(&["inspect", "--format", "{{.Id}}", &job.name])
+            .trim()
+            .to_string();
+        let mkdir = job.exec(&["mkdir", "-p", WORKSPACE]);
+        assert_eq!(mkdir.code, Some(0), "{mkdir}");
+        for fixture in &self.fixtures {
+            let from = format!("{ROOT}/{fixture}/.");
+            docker(&["cp", &from, &format!("{}:{WORKSPACE}", job.id)]);
+        }
+        job
+    }
+}
+
+/// A running job container. Dropping it removes the container and its
+/// volume.
+pub struct Job {
+    id: String,
+    name: String,
+    volume: Option<String>,
+    flavor: Flavor,
+}
+
+impl Job {
+    /// The container's full id, as `docker inspect` reports it.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs `args` in the workspace (`docker exec`), to the end.
+    pub fn exec(&self, args: &[&str]) -> JobOutput {
+        let mut cmd = self.docker_exec(&[]);
+        cmd.args(args);
+        Running::spawn(cmd, None, None, self).finish(RUN_TIMEOUT)
+    }
+
+    /// Starts `args` in the workspace, its output piped, to watch and
+    /// signal it.
+    pub fn spawn(&self, args: &[&str]) -> Running<'_> {
+        self.spawn_with(args, &[], None)
+    }
+
+    /// `spawn`, with variables for `docker exec -e` and the project to
+    /// clean up after.
+    fn spawn_with<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        args: &[S],
+        env: &[(String, String)],
+        project: Option<String>,
+    ) -> Running<'_> {
+        static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+        let n = SPAWNED.fetch_add(1, Ordering::SeqCst);
+        // A shell writes the command's pid where `signal` finds it, then
+        // becomes the command.
+        let pid_file = format!("/tmp/spawned-{n}.pid");
+        let mut cmd = self.docker_exec(env);
+        cmd.args(["sh", "-c", r#"echo $$ >"$0" && exec "$@""#, &pid_file]);
+        cmd.args(args);
+        Running::spawn(cmd, Some(pid_file), project, self)
+    }
+
+    /// The contents of `path` (relative to the workspace), or None if it
+    /// cannot be read.
+    pub fn read_file(&self, path: &str) -> Option<String> {
+        let out = self.exec(&["cat", "--", path]);
+        (out.code == Some(0)).then(|| out.stdout.clone())
+    }
+
+    /// Everything under the directory `path` (relative to the workspace),
+    /// relative to it and sorted; directories end in `/`. Empty when `path`
+    /// does not exist.
+    pub fn list(&self, path: &str) -> Vec<String> {
+        let script = r#"cd -- "$1" 2>/dev/null || exit 0
+            find . -mindepth 1 -type d | sed 's|$|/|'
+            find . -mindepth 1 ! -type d"#;
+        let out = self.exec(&["sh", "-c", script, "sh", path]);
+        assert_eq!(out.code, Some(0), "listing {path} failed\n{out}");
+        let mut found: Vec<String> = out
+            .stdout
+            .lines()
+            .map(|l| l.strip_prefix("./").unwrap_or(l).to_string())
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// `testbed run --compose <flavor>` in the workspace.
+    pub fn testbed_run(&self) -> JobRun<'_> {
+        JobRun {
+            job: self,
+            args: Vec::new(),
+            env: Vec::new(),
+            scenario: None,
+            command: Vec::new(),
+        }
+    }
+
+    /// `docker exec -w <workspace> [-e NAME]… <container>`, the values of
+    /// `env` in docker's own environment.
+    fn docker_exec(&self, env: &[(String, String)]) -> Command {
+        let mut cmd = Command::new("docker");
+        cmd.args(["exec", "-w", WORKSPACE]);
+        for (key, value) in env {
+            cmd.args(["-e", key]).env(key, value);
+        }
+        cmd.arg(&self.id);
+        cmd
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let container = if self.id.is_empty() {
+            &self.name
+        } else {
+            &self.id
+        };
+        let _ = quietly(&["rm", "-f", "-v", container]);
+        if let Some(volume) = &self.volume {
+            // The engine may take a moment to let go of a removed
+            // container's volume.
+            for _ in 0..50 {
+                if quietly(&["volume", "rm", volume]) || !quietly(&["volume", "inspect", volume]) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// A `testbed run` command line, run in a job's workspace.
+#[must_use]
+pub struct JobRun<'a> {
+    job: &'a Job,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    scenario: Option<String>,
+    command: Vec<String>,
+}
+
+impl<'a> JobRun<'a> {
+    /// `-p tbjob-<scenario>-<flavor>-<pid>-<n>`, unique to this run.
+    pub fn project(mut self, scenario: &str) -> JobRun<'a> {
+        self.scenario = Some(scenario.into());
+        self
+    }
+
+    pub fn args<const N: usize>(mut self, args: [&str; N]) -> JobRun<'a> {
+        self.args.extend(args.map(String::from));
+        self
+    }
+
+    /// A variable for testbed (`docker exec -e`).
+    pub fn env(mut self, name: &str, value: &str) -> JobRun<'a> {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// The test command, after `--`.
+    pub fn command<const N: usize>(mut self, words: [&str; N]) -> JobRun<'a> {
+        self.command = words.map(String::from).to_vec();
+        self
+    }
+
+    /// Runs testbed to the end.
+    pub fn output(self) -> JobOutput {
+        self.spawn().finish(RUN_TIMEOUT)
+    }
+
+    /// Starts testbed with its output piped, to watch and signal it.
+    pub fn spawn(self) -> Running<'a> {
+        static RUNS: AtomicUsize = AtomicUsize::new(0);
+        let project = self.scenario.as_ref().map(|scenario| {
+            let flavor = self.job.flavor.tag();
+            let n = RUNS.fetch_add(1, Ordering::SeqCst);
+            format!("tbjob-{scenario}-{flavor}-{}-{n}", std::process::id())
+        });
+        let mut args: Vec<String> = ["testbed", "run", "--compose", self.job.flavor.compose()]
+            .map(String::from)
+            .into();
+        if let Some(project) = &project {
+            args.extend(["-p".into(), project.clone()]);
+        }
+        args.extend(self.args);
+        if !self.command.is_empty() {
+            args.push("--".into());
+            args.extend(self.command);
+        }
+        self.job.spawn_with(&args, &self.env, project)
+    }
+}
+
+/// A `docker exec` under way, its output captured on this side. Dropped
+/// before it ended (a failed test), what `spawn` started gets SIGTERM, so
+/// that a testbed tears its stack down before the job container goes.
+///
+/// Signals go through `docker exec <job> kill <pid>`: killing the `docker
+/// exec` client here does not reach the process in the container (the
+/// client even exits 0 and leaves it running), and `docker kill` reaches
+/// only PID 1.
+pub struct Running<'a> {
+    job: &'a Job,
+    pid_file: Option<String>,
+    exited: Receiver<ExitStatus>,
+    status: Option<ExitStatus>,
+    stdout: Arc<Stream>,
+    stderr: Arc<Stream>,
+    project: Option<String>,
+}
+
+impl<'a> Running<'a> {
+    fn spawn(
+        mut cmd: Command,
+        pid_file: Option<String>,
+        project: Option<String>,
+        job: &'a Job,
+    ) -> Running<'a> {
+        let mut child: Child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start docker exec");
+        let stdout = Stream::read(child.stdout.take().unwrap());
+        let stderr = Stream::read(child.stderr.take().unwrap());
+        let (tx, exited) = mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait().expect("waiting for docker exec")));
+        Running {
+            job,
+            pid_file,
+            exited,
+            status: None,
+            stdout,
+            stderr,
+            project,
+        }
+    }
+
+    /// Waits until the stdout of the command in the job contains `needle`.
+    pub fn wait_for_stdout(&self, needle: &str, timeout: Duration) {
+        let seen = self
+            .stdout
+            .wait_until(timeout, |text, _| text.contains(needle));
+        assert!(
+            seen,
+            "`{needle}` did not appear on stdout within {timeout:?}\n{}",
+            self.snapshot(None)
+        );
+    }
+
+    /// The project named with `-p`, if any.
+    pub fn project(&self) -> Option<&str> {
+        self.project.as_deref()
+    }
+
+    /// Sends `signal` to the spawned command (testbed) in the job container.
+    pub fn signal(&self, signal: libc::c_int) {
+        let pid = self.spawned_pid();
+        let kill = self
+            .job
+            .exec(&["kill", &format!("-{signal}"), &pid.to_string()]);
+        assert_eq!(kill.code, Some(0), "kill -{signal} {pid} failed\n{kill}");
+    }
+
+    /// The spawned process's pid in the job container, once its wrapper
+    /// wrote it.
+    fn spawned_pid(&self) -> u32 {
+        assert!(
+            self.pid_file.is_some(),
+            "only what `spawn` started can be signalled"
+        );
+        self.wait_for_pid(Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("no pid was written\n{}", self.snapshot(None)))
+    }
+
+    /// Polls for the pid file; None if there is none by `timeout`. Never
+    /// panics: `Drop` uses it.
+    fn wait_for_pid(&self, timeout: Duration) -> Option<u32> {
+        let pid_file = self.pid_file.as_deref()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = Command::new("docker")
+                .args(["exec", &self.job.id, "cat", pid_file])
+                .stdin(Stdio::null())
+                .output()
+                .ok()?;
+            if let Ok(pid) = String::from_utf8_lossy(&out.stdout).trim().parse() {
+                return Some(pid);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for the command to exit, at most `timeout`.
+    pub fn finish(mut self, timeout: Duration) -> JobOutput {
+        let status = match self.exited.recv_timeout(timeout) {
+            Ok(status) => status,
+            Err(_) => panic!(
+                "`docker exec` did not exit within {timeout:?}\n{}",
+                self.snapshot(None)
+            ),
+        };
+        self.status = Some(status);
+        for stream in [&self.stdout, &self.stderr] {
+            stream.wait_until(Duration::from_secs(10), |_, closed| closed);
+        }
+        self.snapshot(Some(status))
+    }
+
+    fn snapshot(&self, status: Option<ExitStatus>) -> JobOutput {
+        JobOutput {
+            code: status.and_then(|s| s.code()),
+            status: status.map_or("still running".into(), |s| s.to_string()),
+            stdout: self.stdout.text(),
+            stderr: self.stderr.text(),
+            project: self.project.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if self.status.is_some() {
+            return;
+        }
+        if let Some(pid) = self.wait_for_pid(Duration::from_secs(5)) {
+            let pid = pid.to_string();
+            let _ = quietly(&["exec", &self.job.id, "kill", "-TERM", &pid]);
+            if self.exited.recv_timeout(Duration::from_secs(30)).is_err() {
+                let _ = quietly(&["exec", &self.job.id, "kill", "-KILL", &pid]);
+            }
+        }
+        let _ = self.exited.recv_timeout(Duration::from_secs(10));
+        if let Some(project) = &self.project {
+            remove_project(project);
+        }
+    }
+}
+
+/// How a command in a job ended. For a `testbed run` with `-p`, dropping it
+/// removes whatever its project left on the engine, so that a failing test
+/// does not leak its stack into the next.
+pub struct JobOutput {
+    /// The exit code of `docker exec`: the command's own.
+    pub code: Option<i32>,
+    status: String,
+    pub stdout: String,
+    pub stderr: String,
+    /// The `-p` name; empty for other commands.
+    pub project: String,
+}
+
+impl fmt::Display for JobOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "project: {}\nstatus: {}\n--- stdout ---\n{}--- stderr ---\n{}---",
+            self.project, self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Drop for JobOutput {
+    fn drop(&mut self) {
+        if !self.project.is_empty() {
+            remove_project(&self.project);
+        }
+    }
+}
+
+// ---- self-id --------------------------------------------------------------
+
+/// Asserts that `testbed self-id` in `job` prints exactly its full id.
+fn assert_self_id(job: &Job) {
+    let out = job.exec(&["testbed", "self-id", "-v"]);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, format!("{}\n", job.id()), "{out}");
+}
+
+#[test]
+fn self_id_in_a_job_container_is_its_full_id() {
+    if !job_ready() {
+        return;
+    }
+    let job = JobContainer::new(Flavor::V2).start();
+    assert_self_id(&job);
+}
+
+#[test]
+fn self_id_holds_when_the_hostname_is_no_container_id() {
+    if !job_ready() {
+        return;
+    }
+    let job = JobContainer::new(Flavor::V2)
+        .hostname("ci-runner-7")
+        .start();
+    let hostname = job.exec(&["sh", "-c", "echo \"$HOSTNAME $(hostname)\""]);
+    assert_eq!(hostname.stdout, "ci-runner-7 ci-runner-7\n", "{hostname}");
+    assert_self_id(&job);
+}
+
+#[test]
+fn self_id_holds_in_a_private_cgroup_namespace() {
+    if !job_ready() {
+        return;
+    }
+    let job = JobContainer::new(Flavor::V2).cgroupns_private().start();
+    // The premise: the cgroup files name no container here.
+    for file in ["/proc/self/cgroup", "/proc/1/cpuset"] {
+        let text = job.read_file(file).unwrap_or_default();
+        assert!(
+            !text.is_empty() && !text.contains(job.id()),
+            "{file} names the container despite --cgroupns=private:\n{text}"
+        );
+    }
+    assert_self_id(&job);
+}
+
+#[test]
+fn self_id_finds_a_gitlab_job_by_its_runner_labels() {
+    if !job_ready() {
+        return;
+    }
+    // Unique, so that no other container carries these labels.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let job_id = format!("{}{nanos:09}", std::process::id());
+    let job = JobContainer::new(Flavor::V2)
+        .hostname("runner-abc123-project-42-concurrent-0")
+        .cgroupns_private()
+        .env("GITLAB_CI", "true")
+        .env("CI_JOB_ID", &job_id)
+        .label("com.gitlab.gitlab-runner.job.id", &job_id)
+        .label("com.gitlab.gitlab-runner.type", "build")
+        .start();
+    assert_self_id(&job);
+    let out = job.exec(&["testbed", "self-id", "-v"]);
+    let confirmed = format!(
+        "confirmed the container labelled com.gitlab.gitlab-runner.job.id={job_id}, \
+         com.gitlab.gitlab-runner.type=build from the GitLab job's labels"
+    );
+    assert!(out.stderr.contains(&confirmed), "{out}");
+}
+
+// ---- testbed run ----------------------------------------------------------
+
+fn run_in_a_job_container_passes_and_leaves_nothing(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .hostname("ci-runner-7")
+        .copy_fixture("fixtures/basic")
+        .start();
+    let out = job.testbed_run().project("pass").args(["-v"]).output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "tests ran\n", "{out}");
+    assert!(out.stderr.contains("tests passed"), "{out}");
+    // The flavor asked for is the one that ran, and only it.
+    let other = match flavor {
+        Flavor::V1 => Flavor::V2,
+        Flavor::V2 => Flavor::V1,
+    };
+    let ran = |f: Flavor| {
+        let echo = format!("+ {} -p {} ", f.compose(), out.project);
+        out.stderr.lines().any(|l| l.starts_with(&echo))
+    };
+    assert!(ran(flavor) && !ran(other), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(
+    run_in_a_job_container_passes_and_leaves_nothing,
+    crate::job::job_ready
+);
+
+fn run_in_a_job_container_exits_with_the_tests_code(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .workspace_on_layer()
+        .copy_fixture("fixtures/basic")
+        .start();
+    // The code travels as a variable: docker exec, testbed, the test container.
+    let out = job
+        .testbed_run()
+        .project("code")
+        .env("EXIT_CODE", "42")
+        .args(["-e", "EXIT_CODE"])
+        .command(["sh", "-c", "exit $EXIT_CODE"])
+        .output();
+    assert_eq!(out.code, Some(42), "{out}");
+    assert!(out.stderr.contains("tests failed (exit 42)"), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(
+    run_in_a_job_container_exits_with_the_tests_code,
+    crate::job::job_ready
+);
+
+fn sigterm_in_a_job_container_exits_143_and_tears_down(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .copy_fixture("fixtures/slow-test")
+        .start();
+    let run = job.testbed_run().project("sigterm").spawn();
+    run.wait_for_stdout("tests started", START_TIMEOUT);
+    // The stack is a sibling of the job container, on the same engine. (Not
+    // `docker ps` without -a: the engine may report the container running
+    // only a moment after its first output.)
+    let project = run.project().unwrap().to_string();
+    let name = format!("{project}-tests-run");
+    let tests = docker(&["ps", "-aq", "--filter", &format!("name={name}")]);
+    assert!(!tests.trim().is_empty(), "no {name} on the engine");
+    run.signal(libc::SIGTERM);
+    let out = run.finish(SIGNAL_TIMEOUT);
+    assert_eq!(out.code, Some(143), "{out}");
+    assert!(out.stderr.contains("interrupted by SIGTERM"), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(
+    sigterm_in_a_job_container_exits_143_and_tears_down,
+    crate::job::job_ready
+);
+
+// ---- the helper itself ----------------------------------------------------
+
+/// Fixtures, the environment and reading back work the same on a volume
+/// and on the container's layer, and the workspace is where GitLab has it.
+#[test]
+fn job_workspace_holds_the_fixture_and_what_commands_write() {
+    if !job_ready() {
+        return;
+    }
+    for (job, volume) in [
+        (JobContainer::new(Flavor::V2).workspace_volume(), true),
+        (JobContainer::new(Flavor::V2).workspace_on_layer(), false),
+    ] {
+        let job = job
+            .copy_fixture("fixtures/basic")
+            .env("GREETING", "hello from the job")
+            .start();
+        assert_eq!(job.list("."), ["compose.yml"]);
+        let out = job.exec(&[
+            "sh",
+            "-c",
+            "mkdir -p out/sub && echo \"$GREETING\" > out/sub/a.txt",
+        ]);
+        assert_eq!(out.code, Some(0), "{out}");
+        assert_eq!(job.list("out"), ["sub/", "sub/a.txt"]);
+        assert_eq!(
+            job.read_file("out/sub/a.txt").as_deref(),
+            Some("hello from the job\n")
+        );
+        assert_eq!(job.read_file("nope.txt"), None);
+        assert!(job.list("nope").is_empty());
+        let mounts = docker(&[
+            "inspect",
+            "--format",
+            "{{range .Mounts}}{{.Type}}:{{.Destination}} {{end}}",
+            job.id(),
+        ]);
+        assert_eq!(
+            mounts.contains(&format!("volume:{BUILDS}")),
+            volume,
+            "{mounts}"
+        );
+        assert!(mounts.contains("bind:/var/run/docker.sock"), "{mounts}");
+    }
+}
+
+/// `signal` reaches the spawned process inside the container, which
+/// killing the host-side `docker exec` client would not.
+#[test]
+fn job_signal_reaches_the_spawned_process() {
+    if !job_ready() {
+        return;
+    }
+    let job = JobContainer::new(Flavor::V2).workspace_on_layer().start();
+    let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 1; done";
+    let running = job.spawn(&["sh", "-c", script]);
+    running.wait_for_stdout("ready", Duration::from_secs(30));
+    running.signal(libc::SIGTERM);
+    let out = running.finish(Duration::from_secs(30));
+    assert_eq!(out.code, Some(7), "{out}");
+    assert_eq!(out.stdout, "ready\ngot TERM\n", "{out}");
+}
+
+/// Dropping a job removes its container and its volume.
+#[test]
+fn dropped_job_leaves_no_container_or_volume() {
+    if !job_ready() {
+        return;
+    }
+    let job = JobContainer::new(Flavor::V2).start();
+    let id = job.id().to_string();
+    let volume = job.volume.clone().expect("a workspace volume");
+    drop(job);
+    assert!(
+        !quietly(&["container", "inspect", &id]),
+        "{id} is still there"
+    );
+    assert!(
+        !quietly(&["volume", "inspect", &volume]),
+        "{volume} is still there"
+    );
+}
+
+// ---- artifacts --------------------------------------------------------------
+
+/// The artifacts directory in the job's workspace, as seed 002 has it.
+const ARTIFACTS: &str = "build/api_tests";
+
+/// Runs the artifacts fixture in `job` with `--artifacts build/api_tests`
+/// and checks that the files and logs are in the job's workspace, brought
+/// there by `strategy`.
+fn assert_artifacts_arrive(job: &Job, scenario: &str, strategy: &str) {
+    let out = job
+        .testbed_run()
+        .project(scenario)
+        .args(["-v", "--artifacts", ARTIFACTS])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    let chosen = format!("testbed: artifacts: {strategy} (");
+    assert!(out.stderr.contains(&chosen), "{out}");
+    let dir = format!("{WORKSPACE}/{ARTIFACTS}");
+    assert_eq!(
+        job.read_file(&format!("{dir}/result.txt")).as_deref(),
+        Some("done\n"),
+        "{out}"
+    );
+    assert_eq!(
+        job.list(&dir),
+        [
+            "logs/",
+            "logs/dep.log",
+            "logs/tests.log",
+            "reports/",
+            "reports/junit.xml",
+            "result.txt"
+        ],
+        "{out}"
+    );
+    let dep = job.read_file(&format!("{dir}/logs/dep.log")).unwrap();
+    assert!(dep.contains("Z dep says hello"), "{dep}");
+    assert_clean(&out.project);
+}
+
+fn artifacts_share_the_job_volume(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .copy_fixture("fixtures/artifacts")
+        .start();
+    assert_artifacts_arrive(&job, "art-share", "volumes-from");
+    let out = job
+        .testbed_run()
+        .project("art-why")
+        .args(["--dry-run", "-v", "--artifacts", ARTIFACTS])
+        .output();
+    let reason = format!(
+        "testbed runs in container {}, and {WORKSPACE}/{ARTIFACTS} is on its mount {BUILDS})",
+        &job.id()[..12]
+    );
+    assert!(out.stderr.contains(&reason), "{out}");
+}
+per_flavor!(artifacts_share_the_job_volume, crate::job::job_ready);
+
+fn artifacts_share_the_job_volume_with_a_custom_hostname(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .hostname("runner-abc123-project-42-concurrent-0")
+        .copy_fixture("fixtures/artifacts")
+        .start();
+    assert_artifacts_arrive(&job, "art-host", "volumes-from");
+}
+per_flavor!(
+    artifacts_share_the_job_volume_with_a_custom_hostname,
+    crate::job::job_ready
+);
+
+fn artifacts_share_the_job_volume_in_a_private_cgroup_namespace(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .cgroupns_private()
+        .copy_fixture("fixtures/artifacts")
+        .start();
+    assert_artifacts_arrive(&job, "art-cgns", "volumes-from");
+}
+per_flavor!(
+    artifacts_share_the_job_volume_in_a_private_cgroup_namespace,
+    crate::job::job_ready
+);
+
+fn artifacts_on_the_job_layer_are_copied(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .workspace_on_layer()
+        .copy_fixture("fixtures/artifacts")
+        .start();
+    assert_artifacts_arrive(&job, "art-layer", "copy");
+}
+per_flavor!(artifacts_on_the_job_layer_are_copied, crate::job::job_ready);
+
+fn artifacts_are_copied_when_told_the_daemon_is_remote(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .copy_fixture("fixtures/artifacts")
+        .start();
+    let out = job
+        .testbed_run()
+        .project("art-remote")
+        .env("TESTBED_ARTIFACTS_MODE", "copy")
+        .args(["--artifacts", ARTIFACTS])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    let dir = format!("{WORKSPACE}/{ARTIFACTS}");
+    assert_eq!(
+        job.read_file(&format!("{dir}/reports/junit.xml"))
+            .as_deref(),
+        Some("<testsuite/>\n")
+    );
+    assert!(
+        job.read_file(&format!("{dir}/logs/tests.log")).is_some(),
+        "{out}"
+    );
+    assert_clean(&out.project);
+}
+per_flavor!(
+    artifacts_are_copied_when_told_the_daemon_is_remote,
+    crate::job::job_ready
+);
+
+fn sigterm_in_a_job_container_still_collects_the_artifacts(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .copy_fixture("fixtures/artifacts")
+        .start();
+    let run = job
+        .testbed_run()
+        .project("art-term")
+        .args(["--artifacts", ARTIFACTS])
+        .command([
+            "sh",
+            "-c",
+            "echo partial > $ARTIFACTS_DIR/partial.txt; echo tests started; sleep 300",
+        ])
+        .spawn();
+    run.wait_for_stdout("tests started", START_TIMEOUT);
+    run.signal(libc::SIGTERM);
+    let out = run.finish(SIGNAL_TIMEOUT);
+    assert_eq!(out.code, Some(143), "{out}");
+    let dir = format!("{WORKSPACE}/{ARTIFACTS}");
+    assert_eq!(
+        job.read_file(&format!("{dir}/partial.txt")).as_deref(),
+        Some("partial\n"),
+        "{out}"
+    );
+    let tests = job
+        .read_file(&format!("{dir}/logs/tests.log"))
+        .unwrap_or_default();
+    assert!(tests.contains("Z tests started"), "{tests}\n{out}");
+    assert!(
+        job.read_file(&format!("{dir}/logs/dep.log")).is_some(),
+        "{out}"
+    );
+    assert_clean(&out.project);
+}
+per_flavor!(
+    sigterm_in_a_job_container_still_collects_the_artifacts,
+    crate::job::job_ready
+);
+
+#[test]
+fn doctor_in_a_job_container_names_it_and_the_strategy() {
+    if !job_ready() {
+        return;
+    }
+    let job = JobContainer::new(Flavor::V2)
+        .hostname("ci-runner-7")
+        .start();
+    let out = job.exec(&["testbed", "doctor", "--artifacts", ARTIFACTS]);
+    assert_eq!(out.code, Some(0), "{out}");
+    let line = |start: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(start))
+            .unwrap_or_else(|| panic!("no `{start}` line\n{out}"))
+            .to_string()
+    };
+    assert_eq!(
+        line("✓ container: "),
+        format!("✓ container: {}, confirmed by the daemon", job.id())
+    );
+    assert!(
+        line("· artifacts: ").starts_with(&format!(
+            "· artifacts: volumes-from for {WORKSPACE}/{ARTIFACTS} (testbed runs in container"
+        )),
+        "{out}"
+    );
+    assert!(line("✓ compose: ").contains("docker compose 2."), "{out}");
+}
