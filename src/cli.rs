@@ -28,6 +28,10 @@ EXAMPLES:
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// When to use colours; NO_COLOR and CLICOLOR=0 also turn them off
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
+    pub color: Color,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +209,37 @@ pub struct RunArgs {
     #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub verbose: bool,
 
+    /// How to print: gitlab (collapsible sections), terminal (live lines),
+    /// plain (timestamped lines) [default: gitlab when GITLAB_CI=true, else
+    /// terminal when stderr is one, else plain]
+    #[arg(
+        long,
+        env = "TESTBED_OUTPUT",
+        value_name = "MODE",
+        default_value = "auto",
+        hide_default_value = true
+    )]
+    pub output: Output,
+
+    /// Write a JUnit XML report here: one test case per phase and per
+    /// dependency's readiness, for GitLab's artifacts:reports:junit
+    #[arg(long, env = "TESTBED_JUNIT", value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
+    /// Merge the tests' own JUnit files into --junit: a glob relative to the
+    /// artifacts directory, e.g. 'reports/*.xml'
+    #[arg(
+        long,
+        env = "TESTBED_JUNIT_FROM",
+        value_name = "GLOB",
+        requires = "junit"
+    )]
+    pub junit_from: Option<String>,
+
+    /// Write a JSON summary of the run here (its fields are in the README)
+    #[arg(long, env = "TESTBED_REPORT", value_name = "PATH")]
+    pub report: Option<PathBuf>,
+
     /// The test command, replacing the service's own
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -221,6 +256,21 @@ pub enum ArtifactsMode {
     VolumesFrom,
     /// Copy the files out of the test container with `docker cp`
     Copy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Auto,
+    Gitlab,
+    Terminal,
+    Plain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

@@ -3,7 +3,7 @@
 //! errors are built from that line, never from the raw argv.
 
 use std::fmt;
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -270,6 +270,42 @@ impl Cmd {
         self.start(expression, group)
     }
 
+    /// Like [`spawn_inherited`](Self::spawn_inherited), but its stdout
+    /// passes through testbed on its way to ours. If our stdout closes, as
+    /// with `testbed run | head`, the rest is read and dropped: the program
+    /// never sees a broken pipe, so it ends as it would have.
+    pub fn spawn_forwarded(&self, group: Group) -> anyhow::Result<Child> {
+        let (mut reader, writer) = os_pipe::pipe().context("cannot create a pipe")?;
+        let mut expression = self.expression(group).stdout_file(writer);
+        if group == Group::Own && std::io::stdin().is_terminal() {
+            expression = expression.stdin_null();
+        }
+        let mut child = self.start(expression, group)?;
+        let (done, forwarded) = std::sync::mpsc::channel();
+        child.forwarded = Some(forwarded);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 8192];
+            let mut open = true;
+            loop {
+                match reader.read(&mut buffer) {
+                    Ok(0) => break,
+                    Ok(n) if open => {
+                        let mut stdout = std::io::stdout().lock();
+                        open = stdout
+                            .write_all(&buffer[..n])
+                            .and_then(|()| stdout.flush())
+                            .is_ok();
+                    }
+                    Ok(_) => {}
+                    Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            let _ = done.send(());
+        });
+        Ok(child)
+    }
+
     fn start(&self, expression: duct::Expression, group: Group) -> anyhow::Result<Child> {
         let handle = expression
             .start()
@@ -283,6 +319,7 @@ impl Cmd {
             group_id,
             cmd: self.clone(),
             started: Instant::now(),
+            forwarded: None,
         })
     }
 }
@@ -308,6 +345,8 @@ pub struct Child {
     group_id: Option<libc::pid_t>,
     cmd: Cmd,
     started: Instant,
+    /// Says when all of its stdout was passed on, if it is forwarded.
+    forwarded: Option<std::sync::mpsc::Receiver<()>>,
 }
 
 impl Child {
@@ -331,6 +370,11 @@ impl Child {
                 .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
             if let Some(output) = finished {
                 record(self.started);
+                // Its last words before ours; but a grandchild that kept
+                // the pipe open must not hold us up.
+                if let Some(forwarded) = &self.forwarded {
+                    let _ = forwarded.recv_timeout(Duration::from_secs(2));
+                }
                 return Ok(Waited::Done(output.clone()));
             }
             if signals.received().is_some() {

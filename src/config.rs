@@ -68,6 +68,10 @@ pub struct Config {
     pub dry_run: bool,
     pub verbose: bool,
     pub compose: Option<String>,
+    pub junit: Option<PathBuf>,
+    /// A glob under the artifacts directory.
+    pub junit_from: Option<String>,
+    pub report: Option<PathBuf>,
 }
 
 /// The `x-testbed:` block: the stack carries its own settings.
@@ -145,6 +149,12 @@ pub fn resolve(
     }
     .map(|dir| artifacts_dir(&dir))
     .transpose()?;
+    if args.junit_from.is_some() && artifacts.is_none() {
+        return Err(Failure::usage(anyhow!(
+            "--junit-from looks for the tests' JUnit files in the artifacts directory, and there is none"
+        ))
+        .with_hint("add --artifacts DIR, the directory the tests write their reports to"));
+    }
     Ok(Config {
         files,
         project,
@@ -178,6 +188,9 @@ pub fn resolve(
         dry_run: args.dry_run,
         verbose: args.verbose,
         compose: args.compose.clone(),
+        junit: args.junit.as_ref().map(|p| cwd.join(p)),
+        junit_from: args.junit_from.clone(),
+        report: args.report.as_ref().map(|p| cwd.join(p)),
     })
 }
 

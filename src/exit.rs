@@ -34,6 +34,20 @@ impl Exit {
             Exit::Signal(signal) => 128u8.saturating_add(signal as u8),
         }
     }
+
+    /// What the code means, in a few words, for reports.
+    pub fn meaning(self) -> String {
+        match self {
+            Exit::Tests(0) => "the tests passed".into(),
+            Exit::Tests(code) => format!("the tests failed with exit code {code}"),
+            Exit::Usage => "usage error".into(),
+            Exit::Timeout => "the dependencies were not ready in time".into(),
+            Exit::Engine => "Docker or Compose failed".into(),
+            Exit::CannotInvoke => "the test command could not be invoked".into(),
+            Exit::NotFound => "docker or compose was not found".into(),
+            Exit::Signal(signal) => format!("interrupted by {}", crate::signals::name(signal)),
+        }
+    }
 }
 
 /// The table printed by `--help` and copied into the README. A unit test
@@ -60,6 +74,10 @@ pub struct Failure {
     /// Whether the environment is at fault (docker, the daemon, compose),
     /// so that `run` adds the diagnosis of `testbed doctor`.
     pub environment: bool,
+    /// The log that explains it, such as a crashed dependency's last lines,
+    /// with its title: printed in its own section, and kept in the JUnit
+    /// report.
+    pub log: Option<(String, String)>,
 }
 
 impl Failure {
@@ -69,6 +87,7 @@ impl Failure {
             error: error.into(),
             hint: None,
             environment: false,
+            log: None,
         }
     }
 
@@ -82,6 +101,11 @@ impl Failure {
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn with_log(mut self, title: impl Into<String>, log: impl Into<String>) -> Self {
+        self.log = Some((title.into(), log.into()));
         self
     }
 

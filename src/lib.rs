@@ -18,6 +18,7 @@ pub mod report;
 pub mod signals;
 pub mod stack;
 pub mod startup;
+pub mod timeline;
 
 use anyhow::Context;
 
@@ -26,6 +27,11 @@ use exit::{Exit, Failure, OrFail};
 
 /// Runs a parsed command line and returns how the process should exit.
 pub fn run(cli: Cli) -> Exit {
+    let output = match &cli.command {
+        Command::Run(args) => args.output,
+        _ => cli::Output::Auto,
+    };
+    report::configure(output, cli.color, |name| std::env::var(name).ok());
     let result = match cli.command {
         Command::Run(args) => run_tests(&args),
         Command::SelfId(args) => self_id(&args),

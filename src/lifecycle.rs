@@ -2,6 +2,7 @@
 //! ready, test, collect the artifacts and logs, teardown. Teardown runs whatever the phases before it
 //! returned, and the exit code is decided only after it.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
@@ -18,6 +19,7 @@ use crate::report;
 use crate::signals::{self, Signals};
 use crate::stack::Stack;
 use crate::startup::{self, Stop};
+use crate::timeline::{self, Timeline};
 
 /// Log lines shown for a dependency that failed while we waited.
 const FAILED_LOG_TAIL: usize = 50;
@@ -49,40 +51,13 @@ struct Plan {
 }
 
 pub fn run(config: &Config, signals: &Signals) -> Exit {
-    let started = Instant::now();
-    report::step(format!("project {}", config.project));
-    let engine = match Engine::detect(config.compose.as_deref(), config.verbose) {
-        Ok(engine) => engine,
-        Err(failure) => return fail_diagnosed(&failure, config),
-    };
-    let stack = Stack::new(&engine, &config.project, &config.files, &config.service);
-    let plan = match preflight(&stack, config) {
-        Ok(plan) => plan,
-        Err(failure) => return fail_diagnosed(&failure, config),
-    };
-    if config.dry_run {
-        print_plan(&stack, &plan, config);
-        return Exit::Tests(0);
-    }
-    if let Some(signal) = signals.received() {
-        return Exit::Signal(signal);
-    }
-
-    if let Some(artifacts) = &plan.artifacts {
-        if let Err(error) = artifacts.prepare() {
-            return fail(&Failure::engine(error));
-        }
-    }
-
-    stack.begin();
-    let outcome = run_phases(&stack, &plan, config, signals);
-    collect(&stack, &plan, signals);
-    show_logs(&stack, config, &outcome, signals);
-    let down = teardown(&stack, config, &outcome, signals);
-    let exit = finish(outcome, down, started);
+    let timeline = Timeline::new();
+    let mut facts = RunFacts::default();
+    let exit = run_recorded(config, signals, &timeline, &mut facts);
+    write_reports(config, &timeline, &facts, exit);
     if config.verbose {
         let (calls, busy) = crate::cmd::busy();
-        let own = started.elapsed().saturating_sub(busy);
+        let own = timeline.elapsed().saturating_sub(busy);
         report::detail(
             true,
             format!(
@@ -95,11 +70,177 @@ pub fn run(config: &Config, signals: &Signals) -> Exit {
     exit
 }
 
-fn run_phases(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> Outcome {
+/// What the reports need to know beyond the timeline.
+#[derive(Default)]
+struct RunFacts {
+    compose: Option<(String, String)>,
+    artifacts: Option<Artifacts>,
+}
+
+fn run_recorded(
+    config: &Config,
+    signals: &Signals,
+    timeline: &Timeline,
+    facts: &mut RunFacts,
+) -> Exit {
+    report::step(format!("project {}", config.project));
+    let phase = Phase::begin(
+        timeline,
+        "preflight",
+        "preflight: docker, compose, the files",
+        true,
+    );
+    let engine = match Engine::detect(config.compose.as_deref(), config.verbose) {
+        Ok(engine) => engine,
+        Err(failure) => {
+            phase.failed(&failure);
+            return fail_diagnosed(&failure, config);
+        }
+    };
+    facts.compose = Some((engine.compose_name.clone(), engine.compose_version.clone()));
+    let stack = Stack::new(&engine, &config.project, &config.files, &config.service);
+    let plan = match preflight(&stack, config) {
+        Ok(plan) => plan,
+        Err(failure) => {
+            phase.failed(&failure);
+            return fail_diagnosed(&failure, config);
+        }
+    };
+    facts.artifacts = plan.artifacts.clone();
+    if let Some(artifacts) = &plan.artifacts {
+        if let Err(error) = artifacts.prepare() {
+            let failure = Failure::engine(error);
+            phase.failed(&failure);
+            return fail(&failure);
+        }
+    }
+    phase.end(timeline::Outcome::Passed, None);
+    if config.dry_run {
+        print_plan(&stack, &plan, config);
+        return Exit::Tests(0);
+    }
+    if let Some(signal) = signals.received() {
+        return Exit::Signal(signal);
+    }
+
+    stack.begin();
+    let outcome = run_phases(&stack, &plan, config, signals, timeline);
+    collect(&stack, &plan, config, signals, timeline);
+    show_logs(&stack, config, &outcome, signals);
+    let down = teardown(&stack, config, &outcome, signals, timeline);
+    summarize(timeline);
+    finish(outcome, down, timeline, plan.artifacts.as_ref())
+}
+
+/// One phase of the run: a section of the GitLab log, and an entry of the
+/// timeline that the summary and the reports are written from.
+struct Phase<'a> {
+    timeline: &'a Timeline,
+    running: timeline::Running,
+    _section: report::Section,
+}
+
+impl<'a> Phase<'a> {
+    fn begin(
+        timeline: &'a Timeline,
+        name: &'static str,
+        header: &str,
+        collapsed: bool,
+    ) -> Phase<'a> {
+        Phase {
+            timeline,
+            running: timeline.begin(name),
+            _section: report::open(name, header, collapsed),
+        }
+    }
+
+    fn end(self, outcome: timeline::Outcome, failure: Option<&Failure>) {
+        let message = failure.map(|f| format!("{:#}", f.error));
+        let log = failure
+            .and_then(|f| f.log.as_ref())
+            .map(|(_, log)| log.clone());
+        self.timeline.end_with(self.running, outcome, message, log);
+    }
+
+    fn failed(self, failure: &Failure) {
+        self.end(timeline::Outcome::Failed, Some(failure));
+    }
+
+    /// Ends the phase as `result` says.
+    fn record<T>(self, result: &Result<T, Outcome>) {
+        match result {
+            Ok(_) => self.end(timeline::Outcome::Passed, None),
+            Err(Outcome::Failed(failure)) => self.failed(failure),
+            Err(_) => self.end(timeline::Outcome::Interrupted, None),
+        }
+    }
+}
+
+fn run_phases(
+    stack: &Stack,
+    plan: &Plan,
+    config: &Config,
+    signals: &Signals,
+    timeline: &Timeline,
+) -> Outcome {
     let phases = || -> Result<u8, Outcome> {
-        prepare_images(stack, config, signals)?;
-        bring_up(stack, plan, config, signals)?;
-        run_tests(stack, plan, config, signals)
+        if config.pull || config.build {
+            let phase = Phase::begin(timeline, "build", "images: pull and build", true);
+            let built = prepare_images(stack, config, signals);
+            phase.record(&built);
+            built?;
+        }
+        if !plan.dependencies.is_empty() {
+            let header = format!("up: {}", plan.dependencies.join(", "));
+            let phase = Phase::begin(timeline, "up", &header, true);
+            let up = bring_up(stack, plan, config, signals, timeline);
+            phase.record(&up);
+            // Out of the collapsed section, so that the cause is in sight.
+            if let Err(Outcome::Failed(Failure {
+                log: Some((title, log)),
+                ..
+            })) = &up
+            {
+                let _section = report::titled("failed_log", title, false);
+                report::block(if log.trim().is_empty() {
+                    "(empty)"
+                } else {
+                    log
+                });
+            }
+            up?;
+        }
+        let phase = Phase::begin(
+            timeline,
+            "tests",
+            &format!("tests: {}", config.service),
+            false,
+        );
+        let tests = run_tests(stack, plan, config, signals);
+        match &tests {
+            Ok(code) => {
+                timeline.tests_exited(*code);
+                if *code == 0 {
+                    phase.end(timeline::Outcome::Passed, None);
+                } else {
+                    let log = stack.container_logs(stack.test_container(), Some(FAILED_LOG_TAIL));
+                    let failure = Failure::new(
+                        Exit::Tests(*code),
+                        anyhow!("the tests exited with code {code}"),
+                    );
+                    let failure = match log {
+                        Ok(log) => failure.with_log(
+                            format!("{} (last {FAILED_LOG_TAIL} log lines)", config.service),
+                            log,
+                        ),
+                        Err(_) => failure,
+                    };
+                    phase.failed(&failure);
+                }
+            }
+            Err(_) => phase.record(&tests),
+        }
+        tests
     };
     match phases() {
         Ok(code) => Outcome::Tests(code),
@@ -236,10 +377,13 @@ fn prepare_images(stack: &Stack, config: &Config, signals: &Signals) -> Result<(
 /// Creates the dependencies, then starts each once what it depends on
 /// allows, and waits until each is healthy, or running when it has no
 /// healthcheck, or has completed successfully.
-fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> Result<(), Outcome> {
-    if plan.dependencies.is_empty() {
-        return Ok(());
-    }
+fn bring_up(
+    stack: &Stack,
+    plan: &Plan,
+    config: &Config,
+    signals: &Signals,
+    timeline: &Timeline,
+) -> Result<(), Outcome> {
     let started = Instant::now();
     let deadline = started + config.wait_timeout;
     report::step(format!("starting {}", plan.dependencies.join(", ")));
@@ -260,6 +404,7 @@ fn bring_up(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals) -> R
     match startup::start(stack, &plan.services, created, deadline, signals) {
         Ok(times) => {
             for (service, after) in times {
+                timeline.ready(&service, after);
                 let after = after.as_secs_f64();
                 report::detail(config.verbose, format!("{service} ready after {after:.1}s"));
             }
@@ -308,21 +453,26 @@ fn create_commands(stack: &Stack, plan: &Plan) -> Vec<Cmd> {
 }
 
 /// Shows the tail of a failed dependency's log and names it.
+/// Names a failed dependency, with the tail of its log, which is printed
+/// once the phase is over.
 fn dependency_failed(stack: &Stack, container: &Container, why: &str) -> Failure {
-    report::section(format!(
-        "{} (last {FAILED_LOG_TAIL} log lines)",
-        container.service
-    ));
-    print_log(stack, container, Some(FAILED_LOG_TAIL));
+    let log = stack
+        .container_logs(&container.id, Some(FAILED_LOG_TAIL))
+        .unwrap_or_else(|error| format!("{error:#}"));
     Failure::engine(anyhow!(
         "dependency `{}` {why} before the tests could start",
         container.service
     ))
     .with_hint("its log is above; rerun with --keep to inspect the stack afterwards")
+    .with_log(
+        format!("{} (last {FAILED_LOG_TAIL} log lines)", container.service),
+        log,
+    )
 }
 
+/// Prints a container's log under the header above.
 fn print_log(stack: &Stack, container: &Container, tail: Option<usize>) {
-    match stack.logs(container, tail) {
+    match stack.container_logs(&container.id, tail) {
         Ok(log) if log.trim().is_empty() => report::block("(empty)"),
         Ok(log) => report::block(&log),
         Err(error) => report::warn(format!("{error:#}")),
@@ -364,7 +514,11 @@ fn run_tests(
     } else {
         Group::Own
     };
-    let child = run.spawn_inherited(group).map_err(Failure::engine)?;
+    let child = match group {
+        Group::Shared => run.spawn_inherited(group),
+        Group::Own => run.spawn_forwarded(group),
+    }
+    .map_err(Failure::engine)?;
     let waited = child.wait(None, signals).map_err(Failure::engine)?;
     let output = match waited {
         Waited::Done(output) => output,
@@ -463,25 +617,48 @@ fn run_to_end(cmd: &Cmd, deadline: Option<Instant>, signals: &Signals) -> Result
 
 /// Saves every service's log and brings the tests' files home, whatever
 /// happened before, unless a second signal asked to skip it.
-fn collect(stack: &Stack, plan: &Plan, signals: &Signals) {
-    let Some(artifacts) = &plan.artifacts else {
-        return;
-    };
-    if signals.escalated() {
-        report::warn("second signal: not collecting the logs and artifacts");
+/// For the reports, records how the run left each service; with
+/// `--artifacts`, saves every service's log and brings the tests' files
+/// home. Whatever happened before, unless a second signal asked to skip it.
+fn collect(stack: &Stack, plan: &Plan, config: &Config, signals: &Signals, timeline: &Timeline) {
+    let reports = config.report.is_some() || config.junit.is_some();
+    if plan.artifacts.is_none() && !reports {
         return;
     }
+    if signals.escalated() {
+        if plan.artifacts.is_some() {
+            report::warn("second signal: not collecting the logs and artifacts");
+        }
+        return;
+    }
+    let phase = Phase::begin(timeline, "collect", "collect: logs and artifacts", true);
     let containers = match stack.containers(true) {
         Ok(containers) => containers,
-        Err(error) => return report::warn(format!("cannot list the containers: {error:#}")),
+        Err(error) => {
+            report::warn(format!("cannot list the containers: {error:#}"));
+            return phase.end(timeline::Outcome::Failed, None);
+        }
     };
     let (tests, services): (Vec<_>, Vec<_>) = containers
         .into_iter()
         .partition(|c| c.name == stack.test_container());
-    let test = tests
-        .first()
-        .map(|c| (stack.test_container(), c.service.as_str()));
-    artifacts.collect(stack.engine(), test, &services);
+    for container in &services {
+        let state = &container.state;
+        let exited = matches!(state.status.as_str(), "exited" | "dead");
+        timeline.left(
+            &container.service,
+            &state.status,
+            state.health.as_ref().map(|h| h.status.as_str()),
+            exited.then_some(state.exit_code),
+        );
+    }
+    if let Some(artifacts) = &plan.artifacts {
+        let test = tests
+            .first()
+            .map(|c| (stack.test_container(), c.service.as_str()));
+        artifacts.collect(stack.engine(), test, &services);
+    }
+    phase.end(timeline::Outcome::Passed, None);
 }
 
 /// Prints each dependency's log under a header when the policy asks for it.
@@ -499,12 +676,32 @@ fn show_logs(stack: &Stack, config: &Config, outcome: &Outcome, signals: &Signal
         Err(error) => return report::warn(format!("cannot list the dependencies: {error:#}")),
     };
     for container in &containers {
-        report::section(format!("{} log", container.service));
+        let _section = report::titled(
+            &format!("log_{}", container.service),
+            format!("{} log", container.service),
+            true,
+        );
         print_log(stack, container, None);
     }
 }
 
 fn teardown(
+    stack: &Stack,
+    config: &Config,
+    outcome: &Outcome,
+    signals: &Signals,
+    timeline: &Timeline,
+) -> anyhow::Result<()> {
+    let phase = Phase::begin(timeline, "teardown", "teardown", true);
+    let result = remove_stack(stack, config, outcome, signals);
+    match &result {
+        Ok(()) => phase.end(timeline::Outcome::Passed, None),
+        Err(error) => phase.failed(&Failure::engine(anyhow!("{error:#}"))),
+    }
+    result
+}
+
+fn remove_stack(
     stack: &Stack,
     config: &Config,
     outcome: &Outcome,
@@ -537,8 +734,17 @@ fn teardown(
 
 /// Decides the exit code. Cleanup never hides a failure, and never turns
 /// one into a pass.
-fn finish(outcome: Outcome, down: anyhow::Result<()>, started: Instant) -> Exit {
-    let elapsed = format!("{:.1}s", started.elapsed().as_secs_f64());
+fn finish(
+    outcome: Outcome,
+    down: anyhow::Result<()>,
+    timeline: &Timeline,
+    artifacts: Option<&Artifacts>,
+) -> Exit {
+    let logs = match artifacts {
+        Some(artifacts) => format!("; logs: {}/{}/", artifacts.dir.display(), artifacts::LOGS),
+        None => String::new(),
+    };
+    let elapsed = format!("{:.1}s{logs}", timeline.elapsed().as_secs_f64());
     let down_failed = |down: anyhow::Error| down.context("teardown failed; the stack may be left");
     match (outcome, down) {
         (Outcome::Tests(0), Ok(())) => {
@@ -568,6 +774,53 @@ fn finish(outcome: Outcome, down: anyhow::Result<()>, started: Instant) -> Exit 
                 Err(down) => report::warn(format!("{:#}", down_failed(down))),
             }
             Exit::Signal(signal)
+        }
+    }
+}
+
+/// The table of phases and services, before the verdict.
+fn summarize(timeline: &Timeline) {
+    let _section = report::titled("summary", "summary", false);
+    report::block(&report::summary::render(&timeline.snapshot()));
+}
+
+/// Writes `--junit` and `--report`; a file that cannot be written is a
+/// warning, never a change of the exit code.
+fn write_reports(config: &Config, timeline: &Timeline, facts: &RunFacts, exit: Exit) {
+    let state = timeline.snapshot();
+    if let Some(path) = &config.junit {
+        let mut junit = report::junit::build(&config.project, &state);
+        if let (Some(pattern), Some(artifacts)) = (&config.junit_from, &facts.artifacts) {
+            for (file, why) in report::junit::merge(&mut junit, &artifacts.dir, pattern) {
+                report::warn(format!(
+                    "not merged into the JUnit report: {}: {why}",
+                    file.display()
+                ));
+            }
+        }
+        if let Err(error) = report::junit::write(&junit, path) {
+            report::warn(format!("{error:#}"));
+        }
+    }
+    if let Some(path) = &config.report {
+        let (compose, version) = facts.compose.clone().unwrap_or_default();
+        let json = report::json::build(
+            &report::json::Run {
+                project: &config.project,
+                compose: &compose,
+                compose_version: &version,
+                started_at: timeline.started_at,
+                duration: timeline.elapsed(),
+                artifacts: facts
+                    .artifacts
+                    .as_ref()
+                    .map(|a| (a.dir.as_path(), a.strategy.name(), a.reason.as_str())),
+                exit,
+            },
+            &state,
+        );
+        if let Err(error) = report::json::write(&json, path) {
+            report::warn(format!("{error:#}"));
         }
     }
 }
@@ -654,5 +907,6 @@ fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
     } else {
         down.to_string()
     });
-    println!("{}", steps.join("\n"));
+    // A closed stdout (`| head`) is no failure.
+    let _ = writeln!(std::io::stdout().lock(), "{}", steps.join("\n"));
 }

@@ -116,15 +116,15 @@ impl<'a> Stack<'a> {
     }
 
     /// A container's log, stdout and stderr interleaved as written.
-    pub fn logs(&self, container: &Container, tail: Option<usize>) -> Result<String> {
+    pub fn container_logs(&self, container: &str, tail: Option<usize>) -> Result<String> {
         let mut cmd = self.engine.docker(["logs"]);
         if let Some(tail) = tail {
             cmd = cmd.args(["--tail", &tail.to_string()]);
         }
-        let cmd = cmd.arg(&container.id);
+        let cmd = cmd.arg(container);
         let output = cmd.output()?;
         cmd.check(&output)
-            .with_context(|| format!("cannot read the log of `{}`", container.service))?;
+            .with_context(|| format!("cannot read the log of `{container}`"))?;
         let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&output.stderr));
         Ok(text)

@@ -9,6 +9,9 @@ use std::time::Duration;
 
 use crate::support::{Flavor, Run, assert_clean, per_flavor};
 
+/// The JUnit file the fixture's tests write to reports/junit.xml.
+pub const JUNIT: &str = "<testsuite name=\"api\" tests=\"1\"><testcase name=\"answers\" classname=\"api\"/></testsuite>\n";
+
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 const SIGNAL_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -48,7 +51,7 @@ fn passing_run_brings_back_artifacts_and_logs(flavor: Flavor) {
     assert_eq!(out.code, Some(0), "{out}");
     assert!(out.stderr.contains("artifacts: bind ("), "{out}");
     assert_eq!(read(&dir, "result.txt"), "done\n");
-    assert_eq!(read(&dir, "reports/junit.xml"), "<testsuite/>\n");
+    assert_eq!(read(&dir, "reports/junit.xml"), JUNIT);
     assert_logs_saved(&dir, &out);
     let tests = read(&dir, "logs/tests.log");
     assert!(
@@ -164,7 +167,7 @@ fn a_daemon_over_tcp_gets_the_files_copied(flavor: Flavor) {
         "{out}"
     );
     assert_eq!(read(tmp.path(), "result.txt"), "done\n");
-    assert_eq!(read(tmp.path(), "reports/junit.xml"), "<testsuite/>\n");
+    assert_eq!(read(tmp.path(), "reports/junit.xml"), JUNIT);
     assert_logs_saved(tmp.path(), &out);
     assert_clean(&out.project);
 }

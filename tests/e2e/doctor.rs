@@ -18,6 +18,8 @@ fn doctor(env: &[(&str, &str)]) -> Doctor {
             cmd.env_remove(name);
         }
     }
+    // Colour would be on under GITLAB_CI; the lines are compared as text.
+    cmd.env("NO_COLOR", "1");
     cmd.envs(env.iter().copied());
     let out = cmd.output().expect("cannot start testbed");
     Doctor {

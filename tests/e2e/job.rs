@@ -24,6 +24,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::artifacts::JUNIT;
 use crate::support::{
     Flavor, ROOT, RUN_TIMEOUT, Stream, assert_clean, docker, engine_ready, per_flavor,
     remove_project,
@@ -444,9 +445,16 @@ impl<'a> JobRun<'a> {
             let n = RUNS.fetch_add(1, Ordering::SeqCst);
             format!("tbjob-{scenario}-{flavor}-{}-{n}", std::process::id())
         });
-        let mut args: Vec<String> = ["testbed", "run", "--compose", self.job.flavor.compose()]
-            .map(String::from)
-            .into();
+        let mut args: Vec<String> = [
+            "testbed",
+            "run",
+            "--output",
+            "terminal",
+            "--compose",
+            self.job.flavor.compose(),
+        ]
+        .map(String::from)
+        .into();
         if let Some(project) = &project {
             args.extend(["-p".into(), project.clone()]);
         }
@@ -979,7 +987,7 @@ fn artifacts_are_copied_when_told_the_daemon_is_remote(flavor: Flavor) {
     assert_eq!(
         job.read_file(&format!("{dir}/reports/junit.xml"))
             .as_deref(),
-        Some("<testsuite/>\n")
+        Some(JUNIT)
     );
     assert!(
         job.read_file(&format!("{dir}/logs/tests.log")).is_some(),

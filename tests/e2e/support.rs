@@ -230,6 +230,8 @@ impl Run {
                 cmd.env_remove(name);
             }
         }
+        // Lines without timestamps, unless a test asks for a mode.
+        cmd.env("TESTBED_OUTPUT", "terminal");
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd
             .stdin(Stdio::null())

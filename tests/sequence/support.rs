@@ -94,6 +94,8 @@ impl Testbed {
             .env_clear()
             .env("PATH", self.root.path().join("bin"))
             .env("FAKE_DOCKER_LOG", self.log())
+            // Lines without timestamps, unless a test asks for a mode.
+            .env("TESTBED_OUTPUT", "terminal")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

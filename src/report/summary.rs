@@ -1,0 +1,112 @@
+//! The table printed at the end of every run: each phase with its time and
+//! result, and each dependency with its time to ready.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::timeline::State;
+
+/// The summary as lines of text, without colours.
+pub fn render(state: &State) -> String {
+    let mut out = String::new();
+    let width = state
+        .phases
+        .iter()
+        .map(|p| p.name.len())
+        .chain(state.services.iter().map(|s| s.name.len()))
+        .chain(["service".len()])
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "{:width$}  {:>7}  result", "phase", "time");
+    for phase in &state.phases {
+        let result = match (phase.name, phase.outcome, state.tests_exit) {
+            ("tests", _, Some(code)) => format!("exit {code}"),
+            (_, outcome, _) => outcome.as_str().to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:width$}  {:>7}  {result}",
+            phase.name,
+            seconds(phase.duration)
+        );
+    }
+    let ready: Vec<_> = state
+        .services
+        .iter()
+        .filter_map(|s| Some((&s.name, s.ready_after?)))
+        .collect();
+    if !ready.is_empty() {
+        let _ = writeln!(out, "{:width$}  {:>7}", "service", "ready");
+        for (name, after) in ready {
+            let _ = writeln!(out, "{name:width$}  {:>7}", seconds(after));
+        }
+    }
+    out
+}
+
+fn seconds(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::timeline::{Outcome, Phase, Service};
+
+    fn phase(name: &'static str, millis: u64, outcome: Outcome) -> Phase {
+        Phase {
+            name,
+            started_at: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_millis(millis),
+            outcome,
+            message: None,
+            log: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_lists_phases_then_services() {
+        let state = State {
+            phases: vec![
+                phase("preflight", 120, Outcome::Passed),
+                phase("up", 2_430, Outcome::Passed),
+                phase("tests", 41_200, Outcome::Passed),
+                phase("collect", 80, Outcome::Passed),
+                phase("teardown", 510, Outcome::Passed),
+            ],
+            services: vec![
+                Service {
+                    name: "db".into(),
+                    ready_after: Some(Duration::from_millis(1_140)),
+                    ..Service::default()
+                },
+                Service {
+                    name: "api".into(),
+                    ready_after: Some(Duration::from_millis(2_020)),
+                    ..Service::default()
+                },
+                Service {
+                    name: "worker".into(),
+                    ..Service::default()
+                },
+            ],
+            tests_exit: Some(3),
+        };
+        assert_eq!(
+            render(&state),
+            "\
+phase         time  result
+preflight     0.1s  passed
+up            2.4s  passed
+tests        41.2s  exit 3
+collect       0.1s  passed
+teardown      0.5s  passed
+service      ready
+db            1.1s
+api           2.0s
+"
+        );
+    }
+}

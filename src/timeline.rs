@@ -1,0 +1,161 @@
+//! What happened in one run, phase by phase and service by service. The
+//! summary at the end, the JUnit file and the JSON report are all written
+//! from it, so they cannot disagree.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How a phase ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    Failed,
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// One phase: preflight, build, up, tests, collect, teardown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phase {
+    pub name: &'static str,
+    pub started_at: SystemTime,
+    pub duration: Duration,
+    pub outcome: Outcome,
+    /// Why it failed, in a sentence.
+    pub message: Option<String>,
+    /// The log that explains a failure, such as a dependency's last lines.
+    pub log: Option<String>,
+}
+
+/// A service of the stack as the run left it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Service {
+    pub name: String,
+    /// From the start of `up`, when it got ready.
+    pub ready_after: Option<Duration>,
+    pub state: Option<String>,
+    pub health: Option<String>,
+    pub exit_code: Option<i64>,
+}
+
+/// The record of a run, filled in as it goes; shared by reference.
+#[derive(Debug)]
+pub struct Timeline {
+    pub started_at: SystemTime,
+    started: Instant,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct State {
+    pub phases: Vec<Phase>,
+    pub services: Vec<Service>,
+    pub tests_exit: Option<u8>,
+}
+
+/// A phase under way; [`Timeline::end`] records it.
+#[must_use]
+pub struct Running {
+    name: &'static str,
+    started_at: SystemTime,
+    started: Instant,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline::new()
+    }
+}
+
+impl Timeline {
+    pub fn new() -> Timeline {
+        Timeline {
+            started_at: SystemTime::now(),
+            started: Instant::now(),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    pub fn begin(&self, name: &'static str) -> Running {
+        Running {
+            name,
+            started_at: SystemTime::now(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn end(&self, phase: Running, outcome: Outcome) {
+        self.end_with(phase, outcome, None, None);
+    }
+
+    pub fn end_with(
+        &self,
+        phase: Running,
+        outcome: Outcome,
+        message: Option<String>,
+        log: Option<String>,
+    ) {
+        self.lock().phases.push(Phase {
+            name: phase.name,
+            started_at: phase.started_at,
+            duration: phase.started.elapsed(),
+            outcome,
+            message,
+            log,
+        });
+    }
+
+    /// Records when `service` got ready.
+    pub fn ready(&self, service: &str, after: Duration) {
+        entry(&mut self.lock().services, service).ready_after = Some(after);
+    }
+
+    /// Records how the run left `service`.
+    pub fn left(&self, service: &str, state: &str, health: Option<&str>, exit_code: Option<i64>) {
+        let mut recorded = self.lock();
+        let record = entry(&mut recorded.services, service);
+        record.state = Some(state.to_string());
+        record.health = health.map(str::to_string);
+        record.exit_code = exit_code;
+    }
+
+    pub fn tests_exited(&self, code: u8) {
+        self.lock().tests_exit = Some(code);
+    }
+
+    /// A copy of what was recorded so far.
+    pub fn snapshot(&self) -> State {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn entry<'a>(services: &'a mut Vec<Service>, name: &str) -> &'a mut Service {
+    let at = match services.iter().position(|s| s.name == name) {
+        Some(at) => at,
+        None => {
+            services.push(Service {
+                name: name.to_string(),
+                ..Service::default()
+            });
+            services.len() - 1
+        }
+    };
+    &mut services[at]
+}
