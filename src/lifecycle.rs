@@ -401,7 +401,18 @@ fn bring_up(
         }
     }
     let created = stack.containers(false).map_err(Failure::engine)?;
-    match startup::start(stack, &plan.services, created, deadline, signals) {
+    let names: Vec<String> = created.iter().map(|c| c.service.clone()).collect();
+    let live = report::live::Live::new(&model::with_dependencies(&plan.services, &names));
+    let started_up = startup::start(
+        stack,
+        &plan.services,
+        created,
+        deadline,
+        signals,
+        &mut |statuses| live.update(statuses),
+    );
+    drop(live);
+    match started_up {
         Ok(times) => {
             for (service, after) in times {
                 timeline.ready(&service, after);

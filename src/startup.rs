@@ -43,12 +43,17 @@ pub enum Stop {
 /// Starts the created containers of `services` and waits until every one
 /// is ready. Returns each service's time to ready, in the order they got
 /// ready.
+/// A service and what it is doing, or `None` once it is ready.
+pub type Status = (String, Option<String>);
+
+/// `watch` sees the status of every service after each step.
 pub fn start(
     stack: &Stack,
     services: &[Service],
     created: Vec<Container>,
     deadline: Instant,
     signals: &Signals,
+    watch: &mut dyn FnMut(&[Status]),
 ) -> Result<Vec<(String, Duration)>, Stop> {
     let mut startup = Startup::new(stack, services, created);
     loop {
@@ -56,7 +61,9 @@ pub fn start(
         if Instant::now() >= deadline {
             return Err(Stop::TimedOut(startup.waiting()));
         }
-        if let Some(done) = startup.step()? {
+        let done = startup.step()?;
+        watch(&startup.statuses());
+        if let Some(done) = done {
             return Ok(done);
         }
         if signals.received().is_some() {
@@ -363,10 +370,20 @@ impl<'a> Startup<'a> {
 
     /// What each service that is not ready is doing, for the timeout error.
     fn waiting(&self) -> Vec<String> {
+        self.statuses()
+            .into_iter()
+            .filter_map(|(name, what)| Some(format!("{name} ({})", what?)))
+            .collect()
+    }
+
+    /// Every service, with what it is doing until it is ready.
+    fn statuses(&self) -> Vec<Status> {
         self.units
             .iter()
-            .filter(|u| u.ready_after.is_none())
             .map(|unit| {
+                if unit.ready_after.is_some() {
+                    return (unit.name.clone(), None);
+                }
                 let what = match unit.phase {
                     Phase::Pending => {
                         let blocking: Vec<String> = unit
@@ -394,7 +411,7 @@ impl<'a> Startup<'a> {
                         .next()
                         .unwrap_or_else(|| "not ready".into()),
                 };
-                format!("{} ({what})", unit.name)
+                (unit.name.clone(), Some(what))
             })
             .collect()
     }

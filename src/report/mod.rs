@@ -6,6 +6,7 @@
 
 pub mod json;
 pub mod junit;
+pub mod live;
 pub mod summary;
 
 use std::fmt::Display;
