@@ -40,6 +40,24 @@ pub enum Command {
     #[command(after_help = crate::exit::TABLE, after_long_help = run_long_help())]
     Run(Box<RunArgs>),
 
+    /// Start the dependencies, wait until they are ready, and leave them up.
+    ///
+    /// The stack is recorded in .testbed/state.json, keyed by the compose
+    /// files, for `testbed test` and `testbed down`. Takes run's options.
+    #[command(after_help = crate::exit::TABLE)]
+    Up(Box<RunArgs>),
+
+    /// Run the tests against the stack `testbed up` left, in seconds.
+    ///
+    /// Exits with the tests' code, as run does. If the recorded stack is
+    /// gone or not ready, says so: it never starts another. Takes run's
+    /// options (the project comes from the record).
+    #[command(after_help = crate::exit::TABLE)]
+    Test(Box<RunArgs>),
+
+    /// Remove the stack `testbed up` or `run --keep` left, and its record.
+    Down(Box<RunArgs>),
+
     /// Print the id of the container testbed runs in; exit 1 outside one.
     ///
     /// The candidates, best first: --parent-container; the GitLab job's build

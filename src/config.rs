@@ -44,8 +44,22 @@ const DEFAULT_FILES: [(&str, [&str; 2]); 4] = [
     ),
 ];
 
+/// What a command does with the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Up, test, tear down: `testbed run`.
+    Run,
+    /// Up, and leave it recorded: `testbed up`.
+    Up,
+    /// The tests against the recorded stack: `testbed test`.
+    Test,
+    /// Remove the recorded stack: `testbed down`.
+    Down,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
+    pub action: Action,
     pub files: Vec<PathBuf>,
     pub project: String,
     pub service: String,
@@ -113,6 +127,16 @@ pub fn resolve(
     cwd: &Path,
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, Failure> {
+    resolve_for(Action::Run, args, cwd, var)
+}
+
+/// [`resolve`] for another command than `run`.
+pub fn resolve_for(
+    action: Action,
+    args: &RunArgs,
+    cwd: &Path,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Config, Failure> {
     let files = compose_files(&args.files, cwd, &var)?;
     let x = read_x_testbed(&files, cwd)?;
     let project = match &args.project_name {
@@ -156,6 +180,7 @@ pub fn resolve(
         .with_hint("add --artifacts DIR, the directory the tests write their reports to"));
     }
     Ok(Config {
+        action,
         files,
         project,
         service: args

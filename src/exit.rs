@@ -62,6 +62,7 @@ EXIT STATUS:
          or teardown failed after the tests passed
   126    the test command could not be invoked in the container
   127    docker or compose was not found
+  129    interrupted by SIGHUP (the terminal was closed)
   130    interrupted by SIGINT (Ctrl-C)
   143    interrupted by SIGTERM (a cancelled CI job)";
 

@@ -15,6 +15,7 @@ pub mod model;
 pub mod project;
 pub mod redact;
 pub mod report;
+pub mod session;
 pub mod signals;
 pub mod stack;
 pub mod startup;
@@ -23,17 +24,23 @@ pub mod timeline;
 use anyhow::Context;
 
 use cli::{Cli, Command, DoctorArgs, RunArgs, SelfIdArgs};
+use config::Action;
 use exit::{Exit, Failure, OrFail};
 
 /// Runs a parsed command line and returns how the process should exit.
 pub fn run(cli: Cli) -> Exit {
     let output = match &cli.command {
-        Command::Run(args) => args.output,
+        Command::Run(args) | Command::Up(args) | Command::Test(args) | Command::Down(args) => {
+            args.output
+        }
         _ => cli::Output::Auto,
     };
     report::configure(output, cli.color, |name| std::env::var(name).ok());
     let result = match cli.command {
-        Command::Run(args) => run_tests(&args),
+        Command::Run(args) => run_tests(Action::Run, &args),
+        Command::Up(args) => run_tests(Action::Up, &args),
+        Command::Test(args) => run_tests(Action::Test, &args),
+        Command::Down(args) => run_tests(Action::Down, &args),
         Command::SelfId(args) => self_id(&args),
         Command::Doctor(args) => doctor(&args),
         Command::Completions(args) => generate::completions(args.shell),
@@ -45,14 +52,27 @@ pub fn run(cli: Cli) -> Exit {
     })
 }
 
-fn run_tests(args: &RunArgs) -> Result<Exit, Failure> {
+fn run_tests(action: Action, args: &RunArgs) -> Result<Exit, Failure> {
     let signals = signals::Signals::install()
         .context("cannot install signal handlers")
         .or_fail(Exit::Engine)?;
     let cwd = std::env::current_dir()
         .context("cannot read the current directory")
         .or_fail(Exit::Usage)?;
-    let config = config::resolve(args, &cwd, |name| std::env::var(name).ok())?;
+    let mut config = config::resolve_for(action, args, &cwd, |name| std::env::var(name).ok())?;
+    if matches!(action, Action::Test | Action::Down) {
+        let Some(recorded) = session::find(&cwd, &config.files)? else {
+            if action == Action::Down {
+                report::step(
+                    "nothing to remove: no stack is recorded here for these compose files",
+                );
+                return Ok(Exit::Tests(0));
+            }
+            return Err(session::nothing_recorded(&cwd));
+        };
+        config.project = recorded.project;
+        config.compose = config.compose.or(Some(recorded.compose));
+    }
     Ok(lifecycle::run(&config, &signals))
 }
 

@@ -10,12 +10,13 @@ use anyhow::anyhow;
 use crate::artifacts::{self, Artifacts, Facts, Whereabouts};
 use crate::cli::{ArtifactsMode, LogPolicy};
 use crate::cmd::{Cmd, Group, Waited};
-use crate::config::{Config, describe_files};
+use crate::config::{Action, Config, describe_files};
 use crate::doctor;
 use crate::engine::Engine;
 use crate::exit::{Exit, Failure};
-use crate::model::{self, Container, Service};
+use crate::model::{self, Container, Readiness, Service};
 use crate::report;
+use crate::session;
 use crate::signals::{self, Signals};
 use crate::stack::Stack;
 use crate::startup::{self, Stop};
@@ -29,6 +30,8 @@ const FAILED_LOG_TAIL: usize = 50;
 enum Outcome {
     /// The tests ran and exited with this code.
     Tests(u8),
+    /// The stack is up and ready, and the tests were not to run (`up`).
+    Ready,
     /// The stack could not be brought up, or the tests could not be run.
     Failed(Failure),
     /// A signal arrived.
@@ -99,6 +102,20 @@ fn run_recorded(
     };
     facts.compose = Some((engine.compose_name.clone(), engine.compose_version.clone()));
     let stack = Stack::new(&engine, &config.project, &config.files, &config.service);
+    if config.action == Action::Down {
+        phase.end(timeline::Outcome::Passed, None);
+        return down(&stack, config, timeline);
+    }
+    if config.action == Action::Up {
+        if let Some(project) = recorded_and_alive(&engine, config) {
+            let failure = Failure::usage(anyhow!(
+                "the stack {project} is already up for these compose files"
+            ))
+            .with_hint("run the tests with `testbed test`, or remove it first with `testbed down`");
+            phase.failed(&failure);
+            return fail(&failure);
+        }
+    }
     let plan = match preflight(&stack, config) {
         Ok(plan) => plan,
         Err(failure) => {
@@ -123,13 +140,121 @@ fn run_recorded(
         return Exit::Signal(signal);
     }
 
-    stack.begin();
+    if config.action == Action::Test {
+        // Someone else's stack: ours only to use, not to remove.
+        if let Err(failure) = check_recorded(&stack, &plan, signals) {
+            return fail(&failure);
+        }
+    } else {
+        stack.begin();
+    }
     let outcome = run_phases(&stack, &plan, config, signals, timeline);
     collect(&stack, &plan, config, signals, timeline);
     show_logs(&stack, config, &outcome, signals);
     let down = teardown(&stack, config, &outcome, signals, timeline);
     summarize(timeline);
-    finish(outcome, down, timeline, plan.artifacts.as_ref())
+    let kept = config.action == Action::Test || config.keep;
+    finish(outcome, down, timeline, plan.artifacts.as_ref(), kept)
+}
+
+/// The project recorded here for these files, if its stack still exists.
+fn recorded_and_alive(engine: &Engine, config: &Config) -> Option<String> {
+    let cwd = std::env::current_dir().ok()?;
+    let recorded = session::find(&cwd, &config.files).ok()??;
+    let stack = Stack::new(engine, &recorded.project, &config.files, &config.service);
+    let alive = !stack.containers(false).ok()?.is_empty();
+    alive.then_some(recorded.project)
+}
+
+/// Records a stack left running for `test` and `down`, and says how to
+/// use them. Another stack that is recorded and alive keeps its record.
+fn record_stack(stack: &Stack, config: &Config) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let compose = &stack.engine().compose_name;
+    let recorded = match recorded_and_alive(stack.engine(), config) {
+        Some(other) if other != stack.project() => {
+            report::warn(format!(
+                "the stack {other} is recorded for these compose files and still up, so this one is not recorded"
+            ));
+            Err(())
+        }
+        _ => session::record(&cwd, &config.files, stack.project(), compose)
+            .map_err(|failure| report::warn(format!("{:#}", failure.error))),
+    };
+    match recorded {
+        Ok(()) => report::step(format!(
+            "stack {} is up; rerun the tests with `testbed test`, remove it with `testbed down` (or: {})",
+            stack.project(),
+            stack.down_command(config.stop_timeout)
+        )),
+        Err(_) => {
+            report::step(format!(
+                "stack left running; remove it with:\n  {}",
+                stack.down_command(config.stop_timeout)
+            ));
+        }
+    }
+}
+
+/// A recorded stack must still be there, and ready, for `test`: it is
+/// never started again behind the user's back.
+fn check_recorded(stack: &Stack, plan: &Plan, signals: &Signals) -> Result<(), Failure> {
+    let containers = stack.containers(false).map_err(Failure::engine)?;
+    let hint = "start it again with `testbed down && testbed up`";
+    if containers.is_empty() {
+        return Err(Failure::engine(anyhow!(
+            "the stack {} recorded here is gone",
+            stack.project()
+        ))
+        .with_hint(hint));
+    }
+    let mut problems: Vec<String> = containers
+        .iter()
+        .filter_map(|c| match c.state.readiness() {
+            Readiness::Ready => None,
+            // Ready when testbed checked it, but not checked by the daemon yet.
+            Readiness::Waiting(_) if startup::healthy_now(stack, c, signals) => None,
+            Readiness::Waiting(what) | Readiness::Failed(what) => {
+                Some(format!("{} ({what})", c.service))
+            }
+        })
+        .collect();
+    problems.extend(
+        plan.dependencies
+            .iter()
+            .filter(|d| !containers.iter().any(|c| &c.service == *d))
+            .map(|d| format!("{d} (gone)")),
+    );
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::engine(anyhow!(
+        "the stack {} recorded here is not ready: {}",
+        stack.project(),
+        problems.join(", ")
+    ))
+    .with_hint(hint))
+}
+
+/// `testbed down`: removes the recorded stack and forgets it.
+fn down(stack: &Stack, config: &Config, timeline: &Timeline) -> Exit {
+    let phase = Phase::begin(timeline, "teardown", "teardown", true);
+    let result = stack.teardown(config.stop_timeout, true);
+    let cwd = std::env::current_dir().unwrap_or_default();
+    match result
+        .map_err(Failure::engine)
+        .and_then(|()| session::forget(&cwd, &config.files))
+    {
+        Ok(()) => {
+            phase.end(timeline::Outcome::Passed, None);
+            report::step(format!("stack {} removed", stack.project()));
+            Exit::Tests(0)
+        }
+        Err(failure) => {
+            phase.failed(&failure);
+            fail(&failure)
+        }
+    }
 }
 
 /// One phase of the run: a section of the GitLab log, and an entry of the
@@ -183,7 +308,10 @@ fn run_phases(
     signals: &Signals,
     timeline: &Timeline,
 ) -> Outcome {
-    let phases = || -> Result<u8, Outcome> {
+    let phases = || -> Result<Option<u8>, Outcome> {
+        if config.action == Action::Test {
+            return run_tests_phase(stack, plan, config, signals, timeline).map(Some);
+        }
         if config.pull || config.build {
             let phase = Phase::begin(timeline, "build", "images: pull and build", true);
             let built = prepare_images(stack, config, signals);
@@ -210,42 +338,58 @@ fn run_phases(
             }
             up?;
         }
-        let phase = Phase::begin(
-            timeline,
-            "tests",
-            &format!("tests: {}", config.service),
-            false,
-        );
-        let tests = run_tests(stack, plan, config, signals);
-        match &tests {
-            Ok(code) => {
-                timeline.tests_exited(*code);
-                if *code == 0 {
-                    phase.end(timeline::Outcome::Passed, None);
-                } else {
-                    let log = stack.container_logs(stack.test_container(), Some(FAILED_LOG_TAIL));
-                    let failure = Failure::new(
-                        Exit::Tests(*code),
-                        anyhow!("the tests exited with code {code}"),
-                    );
-                    let failure = match log {
-                        Ok(log) => failure.with_log(
-                            format!("{} (last {FAILED_LOG_TAIL} log lines)", config.service),
-                            log,
-                        ),
-                        Err(_) => failure,
-                    };
-                    phase.failed(&failure);
-                }
-            }
-            Err(_) => phase.record(&tests),
+        if config.action == Action::Up {
+            return Ok(None);
         }
-        tests
+        run_tests_phase(stack, plan, config, signals, timeline).map(Some)
     };
     match phases() {
-        Ok(code) => Outcome::Tests(code),
+        Ok(Some(code)) => Outcome::Tests(code),
+        Ok(None) => Outcome::Ready,
         Err(outcome) => outcome,
     }
+}
+
+/// The tests, as a phase of the timeline; a failing test's case carries
+/// the tail of its log.
+fn run_tests_phase(
+    stack: &Stack,
+    plan: &Plan,
+    config: &Config,
+    signals: &Signals,
+    timeline: &Timeline,
+) -> Result<u8, Outcome> {
+    let phase = Phase::begin(
+        timeline,
+        "tests",
+        &format!("tests: {}", config.service),
+        false,
+    );
+    let tests = run_tests(stack, plan, config, signals);
+    match &tests {
+        Ok(code) => {
+            timeline.tests_exited(*code);
+            if *code == 0 {
+                phase.end(timeline::Outcome::Passed, None);
+            } else {
+                let log = stack.container_logs(stack.test_container(), Some(FAILED_LOG_TAIL));
+                let failure = Failure::new(
+                    Exit::Tests(*code),
+                    anyhow!("the tests exited with code {code}"),
+                );
+                let failure = match log {
+                    Ok(log) => failure.with_log(
+                        format!("{} (last {FAILED_LOG_TAIL} log lines)", config.service),
+                        log,
+                    ),
+                    Err(_) => failure,
+                };
+                phase.failed(&failure);
+            }
+        }
+        Err(_) => phase.record(&tests),
+    }
+    tests
 }
 
 /// Checks the daemon, lets compose validate and resolve the files, and
@@ -718,14 +862,19 @@ fn remove_stack(
     outcome: &Outcome,
     signals: &Signals,
 ) -> anyhow::Result<()> {
-    if config.keep {
+    let keep = match config.action {
+        Action::Run => config.keep,
+        Action::Up => matches!(outcome, Outcome::Ready),
+        Action::Test => true,
+        Action::Down => false,
+    };
+    if keep {
         if let Err(error) = stack.keep() {
             report::warn(format!("{error:#}"));
         }
-        report::step(format!(
-            "stack left running (--keep); remove it with:\n  {}",
-            stack.down_command(config.stop_timeout)
-        ));
+        if config.action != Action::Test {
+            record_stack(stack, config);
+        }
         return Ok(());
     }
     let started = Instant::now();
@@ -750,6 +899,7 @@ fn finish(
     down: anyhow::Result<()>,
     timeline: &Timeline,
     artifacts: Option<&Artifacts>,
+    keep: bool,
 ) -> Exit {
     let logs = match artifacts {
         Some(artifacts) => format!("; logs: {}/{}/", artifacts.dir.display(), artifacts::LOGS),
@@ -776,8 +926,16 @@ fn finish(
             }
             fail(&failure)
         }
+        (Outcome::Ready, down) => match down {
+            Ok(()) => Exit::Tests(0),
+            Err(down) => fail(&Failure::engine(down_failed(down))),
+        },
         (Outcome::Interrupted(signal), down) => {
             match down {
+                Ok(()) if keep => report::step(format!(
+                    "interrupted by {}; the stack is still up",
+                    signals::name(signal)
+                )),
                 Ok(()) => report::step(format!(
                     "interrupted by {}; the stack was removed",
                     signals::name(signal)

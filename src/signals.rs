@@ -1,10 +1,10 @@
-//! SIGINT and SIGTERM turned into state the lifecycle can poll. The handler
+//! SIGINT, SIGTERM and SIGHUP turned into state the lifecycle can poll. The handler
 //! does no work: a thread counts the signals and remembers the first one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals as SignalIterator;
 
 #[derive(Debug, Default)]
@@ -20,11 +20,12 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Starts listening. From now on SIGINT and SIGTERM no longer kill
-    /// testbed: the lifecycle sees them and tears the stack down.
+    /// Starts listening. From now on SIGINT, SIGTERM and SIGHUP (a closed
+    /// terminal) no longer kill testbed: the lifecycle sees them and tears
+    /// the stack down.
     pub fn install() -> anyhow::Result<Signals> {
         let signals = Signals::default();
-        let mut iterator = SignalIterator::new([SIGINT, SIGTERM])?;
+        let mut iterator = SignalIterator::new([SIGINT, SIGTERM, SIGHUP])?;
         let state = Arc::clone(&signals.state);
         std::thread::Builder::new()
             .name("signals".into())
@@ -59,6 +60,7 @@ pub fn name(signal: i32) -> &'static str {
     match signal {
         SIGINT => "SIGINT",
         SIGTERM => "SIGTERM",
+        SIGHUP => "SIGHUP",
         _ => "signal",
     }
 }

@@ -73,6 +73,30 @@ pub fn start(
     }
 }
 
+/// Runs a running container's healthcheck once, as the daemon would: the
+/// way to tell a service that is ready but not yet checked by the daemon
+/// (`health: starting`) from one that is not ready.
+pub fn healthy_now(stack: &Stack, container: &Container, signals: &Signals) -> bool {
+    let Some(check) = &container.healthcheck else {
+        return container.state.status == "running";
+    };
+    let probe = stack
+        .engine()
+        .docker(["exec", container.id.as_str()])
+        .args(check.command.iter().cloned())
+        .echo(false);
+    let Ok(child) = probe.spawn_captured() else {
+        return false;
+    };
+    match child.wait(Some(Instant::now() + check.timeout), signals) {
+        Ok(crate::cmd::Waited::Done(output)) => output.status.success(),
+        _ => {
+            child.kill();
+            false
+        }
+    }
+}
+
 /// One service among the dependencies, and where it stands.
 struct Unit {
     name: String,

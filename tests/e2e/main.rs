@@ -7,6 +7,7 @@ mod artifacts;
 mod doctor;
 mod job;
 mod output;
+mod session;
 mod startup;
 mod support;
 
@@ -198,6 +199,11 @@ fn sigterm_mid_test_exits_143_and_tears_down(flavor: Flavor) {
     interrupted_mid_test(flavor, libc::SIGTERM, 143, "SIGTERM");
 }
 per_flavor!(sigterm_mid_test_exits_143_and_tears_down);
+
+fn sighup_mid_test_exits_129_and_tears_down(flavor: Flavor) {
+    interrupted_mid_test(flavor, libc::SIGHUP, 129, "SIGHUP");
+}
+per_flavor!(sighup_mid_test_exits_129_and_tears_down);
 
 // ---- project names -----------------------------------------------------
 
