@@ -5,6 +5,12 @@
 //! runs, instead of waiting for the daemon's next interval. The healthcheck
 //! still defines ready: a service is ready when its command succeeds, when
 //! the daemon says healthy, or, without a healthcheck, once it runs.
+//!
+//! One `docker exec` per container repeats the check inside it every 50 ms
+//! until it passes (a "watch"): starting a process in a container costs the
+//! daemon far more than the check itself, so this keeps many parallel runs
+//! from drowning the engine. A container without `/bin/sh` gets the check
+//! run one `docker exec` at a time instead.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -16,12 +22,16 @@ use crate::stack::Stack;
 
 /// How often the loop looks at its children.
 const TICK: Duration = Duration::from_millis(10);
-/// How often every container is inspected.
-const INSPECT_EVERY: Duration = Duration::from_millis(100);
-/// How many healthchecks testbed runs at once. Each `docker exec` costs the
-/// daemon a process start: many at once slow down the very services that
-/// are starting.
+/// How often every container is inspected, besides right after a start or
+/// a finished check.
+const INSPECT_EVERY: Duration = Duration::from_millis(250);
+/// How many one-at-a-time healthchecks testbed runs at once. Each `docker
+/// exec` costs the daemon a process start: many at once slow down the very
+/// services that are starting.
 const MAX_PROBES: usize = 2;
+/// Repeats the healthcheck (`"$@"`) inside the container until it passes.
+/// A `sleep` without fractions sleeps a second instead of spinning.
+const WATCH: &str = r#"while ! "$@" >/dev/null 2>&1; do sleep 0.05 2>/dev/null || sleep 1; done"#;
 /// How long a container's healthcheck runs back to back. Most services are
 /// ready within it; for one that takes longer, such as a database that
 /// initialises, the pause between runs then grows by a tenth of the extra
@@ -116,7 +126,9 @@ enum Phase {
 /// A healthcheck under way in one container.
 struct Probe {
     child: Child,
-    deadline: Instant,
+    /// When a single run of the check is given up; none for a watch.
+    deadline: Option<Instant>,
+    watch: bool,
 }
 
 /// The state of a startup. Dropping it kills the `docker start` and
@@ -135,6 +147,9 @@ struct Startup<'a> {
     last_probe: HashMap<String, Instant>,
     /// When each container's first healthcheck started.
     first_probe: HashMap<String, Instant>,
+    /// Containers where a watch could not run (no `/bin/sh`, or it ended
+    /// without the check passing): their check runs one exec at a time.
+    no_watch: Vec<String>,
     /// Services in the order they got ready.
     order: Vec<String>,
 }
@@ -176,6 +191,7 @@ impl<'a> Startup<'a> {
             probes: HashMap::new(),
             last_probe: HashMap::new(),
             first_probe: HashMap::new(),
+            no_watch: Vec::new(),
             order: Vec::new(),
         }
     }
@@ -183,10 +199,10 @@ impl<'a> Startup<'a> {
     /// One turn of the loop: returns the times to ready once all are.
     fn step(&mut self) -> Result<Option<Vec<(String, Duration)>>, Stop> {
         let now = Instant::now();
-        if now.duration_since(self.inspected) >= INSPECT_EVERY {
+        let checked = self.reap_probes(now);
+        if checked || now.duration_since(self.inspected) >= INSPECT_EVERY {
             self.inspect()?;
         }
-        self.reap_probes(now);
         self.check_failures()?;
         self.reap_starts()?;
         self.mark_ready();
@@ -215,17 +231,27 @@ impl<'a> Startup<'a> {
         Ok(())
     }
 
-    fn reap_probes(&mut self, now: Instant) {
-        let (probed_ready, last_probe) = (&mut self.probed_ready, &mut self.last_probe);
+    /// Takes in the checks that ended; returns whether any did.
+    fn reap_probes(&mut self, now: Instant) -> bool {
+        let (probed_ready, last_probe, no_watch) = (
+            &mut self.probed_ready,
+            &mut self.last_probe,
+            &mut self.no_watch,
+        );
+        let before = self.probes.len();
         self.probes.retain(|id, probe| {
             let finished = match probe.child.try_wait() {
-                Ok(Some(output)) => {
-                    if output.status.success() {
-                        probed_ready.push(id.clone());
+                Ok(Some(output)) if output.status.success() => {
+                    probed_ready.push(id.clone());
+                    true
+                }
+                Ok(Some(_)) => {
+                    if probe.watch {
+                        no_watch.push(id.clone());
                     }
                     true
                 }
-                Ok(None) if now >= probe.deadline => {
+                Ok(None) if probe.deadline.is_some_and(|d| now >= d) => {
                     probe.child.kill();
                     true
                 }
@@ -237,6 +263,7 @@ impl<'a> Startup<'a> {
             }
             !finished
         });
+        self.probes.len() != before
     }
 
     /// A started container that exited badly, turned unhealthy or keeps
@@ -346,11 +373,13 @@ impl<'a> Startup<'a> {
         Ok(())
     }
 
-    /// Starts healthchecks, back to back, in the containers that have waited
-    /// longest for one.
+    /// Starts a watch in each container that runs and has none; where a
+    /// watch cannot run, single checks, back to back, in the containers that
+    /// have waited longest for one.
     fn run_probes(&mut self, now: Instant) {
         let waiting = self.units.iter().filter(|u| u.ready_after.is_none());
         let mut due = Vec::new();
+        let mut watches = Vec::new();
         for id in waiting.flat_map(|u| &u.containers) {
             let Some(container) = self.containers.get(id) else {
                 continue;
@@ -358,6 +387,13 @@ impl<'a> Startup<'a> {
             let Some(check) = &container.healthcheck else {
                 continue;
             };
+            let idle = container.state.status == "running"
+                && !self.probed_ready.contains(id)
+                && !self.probes.contains_key(id);
+            if idle && !self.no_watch.contains(id) {
+                watches.push((id.clone(), check.clone()));
+                continue;
+            }
             let first = self.first_probe.get(id).copied().unwrap_or(now);
             let gap = ((now - first).saturating_sub(PROBE_EAGER) / 10).min(PROBE_GAP_MAX);
             let rested = self
@@ -372,9 +408,27 @@ impl<'a> Startup<'a> {
                 due.push((self.last_probe.get(id).copied(), id.clone(), check.clone()));
             }
         }
+        for (id, check) in watches {
+            let cmd = self
+                .stack
+                .engine()
+                .docker(["exec", id.as_str(), "/bin/sh", "-c", WATCH, "testbed-watch"])
+                .args(check.command)
+                .echo(false);
+            if let Ok(child) = cmd.spawn_captured() {
+                self.first_probe.entry(id.clone()).or_insert(now);
+                let probe = Probe {
+                    child,
+                    deadline: None,
+                    watch: true,
+                };
+                self.probes.insert(id, probe);
+            }
+        }
         // Never probed first, then the longest ago.
         due.sort_by_key(|(last, _, _)| *last);
-        let free = MAX_PROBES.saturating_sub(self.probes.len());
+        let singles = self.probes.values().filter(|p| !p.watch).count();
+        let free = MAX_PROBES.saturating_sub(singles);
         for (_, id, check) in due.into_iter().take(free) {
             let cmd = self
                 .stack
@@ -386,8 +440,12 @@ impl<'a> Startup<'a> {
             // healthcheck still decides.
             if let Ok(child) = cmd.spawn_captured() {
                 self.first_probe.entry(id.clone()).or_insert(now);
-                let deadline = now + check.timeout;
-                self.probes.insert(id, Probe { child, deadline });
+                let probe = Probe {
+                    child,
+                    deadline: Some(now + check.timeout),
+                    watch: false,
+                };
+                self.probes.insert(id, probe);
             }
         }
     }
