@@ -2,9 +2,10 @@
 # Benchmarks `testbed run` against the runner scripts it replaces, on the local
 # engine, under both compose flavors.
 #
-#   bash scripts/bench.sh [-n RUNS] [--flavor v2|v1|both] [--stack chain|wide|fail|all]
+#   bash scripts/bench.sh [-n RUNS] [--flavor v2|v1|both] [--stack chain|wide|fail|all] [--parallel N]
 #
-# Defaults: 5 runs, both flavors, all stacks. Stacks are fixtures/bench-<stack>.
+# Defaults: 5 runs, both flavors, all stacks, 8 parallel runs. Stacks are
+# fixtures/bench-<stack>.
 # For each stack and flavor, every round runs each contender once, in an order
 # that rotates from round to round (round-robin), and times the whole run:
 #
@@ -14,7 +15,17 @@
 #               v1: up -d <deps>; poll `docker inspect` every 0.2 s until every
 #                   container is healthy (or running, without a healthcheck);
 #                   run --rm -T tests; down -v -t 0
-#   testbed     target/release/testbed run -f F --compose <flavor>
+#   testbed     target/release/testbed run -v -f F --compose <flavor>
+#               (-v only adds stderr lines; the last one says how much of the
+#               run was testbed's own time, outside every docker call it made)
+#
+# On chain, each round has one more slot in the rotation: N testbed runs (the
+# same command) started at once, timed from the first start to the last exit.
+# Each must exit 0 and leave nothing behind. --parallel 0 leaves it out.
+#
+# Then, once: `testbed --version` against /bin/true, and (with the wide stack)
+# one wide-stack service alone under `docker run`, the reference for the wide
+# stack's readiness target.
 #
 # Every run gets its own project name. After each one the script checks that no
 # container, network or volume of that project is left, and aborts if one is.
@@ -34,32 +45,49 @@ RESULTS="$ROOT/bench/results.md"
 CONTENDERS=(seed-002 seed-004 hand-tuned testbed)
 PROJECT_LABEL="com.docker.compose.project"
 VERSION_RUNS=20
-PROBE_RUNS=5
+PROBE_RUNS=5            # per kind of probe (see probe_once)
 QUIET_WAIT_MAX=3600     # seconds to wait for someone else's containers to go
 MAX_TRIES=10            # attempts per measurement while the engine is shared
 
 RUNS=5
 FLAVORS=(v2 v1)
 STACKS=(chain wide fail)
+PARALLEL=8
 COMMAND_LINE="bash scripts/bench.sh${*:+ $*}"
 
 # Filled in as the benchmark goes.
 declare -A TIMES=()     # "stack|flavor|contender" -> wall times in seconds, space-separated
 declare -A CODES=()     # "stack|flavor|contender" -> exit codes, space-separated
 declare -A READY=()     # "stack|flavor" -> testbed's "ready in" seconds, space-separated
+declare -A OWN=()       # "stack|flavor" -> testbed's own ms per run (from -v), space-separated
+declare -A CALLS=()     # "stack|flavor" -> docker calls per testbed run (from -v), space-separated
+declare -A BATCH_TIMES=()  # flavor -> wall times of the batches of $PARALLEL runs on chain
+declare -A BATCH_CODES=()  # flavor -> exit codes of every run in those batches
 FINDINGS=()
 DISCARDED=0             # runs thrown away because the engine was shared
 RUN_SECS=""
 RUN_RC=0
 RUN_LOG=""
 CURRENT_PROJECT=""      # the project a run is using, for the cleanup trap
+BATCH_PIDS=()           # the parallel testbed runs still going, for the cleanup trap
+BATCH_LOGS=()           # their logs, which name their projects
+BATCH_RCS=()
 PROBE_CONTAINER=""
+PROBE_SECS=""
 LOGDIR=""
+NO_OWN_LINE_NOTED=""
 
 # Measured once, after the stacks.
 VERSION_ROW=""
 TRUE_ROW=""
-PROBE_MEDIAN=""
+PROBE_DAEMON=""         # one wide-stack service alone: seconds to healthy, per the daemon
+PROBE_EXEC=""           # ... and to its healthcheck's first pass under `docker exec`
+
+# What every dependency of fixtures/bench-wide runs; check_wide_fixture makes
+# sure the file still says so for each one of them.
+PROBE_IMAGE="testbed-busybox:latest"
+PROBE_COMMAND="sleep 1; touch /tmp/ready; exec sleep 3600"
+PROBE_HEALTH="test -f /tmp/ready"
 
 # Set per stack and flavor by select_flavor and select_stack.
 FLAVOR=""
@@ -68,13 +96,25 @@ EXPECTED=0
 COMPOSE=()
 FILE=""
 DEPS=()
+TESTBED_RUN=()          # the testbed contender's command line
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
 
 usage() {
-    echo "usage: bash scripts/bench.sh [-n RUNS] [--flavor v2|v1|both] [--stack chain|wide|fail|all]"
-    echo "defaults: -n 5 --flavor both --stack all; see the top of scripts/bench.sh"
+    cat <<'USAGE'
+usage: bash scripts/bench.sh [-n RUNS] [--flavor v2|v1|both] [--stack chain|wide|fail|all] [--parallel N]
+
+  -n RUNS        rounds per stack and flavor (default 5)
+  --flavor F     compose flavor: v2 (docker compose), v1 (docker-compose) or both (default)
+  --stack S      fixtures/bench-<S>: chain, wide, fail or all (default)
+  --parallel N   on chain, also start N testbed runs at once in each round and
+                 compare with one run (default 8; 0 skips it)
+  -h, --help     this text
+
+Writes the tables to stdout and to bench/results.md; see the top of
+scripts/bench.sh for what is measured and how.
+USAGE
     exit "${1:-0}"
 }
 
@@ -103,6 +143,10 @@ parse_args() {
                     *) bad_usage "--stack: expected chain, wide, fail or all, got: $2" ;;
                 esac
                 shift 2 ;;
+            --parallel)
+                [ $# -ge 2 ] || bad_usage "--parallel needs a number"
+                [[ "$2" =~ ^(0|[1-9][0-9]*)$ ]] || bad_usage "--parallel: not a number: $2"
+                PARALLEL="$2"; shift 2 ;;
             -h|--help) usage 0 ;;
             *) bad_usage "unknown argument: $1" ;;
         esac
@@ -135,12 +179,37 @@ force_remove_project() {
     [ -z "$ids" ] || docker volume rm -f $ids >/dev/null 2>&1 || true
 }
 
+# testbed's output in log $1, without the timestamp that starts each of its
+# lines when stderr is not a terminal (its plain output).
+testbed_lines() {
+    sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+) //' "$1"
+}
+
+# The project testbed named in log $1 (it prints it first).
+testbed_project() {
+    testbed_lines "$1" | sed -n 's/^testbed: project //p' | awk 'NR == 1'
+}
+
+# The projects of the parallel runs, one a line, as each printed it.
+batch_projects() {
+    local log
+    for log in "${BATCH_LOGS[@]}"; do
+        [ ! -f "$log" ] || testbed_project "$log"
+    done
+}
+
 on_exit() {
-    local rc=$?
-    if [ -n "$CURRENT_PROJECT" ]; then
-        note "cleaning up project $CURRENT_PROJECT"
-        force_remove_project "$CURRENT_PROJECT"
+    local rc=$? project
+    if [ "${#BATCH_PIDS[@]}" -gt 0 ]; then
+        # SIGTERM is a cancelled CI job to testbed: it tears its stack down.
+        note "stopping the parallel testbed runs"
+        kill -TERM "${BATCH_PIDS[@]}" 2>/dev/null || true
+        wait "${BATCH_PIDS[@]}" 2>/dev/null || true
     fi
+    for project in $CURRENT_PROJECT $(batch_projects || true); do
+        note "cleaning up project $project"
+        force_remove_project "$project"
+    done
     if [ -n "$PROBE_CONTAINER" ]; then
         docker rm -f "$PROBE_CONTAINER" >/dev/null 2>&1 || true
     fi
@@ -200,9 +269,9 @@ contender_hand_tuned() {
     return "$rc"
 }
 
-# testbed names its own project; run_one reads the name from its stderr.
+# testbed names its own project; attempt reads the name from its stderr.
 contender_testbed() {
-    "$TESTBED" run -f "$FILE" --compose "${COMPOSE[*]}"
+    "${TESTBED_RUN[@]}"
 }
 
 # ---------------------------------------------------------------- measuring
@@ -221,6 +290,7 @@ select_stack() {
     [ -f "$FILE" ] || die "$FILE is missing"
     mapfile -t DEPS < <(compose -f "$FILE" config --services | grep -vx tests | sort)
     [ "${#DEPS[@]}" -gt 0 ] || die "$FILE: no dependencies found"
+    TESTBED_RUN=("$TESTBED" run -v -f "$FILE" --compose "${COMPOSE[*]}")
     case "$STACK" in
         fail) EXPECTED=3 ;;
         *) EXPECTED=0 ;;
@@ -242,12 +312,13 @@ wait_for_quiet_engine() {
     done
 }
 
-# Names of containers created between $2 and $3 (epoch seconds) by anyone but
-# project $1: another user of the engine, active during our run.
+# Names of containers created between $2 and $3 (epoch seconds) that belong to
+# none of the projects or containers named in $1 (space-separated): another
+# user of the engine, active during our run.
 foreign_activity() {
     docker events --since "$2" --until "$3" --filter type=container --filter event=create \
         --format '{{index .Actor.Attributes "com.docker.compose.project"}} {{.Actor.Attributes.name}}' \
-        | awk -v p="$1" '$1 != p { print $NF }'
+        | awk -v ours=" $1 " 'index(ours, " " $1 " ") == 0 && index(ours, " " $NF " ") == 0 { print $NF }'
 }
 
 # One timed attempt of contender $1 in round $2: sets RUN_SECS, RUN_RC and
@@ -268,7 +339,7 @@ attempt() {
 
     if [ "$contender" = testbed ]; then
         # Check the project testbed itself generated.
-        project="$(sed -n 's/^testbed: project //p' "$RUN_LOG" | head -n 1)"
+        project="$(testbed_project "$RUN_LOG")"
         if [ -z "$project" ]; then
             tail -n 30 "$RUN_LOG" >&2
             die "testbed did not print its project name (log above)"
@@ -318,20 +389,126 @@ run_one() {
         tail -n 15 "$RUN_LOG" | sed 's/^/    | /' >&2
     fi
     if [ "$contender" = testbed ]; then
-        ready="$(sed -n 's/^testbed: ready in \([0-9.]*\)s$/\1/p' "$RUN_LOG" | head -n 1)"
+        ready="$(testbed_lines "$RUN_LOG" | sed -n 's/^testbed: ready in \([0-9.]*\)s$/\1/p' | awk 'NR == 1')"
         [ -z "$ready" ] || READY["$STACK|$FLAVOR"]="${READY["$STACK|$FLAVOR"]:-} $ready"
+        record_own_time
     fi
 }
 
-# All rounds for the selected stack and flavor. Round r starts with contender
-# number r (mod 4), so no contender always runs first or after the same one.
+# From the last line of `testbed run -v`:
+#   testbed: 40 docker calls kept the run busy for 3.63s; the rest, 19 ms, was testbed's own
+record_own_time() {
+    local line key="$STACK|$FLAVOR"
+    local re="^testbed: ([0-9]+) docker calls kept the run busy for [0-9.]+s; the rest, ([0-9]+) ms, was testbed's own\$"
+    line="$(testbed_lines "$RUN_LOG" | grep -E "$re" | tail -n 1 || true)"
+    if ! [[ "$line" =~ $re ]]; then
+        if [ -z "$NO_OWN_LINE_NOTED" ]; then
+            note "  testbed -v printed no \"docker calls kept the run busy\" line; its own time goes unmeasured"
+            NO_OWN_LINE_NOTED=1
+        fi
+        return 0
+    fi
+    CALLS[$key]="${CALLS[$key]:-} ${BASH_REMATCH[1]}"
+    OWN[$key]="${OWN[$key]:-} ${BASH_REMATCH[2]}"
+}
+
+# One timed batch in round $1: $PARALLEL testbed runs of the selected stack,
+# started at once, each with the testbed contender's command. Sets RUN_SECS
+# (first start to last exit) and BATCH_RCS. Aborts if the runs do not name
+# $PARALLEL distinct projects, or one leaves anything behind. Returns 1 if the
+# engine was shared during the batch.
+attempt_batch() {
+    local round="$1" i log pid rc start end projects=() project leftovers foreign
+    wait_for_quiet_engine
+    BATCH_LOGS=()
+    BATCH_RCS=()
+    for ((i = 1; i <= PARALLEL; i++)); do
+        BATCH_LOGS+=("$LOGDIR/bench-$STACK-$FLAVOR-parallel-r$round-$i.log")
+    done
+
+    start="$EPOCHREALTIME"
+    for log in "${BATCH_LOGS[@]}"; do
+        "${TESTBED_RUN[@]}" </dev/null >"$log" 2>&1 &
+        BATCH_PIDS+=("$!")
+    done
+    for pid in "${BATCH_PIDS[@]}"; do
+        rc=0
+        wait "$pid" || rc=$?
+        BATCH_RCS+=("$rc")
+    done
+    end="$EPOCHREALTIME"
+    BATCH_PIDS=()
+    RUN_SECS="$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')"
+
+    mapfile -t projects < <(batch_projects)
+    if [ "${#projects[@]}" -ne "$PARALLEL" ]; then
+        for log in "${BATCH_LOGS[@]}"; do
+            [ -n "$(testbed_project "$log")" ] || { tail -n 30 "$log" >&2; break; }
+        done
+        die "only ${#projects[@]} of $PARALLEL parallel testbed runs printed their project name (a log above)"
+    fi
+    if [ "$(printf '%s\n' "${projects[@]}" | sort -u | wc -l)" -ne "$PARALLEL" ]; then
+        die "parallel testbed runs shared a project name: ${projects[*]}"
+    fi
+    for i in "${!projects[@]}"; do
+        project="${projects[i]}"
+        leftovers="$(project_leftovers "$project")"
+        if [ -n "$leftovers" ]; then
+            echo "bench: LEAK: parallel testbed run $((i + 1)) ($STACK, $FLAVOR) left this behind in project $project:" >&2
+            printf '  %s\n' "$leftovers" >&2
+            echo "bench: last lines of its output:" >&2
+            tail -n 30 "${BATCH_LOGS[i]}" >&2
+            die "a parallel testbed run did not clean up after itself; aborting (the leftovers are being removed)"
+        fi
+    done
+
+    foreign="$(foreign_activity "${projects[*]}" "$start" "$end")"
+    if [ -n "$foreign" ]; then
+        note "  discarded $PARALLEL× testbed (${RUN_SECS}s): the engine was shared ($(head -n 3 <<<"$foreign" | paste -sd' ')...)"
+        return 1
+    fi
+}
+
+# Runs one batch of $PARALLEL testbed runs as round $1, retrying while the
+# engine is shared, and records its time and every run's exit code.
+run_batch() {
+    local round="$1" tries=0 i
+    until attempt_batch "$round"; do
+        DISCARDED=$((DISCARDED + 1))
+        tries=$((tries + 1))
+        [ "$tries" -lt "$MAX_TRIES" ] || die "the engine stayed shared for $MAX_TRIES attempts; no clean measurement"
+    done
+    note "  round $round $PARALLEL× testbed at once: ${RUN_SECS}s, exits ${BATCH_RCS[*]}"
+    BATCH_TIMES[$FLAVOR]="${BATCH_TIMES[$FLAVOR]:-} $RUN_SECS"
+    BATCH_CODES[$FLAVOR]="${BATCH_CODES[$FLAVOR]:-} ${BATCH_RCS[*]}"
+    for i in "${!BATCH_RCS[@]}"; do
+        if [ "${BATCH_RCS[i]}" -ne 0 ]; then
+            FINDINGS+=("$PARALLEL× testbed at once on $STACK ($FLAVOR), round $round, run $((i + 1)): exit code ${BATCH_RCS[i]}, expected 0")
+            note "  ^ run $((i + 1)): unexpected exit code ${BATCH_RCS[i]} (expected 0); last lines of its output:"
+            tail -n 15 "${BATCH_LOGS[i]}" | sed 's/^/    | /' >&2
+        fi
+    done
+    BATCH_LOGS=()
+}
+
+# All rounds for the selected stack and flavor. Round r starts with slot
+# number r (mod the number of slots), so no contender always runs first or
+# after the same one. On chain, the batch of parallel runs is one more slot.
 bench_stack_flavor() {
-    local round i n="${#CONTENDERS[@]}"
+    local round i slot slots=("${CONTENDERS[@]}")
+    if [ "$STACK" = chain ] && [ "$PARALLEL" -gt 0 ]; then
+        slots+=(parallel)
+    fi
     note "== $STACK / $FLAVOR (${COMPOSE[*]}), $RUNS round(s), expected exit code $EXPECTED"
     run_one testbed 0 warmup
     for ((round = 1; round <= RUNS; round++)); do
-        for ((i = 0; i < n; i++)); do
-            run_one "${CONTENDERS[(round - 1 + i) % n]}" "$round"
+        for ((i = 0; i < ${#slots[@]}; i++)); do
+            slot="${slots[(round - 1 + i) % ${#slots[@]}]}"
+            if [ "$slot" = parallel ]; then
+                run_batch "$round"
+            else
+                run_one "$slot" "$round"
+            fi
         done
     done
 }
@@ -348,12 +525,26 @@ stats() {
         }'
 }
 
-median_of() { tr ' ' '\n' <<<"$1" | grep . | stats | cut -d' ' -f1; }
+# The space-separated values in $1, one a line (none for an empty list).
+values() { tr ' ' '\n' <<<"$1" | awk 'NF'; }
+
+stats_of() { values "$1" | stats; }
+
+median_of() { stats_of "$1" | cut -d' ' -f1; }
+
+# $1 / $2 to two decimals, or "-" when either is missing.
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "-" || b == "-" || a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b
+    }'
+}
 
 # "0×5" or "3×4, 0×1"
 code_summary() {
-    tr ' ' '\n' <<<"$1" | grep . | sort -n | uniq -c | awk '{ printf "%s%s×%s", (NR > 1 ? ", " : ""), $2, $1 }'
+    values "$1" | sort -n | uniq -c | awk '{ printf "%s%s×%s", (NR > 1 ? ", " : ""), $2, $1 }'
 }
+
+flavor_name() { if [ "$1" = v2 ]; then echo 'docker compose'; else echo 'docker-compose'; fi; }
 
 # Median wall time of `testbed --version` in ms, and of /bin/true as the
 # floor for starting any process from this shell.
@@ -368,55 +559,216 @@ time_startup() {
     done | stats | awk -v w="$what" '{ printf "| %s | %s | %s | %s |\n", w, $1, $2, $3 }'
 }
 
-# The time one wide-stack service needs to turn healthy on its own: the same
-# image, command and healthcheck under plain `docker run`, polled every 50 ms
-# from just before `docker run` until its health is "healthy". Sets PROBE_MEDIAN.
-probe_single_service() {
-    local i start now status times=""
-    for ((i = 0; i < PROBE_RUNS; i++)); do
-        wait_for_quiet_engine
-        PROBE_CONTAINER="bench-probe-$$-$i"
-        start="$EPOCHREALTIME"
-        docker run -d --name "$PROBE_CONTAINER" \
-            --health-cmd 'test -f /tmp/ready' --health-interval 1s \
-            --health-timeout 1s --health-retries 30 \
-            testbed-busybox:latest /bin/sh -c 'sleep 1; touch /tmp/ready; exec sleep 3600' >/dev/null
+# The probe stands for the slowest wide-stack service only if every one of
+# them is alike: the same image, command and healthcheck as the probe's.
+check_wide_fixture() {
+    local file="fixtures/bench-wide/compose.yml" n line
+    n="$(compose -f "$file" config --services | grep -cvx tests)"
+    for line in \
+        "    command: [\"/bin/sh\", \"-c\", \"$PROBE_COMMAND\"]" \
+        "      test: [\"CMD\", \"/bin/sh\", \"-c\", \"$PROBE_HEALTH\"]" \
+        "      interval: 1s" "      timeout: 1s" "      retries: 30"; do
+        [ "$(grep -cxF -- "$line" "$file")" -eq "$n" ] \
+            || die "$file: not all of its $n dependencies have \`${line#"${line%%[! ]*}"}\`; update the probe in scripts/bench.sh"
+    done
+    [ "$(grep -cE '^ +image:' "$file")" -eq "$(grep -cxF "    image: $PROBE_IMAGE" "$file")" ] \
+        || die "$file: not every service uses $PROBE_IMAGE; update the probe in scripts/bench.sh"
+}
+
+# Dies when more than 30 s have passed since $1 (epoch seconds).
+probe_deadline() {
+    awk -v s="$1" -v n="$EPOCHREALTIME" 'BEGIN { exit !(n - s > 30) }' \
+        && die "probe container not ready after 30 s"
+    return 0
+}
+
+# One wide-stack service alone: the same image, command and healthcheck under
+# `docker run -d`, timed from just before `docker run`, on an otherwise idle
+# engine. Sets PROBE_SECS to the seconds until
+#   daemon: the daemon's first passing health check ended (the End timestamp
+#           the daemon itself recorded in .State.Health.Log), i.e. the moment
+#           it reported the container healthy;
+#   exec:   the healthcheck's command first passed under `docker exec`, run
+#           back to back from when `docker run -d` returns (what testbed does).
+# Returns 1 if someone else created a container meanwhile.
+probe_once() {
+    local mode="$1" start end status
+    wait_for_quiet_engine
+    PROBE_CONTAINER="bench-probe-$$-$mode"
+    start="$EPOCHREALTIME"
+    docker run -d --name "$PROBE_CONTAINER" \
+        --health-cmd "$PROBE_HEALTH" --health-interval 1s \
+        --health-timeout 1s --health-retries 30 \
+        "$PROBE_IMAGE" /bin/sh -c "$PROBE_COMMAND" >/dev/null
+    if [ "$mode" = exec ]; then
+        until docker exec "$PROBE_CONTAINER" /bin/sh -c "$PROBE_HEALTH" 2>/dev/null; do
+            probe_deadline "$start"
+        done
+        end="$EPOCHREALTIME"
+    else
         while :; do
             status="$(docker inspect --format '{{.State.Health.Status}}' "$PROBE_CONTAINER")"
-            now="$EPOCHREALTIME"
             [ "$status" != healthy ] || break
-            if awk -v s="$start" -v n="$now" 'BEGIN { exit !(n - s > 30) }'; then
-                die "probe container not healthy after 30 s"
-            fi
+            probe_deadline "$start"
             sleep 0.05
         done
-        docker rm -f "$PROBE_CONTAINER" >/dev/null
+        end="$(docker inspect --format '{{range .State.Health.Log}}{{if eq .ExitCode 0}}{{.End.UnixNano}}{{"\n"}}{{end}}{{end}}' "$PROBE_CONTAINER" | awk 'NR == 1')"
+        [ -n "$end" ] || die "probe container is healthy but its health log holds no passing check"
+        end="$(awk -v ns="$end" 'BEGIN { printf "%.6f", ns / 1e9 }')"
+    fi
+    docker rm -f "$PROBE_CONTAINER" >/dev/null
+    if [ -n "$(foreign_activity "$PROBE_CONTAINER" "$start" "$EPOCHREALTIME")" ]; then
         PROBE_CONTAINER=""
-        times+=" $(awk -v s="$start" -v n="$now" 'BEGIN { printf "%.3f", n - s }')"
+        return 1
+    fi
+    PROBE_CONTAINER=""
+    PROBE_SECS="$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')"
+}
+
+# $PROBE_RUNS probes of each kind, alternating. Sets PROBE_DAEMON and
+# PROBE_EXEC to the space-separated seconds.
+probe_single_service() {
+    local i mode tries
+    check_wide_fixture
+    PROBE_DAEMON=""
+    PROBE_EXEC=""
+    for ((i = 0; i < PROBE_RUNS; i++)); do
+        for mode in daemon exec; do
+            tries=0
+            until probe_once "$mode"; do
+                DISCARDED=$((DISCARDED + 1))
+                tries=$((tries + 1))
+                [ "$tries" -lt "$MAX_TRIES" ] || die "the engine stayed shared for $MAX_TRIES attempts; no clean measurement"
+            done
+            note "  probe $((i + 1)) ($mode): ${PROBE_SECS}s"
+            if [ "$mode" = daemon ]; then PROBE_DAEMON+=" $PROBE_SECS"; else PROBE_EXEC+=" $PROBE_SECS"; fi
+        done
     done
-    PROBE_MEDIAN="$(median_of "$times")"
 }
 
 # ---------------------------------------------------------------- report
 
 stack_table() {
-    local stack="$1" flavor="$2" c key tb_median med min max ratio
-    tb_median="$(median_of "${TIMES["$stack|$flavor|testbed"]}")"
-    echo "### $stack / $flavor ($( [ "$flavor" = v2 ] && echo 'docker compose' || echo 'docker-compose'))"
+    local stack="$1" flavor="$2" c key tb_median med min max
+    tb_median="$(median_of "${TIMES["$stack|$flavor|testbed"]:-}")"
+    echo "### $stack / $flavor ($(flavor_name "$flavor"))"
     echo
     echo "| contender | median (s) | min (s) | max (s) | median / testbed | exit codes |"
     echo "| --- | ---: | ---: | ---: | ---: | --- |"
     for c in "${CONTENDERS[@]}"; do
         key="$stack|$flavor|$c"
-        read -r med min max < <(tr ' ' '\n' <<<"${TIMES[$key]}" | grep . | stats)
-        ratio="$(awk -v a="$med" -v b="$tb_median" 'BEGIN { printf "%.2f", a / b }')"
-        echo "| $c | $med | $min | $max | ${ratio}× | $(code_summary "${CODES[$key]}") |"
+        read -r med min max < <(stats_of "${TIMES[$key]:-}")
+        echo "| $c | $med | $min | $max | $(ratio "$med" "$tb_median")× | $(code_summary "${CODES[$key]:-}") |"
     done
     echo
 }
 
+wide_section() {
+    local flavor med min max exec_med daemon_med
+    daemon_med="$(median_of "$PROBE_DAEMON")"
+    exec_med="$(median_of "$PROBE_EXEC")"
+    echo "### Wide stack: from \`up\` to all healthy, against one service alone"
+    echo
+    echo "testbed's \"ready in\" line: from the start of its \`compose up --no-start\`"
+    echo "(creating the network and all ten containers) until every dependency is"
+    echo "ready, as testbed prints it, to 0.1 s; one value per timed testbed run above."
+    echo
+    echo "The slowest single service's own time to healthy: all ten dependencies of"
+    echo "fixtures/bench-wide have the same image, command and healthcheck (the script"
+    echo "checks the file), so it is the time of any one of them alone. The script runs"
+    echo "one, $PROBE_RUNS times, on an otherwise idle engine:"
+    echo
+    echo "    docker run -d --health-cmd '$PROBE_HEALTH' --health-interval 1s --health-timeout 1s \\"
+    echo "        --health-retries 30 $PROBE_IMAGE /bin/sh -c '$PROBE_COMMAND'"
+    echo
+    echo "and measures from just before \`docker run\` until the daemon reports it"
+    echo "healthy: the end of the daemon's first passing health check, by the daemon's"
+    echo "own timestamp in \`.State.Health.Log\` (same clock, local engine). That is the"
+    echo "target's reference. Both times include creating and starting the container."
+    echo "The daemon runs its first check one interval (1 s) after the container starts,"
+    echo "about when the file appears (\`sleep 1\` from the start), so it reports healthy"
+    echo "at that first check or, when the check comes just before the file, one"
+    echo "interval later."
+    echo
+    echo "For comparison only: $PROBE_RUNS more runs of the same container, measured until"
+    echo "the healthcheck's command first passes under \`docker exec\`, run back to back"
+    echo "from when \`docker run -d\` returns. That is how testbed itself checks, so it"
+    echo "can see a service ready before the daemon would report it healthy."
+    echo
+    echo "| one service alone, until | median (s) | min (s) | max (s) |"
+    echo "| --- | ---: | ---: | ---: |"
+    read -r med min max < <(stats_of "$PROBE_DAEMON")
+    echo "| the daemon reports healthy (reference) | $med | $min | $max |"
+    read -r med min max < <(stats_of "$PROBE_EXEC")
+    echo "| its healthcheck command passes under \`docker exec\` | $med | $min | $max |"
+    echo
+    echo "| flavor | testbed \"ready in\" median (s) | min (s) | max (s) | median minus reference (s) | median minus \`docker exec\` time (s) |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    for flavor in "${FLAVORS[@]}"; do
+        read -r med min max < <(stats_of "${READY["wide|$flavor"]:-}")
+        echo "| $flavor | $med | $min | $max | $(difference "$med" "$daemon_med") | $(difference "$med" "$exec_med") |"
+    done
+    echo
+}
+
+# $1 - $2 with a sign, or "-" when either is missing.
+difference() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || a == "" || b == "") print "-"; else printf "%+.2f", a - b }'
+}
+
+own_time_section() {
+    local stack flavor med min max
+    echo "### testbed's own time per run"
+    echo
+    echo "From the last line of \`testbed run -v\` (\"N docker calls kept the run busy"
+    echo "for Ts; the rest, M ms, was testbed's own\"): the run's wall time by testbed's"
+    echo "own clock, minus the time during which at least one docker call it made was"
+    echo "running. One value per timed testbed run above."
+    echo
+    echo "| stack / flavor | own time median (ms) | min (ms) | max (ms) | docker calls (median) |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
+    for stack in "${STACKS[@]}"; do
+        for flavor in "${FLAVORS[@]}"; do
+            read -r med min max < <(stats_of "${OWN["$stack|$flavor"]:-}")
+            echo "| $stack / $flavor | $(whole "$med") | $(whole "$min") | $(whole "$max") | $(whole "$(median_of "${CALLS["$stack|$flavor"]:-}")") |"
+        done
+    done
+    echo
+}
+
+# $1 rounded to a whole number, or "-".
+whole() { awk -v a="$1" 'BEGIN { if (a == "-" || a == "") print "-"; else printf "%.0f", a }'; }
+
+parallel_section() {
+    local flavor med min max one
+    echo "### $PARALLEL testbed runs on chain at once"
+    echo
+    echo "One more slot in each round's rotation on chain: $PARALLEL runs of the testbed"
+    echo "contender's command (\`testbed run -v -f fixtures/bench-chain/compose.yml"
+    echo "--compose <flavor>\`), started at once, each with the project name it"
+    echo "generates, timed from the first start to the last exit. Each run must exit 0"
+    echo "and leave nothing of its project behind. Compared with the median of the"
+    echo "single timed testbed runs on chain in the same flavor."
+    echo
+    echo "| flavor | $PARALLEL at once, median (s) | min (s) | max (s) | one run, median (s) | $PARALLEL at once / one | exit codes |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+    for flavor in "${FLAVORS[@]}"; do
+        read -r med min max < <(stats_of "${BATCH_TIMES[$flavor]:-}")
+        one="$(median_of "${TIMES["chain|$flavor|testbed"]:-}")"
+        echo "| $flavor | $med | $min | $max | $one | $(ratio "$med" "$one")× | $(code_summary "${BATCH_CODES[$flavor]:-}") |"
+    done
+    echo
+}
+
+has_stack() { [[ " ${STACKS[*]} " == *" $1 "* ]]; }
+
 report() {
-    local stack flavor ready_med ready_min ready_max
+    local stack flavor parallel_note=""
+    if has_stack chain && [ "$PARALLEL" -gt 0 ]; then
+        parallel_note="; on chain, one batch of $PARALLEL testbed runs at once per round, in the rotation"
+    elif has_stack chain; then
+        parallel_note="; no parallel runs (--parallel 0)"
+    fi
     echo "# testbed benchmark"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -425,17 +777,26 @@ report() {
     echo "- compose v2: $(docker compose version 2>/dev/null | head -n 1)"
     echo "- compose v1: $(docker-compose version 2>/dev/null | head -n 1)"
     echo "- testbed: $("$TESTBED" --version) (target/release/testbed, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ', src/ with uncommitted changes'))"
-    echo "- command: \`$COMMAND_LINE\` ($RUNS round(s) per stack and flavor; contender order rotates each round; one untimed testbed warm-up per stack and flavor)"
+    echo "- command: \`$COMMAND_LINE\` ($RUNS round(s) per stack and flavor; contender order rotates each round; one untimed testbed warm-up per stack and flavor$parallel_note)"
     echo "- runs discarded and redone because another user's containers were created on the engine during them: $DISCARDED"
     echo
     echo "Wall time of a whole run, from start to exit, cleanup included. Ratios are"
     echo "each contender's median over testbed's median on the same stack and flavor."
+    echo "testbed runs with \`-v\`, which only adds lines on stderr."
     echo
     for stack in "${STACKS[@]}"; do
         for flavor in "${FLAVORS[@]}"; do
             stack_table "$stack" "$flavor"
         done
     done
+
+    if has_stack chain && [ "$PARALLEL" -gt 0 ]; then
+        parallel_section
+    fi
+    if has_stack wide; then
+        wide_section
+    fi
+    own_time_section
 
     echo "### Startup: \`testbed --version\`"
     echo
@@ -447,25 +808,6 @@ report() {
     echo "$TRUE_ROW"
     echo
 
-    if [ -n "$PROBE_MEDIAN" ]; then
-        echo "### Wide stack: testbed's readiness wait vs one service alone"
-        echo
-        echo "One wide-stack service on its own (same image, command and healthcheck under"
-        echo "\`docker run\`, polled every 50 ms until healthy), median of $PROBE_RUNS: **${PROBE_MEDIAN} s**."
-        echo "By design it is healthy at the first health check that finds /tmp/ready: the"
-        echo "file appears after \`sleep 1\`, and checks run every 1 s from 1 s after start, so"
-        echo "1-2 s. testbed's \"ready in\" counts from the start of its \`compose up -d\`, so it"
-        echo "also holds creating and starting all ten containers (printed to 0.1 s)."
-        echo
-        echo "| flavor | testbed \"ready in\" median (s) | min (s) | max (s) | minus one service alone (s) |"
-        echo "| --- | ---: | ---: | ---: | ---: |"
-        for flavor in "${FLAVORS[@]}"; do
-            read -r ready_med ready_min ready_max < <(tr ' ' '\n' <<<"${READY["wide|$flavor"]:-}" | grep . | stats)
-            echo "| $flavor | $ready_med | $ready_min | $ready_max | $(awk -v a="$ready_med" -v b="$PROBE_MEDIAN" 'BEGIN { printf "%+.2f", a - b }') |"
-        done
-        echo
-    fi
-
     targets
     echo "### Exit-code findings"
     echo
@@ -476,28 +818,55 @@ report() {
     fi
 }
 
-# The issue's targets: on chain, testbed's median at most 0.6x hand-tuned's
-# and 0.15x seed-002's; `testbed --version` at most 5 ms.
+# One row of the Targets table: "met" when $2 <= $3, "no data" without $2.
 target_row() {
     local what="$1" value="$2" limit="$3" unit="$4"
     awk -v w="$what" -v v="$value" -v l="$limit" -v u="$unit" 'BEGIN {
-        printf "| %s | %s%s | <= %s%s | %s |\n", w, v, u, l, u, (v <= l ? "met" : "missed")
+        if (v == "-" || v == "") printf "| %s | - | <= %s%s | no data |\n", w, l, u
+        else printf "| %s | %s%s | <= %s%s | %s |\n", w, v, u, l, u, (v + 0 <= l + 0 ? "met" : "missed")
     }'
 }
 
+# The issue's targets, each measured in this same run:
+#   chain: testbed's median at most 0.6x hand-tuned's and 0.15x seed-002's;
+#   wide: testbed's "ready in" at most one service alone (daemon-reported
+#         healthy) + 0.5 s;
+#   every stack: testbed's own time at most 100 ms per run (median);
+#   chain: $PARALLEL runs at once at most 2x one run;
+#   `testbed --version` at most 5 ms.
 targets() {
-    local flavor tb
+    local stack flavor tb reference
     echo "### Targets"
     echo
     echo "| target | measured | goal | |"
     echo "| --- | ---: | ---: | --- |"
-    if [[ " ${STACKS[*]} " == *" chain "* ]]; then
+    if has_stack chain; then
         for flavor in "${FLAVORS[@]}"; do
-            tb="$(median_of "${TIMES["chain|$flavor|testbed"]}")"
-            target_row "chain/$flavor: testbed / hand-tuned" \
-                "$(awk -v a="$tb" -v b="$(median_of "${TIMES["chain|$flavor|hand-tuned"]}")" 'BEGIN { printf "%.2f", a / b }')" 0.6 "×"
-            target_row "chain/$flavor: testbed / seed-002" \
-                "$(awk -v a="$tb" -v b="$(median_of "${TIMES["chain|$flavor|seed-002"]}")" 'BEGIN { printf "%.2f", a / b }')" 0.15 "×"
+            tb="$(median_of "${TIMES["chain|$flavor|testbed"]:-}")"
+            target_row "chain/$flavor: testbed / hand-tuned (medians)" \
+                "$(ratio "$tb" "$(median_of "${TIMES["chain|$flavor|hand-tuned"]:-}")")" 0.6 "×"
+            target_row "chain/$flavor: testbed / seed-002 (medians)" \
+                "$(ratio "$tb" "$(median_of "${TIMES["chain|$flavor|seed-002"]:-}")")" 0.15 "×"
+        done
+    fi
+    if has_stack wide; then
+        reference="$(median_of "$PROBE_DAEMON")"
+        for flavor in "${FLAVORS[@]}"; do
+            target_row "wide/$flavor: \`up\` to all healthy (testbed \"ready in\", median) vs one service alone ($reference s) + 0.5 s" \
+                "$(median_of "${READY["wide|$flavor"]:-}")" \
+                "$(awk -v r="$reference" 'BEGIN { if (r == "-") print "-"; else printf "%.2f", r + 0.5 }')" " s"
+        done
+    fi
+    for stack in "${STACKS[@]}"; do
+        for flavor in "${FLAVORS[@]}"; do
+            target_row "$stack/$flavor: testbed's own time per run (median)" \
+                "$(whole "$(median_of "${OWN["$stack|$flavor"]:-}")")" 100 " ms"
+        done
+    done
+    if has_stack chain && [ "$PARALLEL" -gt 0 ]; then
+        for flavor in "${FLAVORS[@]}"; do
+            target_row "chain/$flavor: $PARALLEL runs at once / one run (medians)" \
+                "$(ratio "$(median_of "${BATCH_TIMES[$flavor]:-}")" "$(median_of "${TIMES["chain|$flavor|testbed"]:-}")")" 2 "×"
         done
     fi
     target_row "testbed --version (median)" "$(cut -d'|' -f3 <<<"$VERSION_ROW" | tr -d ' ')" 5 " ms"
@@ -524,8 +893,9 @@ main() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     # Nothing from the caller's environment may steer compose or testbed.
+    # (GITLAB_CI=true would switch testbed's output to GitLab sections.)
     local var
-    unset COMPOSE_PROJECT_NAME COMPOSE_FILE COMPOSE_PROFILES
+    unset COMPOSE_PROJECT_NAME COMPOSE_FILE COMPOSE_PROFILES GITLAB_CI
     for var in $(compgen -e); do
         [[ "$var" != TESTBED_* ]] || unset "$var"
     done
@@ -544,8 +914,8 @@ main() {
     note "timing testbed --version ($VERSION_RUNS runs)"
     VERSION_ROW="$(time_startup "testbed --version" "$TESTBED" --version)"
     TRUE_ROW="$(time_startup "/bin/true (floor)" /bin/true)"
-    if [[ " ${STACKS[*]} " == *" wide "* ]]; then
-        note "timing one wide-stack service alone ($PROBE_RUNS runs)"
+    if has_stack wide; then
+        note "timing one wide-stack service alone ($PROBE_RUNS runs of each kind)"
         probe_single_service
     fi
 
