@@ -10,17 +10,55 @@ use crate::exit::{Exit, Failure};
 
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
+/// The docker client alone: what the reaper, `gc` and `ls` need.
+#[derive(Debug, Clone)]
+pub struct Docker {
+    program: PathBuf,
+    echo: bool,
+}
+
+impl Docker {
+    /// The `docker` on PATH; `echo` prints each command before it runs (`-v`).
+    pub fn find(echo: bool) -> Result<Docker, Failure> {
+        Ok(Docker {
+            program: find_docker()?,
+            echo,
+        })
+    }
+
+    /// A `docker …` command.
+    pub fn cmd<I, S>(&self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let args: Vec<String> = args.into_iter().map(Into::into).collect();
+        let label = format!("docker {}", args.first().map(String::as_str).unwrap_or(""));
+        Cmd::new(&self.program)
+            .args(args)
+            .label(label)
+            .echo(self.echo)
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    pub fn echoes(&self) -> bool {
+        self.echo
+    }
+}
+
 /// The docker client and the compose command testbed drives.
 #[derive(Debug, Clone)]
 pub struct Engine {
-    docker: PathBuf,
+    docker: Docker,
     compose_program: PathBuf,
     compose_prefix: Vec<String>,
     /// How compose is invoked, e.g. `docker compose`, for messages.
     pub compose_name: String,
     /// Its version, e.g. `2.40.3` or `1.29.2`.
     pub compose_version: String,
-    echo: bool,
 }
 
 impl Engine {
@@ -28,7 +66,7 @@ impl Engine {
     /// (`--compose`/`TESTBED_COMPOSE`) if given, else the `docker compose`
     /// plugin, else a standalone `docker-compose`.
     pub fn detect(choice: Option<&str>, echo: bool) -> Result<Engine, Failure> {
-        let docker = find_docker()?;
+        let docker = Docker::find(echo)?;
         let candidates: Vec<Vec<String>> = match choice {
             Some(choice) => vec![
                 shell_words::split(choice)
@@ -45,7 +83,7 @@ impl Engine {
         };
         for words in &candidates {
             let program = if words[0] == "docker" {
-                Some(docker.clone())
+                Some(docker.program.clone())
             } else {
                 which::which(&words[0]).ok()
             };
@@ -66,7 +104,6 @@ impl Engine {
                         compose_prefix: words[1..].to_vec(),
                         compose_name: words.join(" "),
                         compose_version: version,
-                        echo,
                     });
                 }
                 _ => continue,
@@ -89,12 +126,16 @@ impl Engine {
     }
 
     /// The resolved `docker` client.
-    pub fn docker_program(&self) -> &Path {
+    pub fn client(&self) -> &Docker {
         &self.docker
     }
 
+    pub fn docker_program(&self) -> &Path {
+        self.docker.program()
+    }
+
     pub fn echoes(&self) -> bool {
-        self.echo
+        self.docker.echoes()
     }
 
     /// A `docker …` command.
@@ -103,24 +144,19 @@ impl Engine {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let args: Vec<String> = args.into_iter().map(Into::into).collect();
-        let label = format!("docker {}", args.first().map(String::as_str).unwrap_or(""));
-        Cmd::new(&self.docker)
-            .args(args)
-            .label(label)
-            .echo(self.echo)
+        self.docker.cmd(args)
     }
 
     /// A compose command without project arguments; see `Stack::compose`.
     pub fn compose(&self) -> Cmd {
         Cmd::new(&self.compose_program)
             .args(self.compose_prefix.clone())
-            .echo(self.echo)
+            .echo(self.echoes())
     }
 
     /// Checks that the daemon answers and returns its version.
     pub fn ping(&self) -> Result<String, Failure> {
-        ping(&self.docker, self.echo)
+        ping(self.docker_program(), self.echoes())
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::cmd::Cmd;
-use crate::engine::Engine;
+use crate::engine::{Docker, Engine};
 use crate::model::{self, Container};
 
 const PROJECT_LABEL: &str = "com.docker.compose.project";
@@ -192,16 +192,38 @@ impl<'a> Stack<'a> {
         self.remove_test_container()
     }
 
-    /// Kills and removes the project's containers, then its networks and
-    /// volumes, found by compose's label. The three lists are read at once,
-    /// and networks and volumes are removed at once.
+    /// Kills and removes whatever carries the project's label.
     fn sweep(&self) -> Result<()> {
-        let filter = format!("label={}", self.label());
-        let list = |what: &[&str]| {
-            self.engine
-                .docker(what.iter().copied())
+        sweep(self.engine.client(), &self.project).map(drop)
+    }
+}
+
+impl Drop for Stack<'_> {
+    fn drop(&mut self) {
+        if self.live.load(Ordering::SeqCst) {
+            let _ = self.teardown(Duration::ZERO, true);
+        }
+    }
+}
+
+/// Containers, networks and volumes of one project on the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Leftovers {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl Leftovers {
+    /// What carries `label` (`key=value`), the three lists read at once.
+    pub fn labelled(docker: &Docker, label: &str) -> Result<Leftovers> {
+        let filter = format!("label={label}");
+        let list = |what: &[&str]| -> Result<Vec<String>> {
+            let ids = docker
+                .cmd(what.iter().copied())
                 .args(["--filter", &filter])
-                .read()
+                .read()?;
+            Ok(ids.split_whitespace().map(str::to_string).collect())
         };
         let (containers, networks, volumes) = std::thread::scope(|scope| {
             let networks = scope.spawn(|| list(&["network", "ls", "-q"]));
@@ -213,24 +235,35 @@ impl<'a> Stack<'a> {
                 volumes.join().expect("listing volumes panicked"),
             )
         });
-        let remove = |what: &[&str], ids: String| -> Result<()> {
-            let ids: Vec<&str> = ids.split_whitespace().collect();
+        Ok(Leftovers {
+            containers: containers?,
+            networks: networks?,
+            volumes: volumes?,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+
+    /// Kills and removes the containers with their anonymous volumes, then
+    /// removes the networks and volumes at once.
+    pub fn remove(&self, docker: &Docker) -> Result<()> {
+        let remove = |what: &[&str], ids: &[String]| -> Result<()> {
             if ids.is_empty() {
                 return Ok(());
             }
-            self.engine
-                .docker(what.iter().copied())
-                .args(ids)
+            docker
+                .cmd(what.iter().copied())
+                .args(ids.iter().cloned())
                 .read()
                 .map(drop)
-                .with_context(|| format!("cannot remove what is left of {}", self.project))
         };
         // Containers first: a network or volume in use cannot be removed.
-        remove(&["rm", "-f", "-v"], containers?)?;
-        let (networks, volumes) = (networks?, volumes?);
+        remove(&["rm", "-f", "-v"], &self.containers)?;
         std::thread::scope(|scope| {
-            let networks = scope.spawn(|| remove(&["network", "rm"], networks));
-            let volumes = remove(&["volume", "rm", "-f"], volumes);
+            let networks = scope.spawn(|| remove(&["network", "rm"], &self.networks));
+            let volumes = remove(&["volume", "rm", "-f"], &self.volumes);
             networks
                 .join()
                 .expect("removing networks panicked")
@@ -239,10 +272,12 @@ impl<'a> Stack<'a> {
     }
 }
 
-impl Drop for Stack<'_> {
-    fn drop(&mut self) {
-        if self.live.load(Ordering::SeqCst) {
-            let _ = self.teardown(Duration::ZERO, true);
-        }
-    }
+/// Kills and removes the project's containers, then its networks and
+/// volumes, found by compose's label, and returns what it found.
+pub fn sweep(docker: &Docker, project: &str) -> Result<Leftovers> {
+    let leftovers = Leftovers::labelled(docker, &format!("{PROJECT_LABEL}={project}"))?;
+    leftovers
+        .remove(docker)
+        .with_context(|| format!("cannot remove what is left of {project}"))?;
+    Ok(leftovers)
 }
