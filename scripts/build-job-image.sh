@@ -15,7 +15,8 @@
 #   Without an argument (or TESTBED_STATIC_BIN), builds a static testbed with
 #   cargo into target/static (debug profile). Prints the image's name on
 #   stdout, progress on stderr. The inputs default to this machine's tools;
-#   BUSYBOX, DOCKER_CLIENT, COMPOSE_PLUGIN and COMPOSE_V1 name others.
+#   BUSYBOX, DOCKER_CLIENT, COMPOSE_PLUGIN and COMPOSE_V1 name others, and
+#   TESTBED_JOB_IMAGE the image.
 #
 # Two images, so that a changed testbed costs one small layer: the tools go
 # into testbed-job-base:latest, rebuilt only when one of them changes, and
@@ -23,8 +24,10 @@
 # checksums of its inputs; an image whose label matches is left as it is.
 set -euo pipefail
 
-# tests/e2e/job.rs uses this name.
-IMAGE=testbed-job:latest
+# tests/e2e/job.rs uses this name. Two checkouts that share an engine (a
+# worktree each) give theirs different names with TESTBED_JOB_IMAGE, or each
+# build replaces the other's testbed.
+IMAGE="${TESTBED_JOB_IMAGE:-testbed-job:latest}"
 BASE_IMAGE=testbed-job-base:latest
 BUSYBOX="${BUSYBOX:-/bin/busybox}"
 COMPOSE_V1="${COMPOSE_V1:-/usr/bin/docker-compose}"

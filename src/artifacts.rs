@@ -67,6 +67,16 @@ pub enum Whereabouts {
     Container { id: String, mounts: Vec<Mount> },
 }
 
+impl Whereabouts {
+    /// The id of our container, when the daemon knows it.
+    pub fn container_id(&self) -> Option<String> {
+        match self {
+            Whereabouts::Container { id, .. } => Some(id.clone()),
+            Whereabouts::Host | Whereabouts::Elsewhere(_) => None,
+        }
+    }
+}
+
 /// One mount of a container, from `docker inspect`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]

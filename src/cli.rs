@@ -170,6 +170,11 @@ pub struct RunArgs {
     #[arg(long, env = "TESTBED_STOP_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
     pub stop_timeout: Option<Duration>,
 
+    /// How long the stack may live: once it has passed, `testbed gc` removes
+    /// the stack even if its run is still going, e.g. 90m or 1d [default: 2h]
+    #[arg(long, env = "TESTBED_TTL", value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
+
     /// When to print the dependencies' logs [default: on-failure]
     #[arg(long, env = "TESTBED_LOGS", value_name = "WHEN")]
     pub logs: Option<LogPolicy>,

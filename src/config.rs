@@ -11,6 +11,7 @@ use serde_norway::{Mapping, Value};
 
 use crate::cli::{ArtifactsMode, LogPolicy, RunArgs};
 use crate::exit::{Exit, Failure, OrFail};
+use crate::labels;
 use crate::project::{self, NameSource};
 
 pub const DEFAULT_SERVICE: &str = "tests";
@@ -66,6 +67,8 @@ pub struct Config {
     pub services: Option<Vec<String>>,
     pub wait_timeout: Duration,
     pub stop_timeout: Duration,
+    /// How long after it starts `gc` may remove the stack.
+    pub ttl: Duration,
     pub logs: LogPolicy,
     /// The artifacts directory, absolute.
     pub artifacts: Option<PathBuf>,
@@ -98,6 +101,8 @@ pub struct XTestbed {
     pub wait_timeout: Option<Duration>,
     #[serde(default, deserialize_with = "duration")]
     pub stop_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    pub ttl: Option<Duration>,
     pub logs: Option<LogPolicy>,
     pub artifacts: Option<PathBuf>,
     pub artifacts_mode: Option<ArtifactsMode>,
@@ -197,6 +202,7 @@ pub fn resolve_for(
             .stop_timeout
             .or(x.stop_timeout)
             .unwrap_or(DEFAULT_STOP_TIMEOUT),
+        ttl: args.ttl.or(x.ttl).unwrap_or(labels::DEFAULT_TTL),
         logs: args.logs.or(x.logs).unwrap_or(LogPolicy::OnFailure),
         artifacts,
         artifacts_mode: args
@@ -345,7 +351,7 @@ fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
         let key = if path == "." { String::new() } else { format!(".{path}") };
         Failure::engine(anyhow!("x-testbed{key}: {}", e.inner()))
             .with_hint(format!(
-                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout, logs, artifacts and artifacts-mode",
+                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout, ttl, logs, artifacts and artifacts-mode",
                 origin.display()
             ))
     })
@@ -437,6 +443,7 @@ mod tests {
         assert_eq!(config.service, "tests");
         assert_eq!(config.wait_timeout, DEFAULT_WAIT_TIMEOUT);
         assert_eq!(config.stop_timeout, DEFAULT_STOP_TIMEOUT);
+        assert_eq!(config.ttl, labels::DEFAULT_TTL);
         assert_eq!(config.logs, LogPolicy::OnFailure);
         project::validate(&config.project).unwrap();
     }
@@ -447,21 +454,32 @@ mod tests {
         let file = stack(
             dir.path(),
             "compose.yml",
-            "x-testbed:\n  service: api-tests\n  wait-timeout: 30s\n  logs: always\n",
+            "x-testbed:\n  service: api-tests\n  wait-timeout: 30s\n  ttl: 1d\n  logs: always\n",
         );
         let file = file.to_str().unwrap();
         let config = resolve(&args(&["-f", file]), dir.path(), no_env).unwrap();
         assert_eq!(config.service, "api-tests");
         assert_eq!(config.wait_timeout, Duration::from_secs(30));
+        assert_eq!(config.ttl, Duration::from_secs(86400));
         assert_eq!(config.logs, LogPolicy::Always);
         let config = resolve(
-            &args(&["-f", file, "--service", "other", "--wait-timeout", "5"]),
+            &args(&[
+                "-f",
+                file,
+                "--service",
+                "other",
+                "--wait-timeout",
+                "5",
+                "--ttl",
+                "30m",
+            ]),
             dir.path(),
             no_env,
         )
         .unwrap();
         assert_eq!(config.service, "other");
         assert_eq!(config.wait_timeout, Duration::from_secs(5));
+        assert_eq!(config.ttl, Duration::from_secs(1800));
         assert_eq!(config.logs, LogPolicy::Always);
     }
 

@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod engine;
 pub mod exit;
 pub mod generate;
+pub mod labels;
 pub mod lifecycle;
 pub mod model;
 pub mod project;

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 
 use crate::artifacts::{self, Artifacts, Facts, Whereabouts};
-use crate::cli::{ArtifactsMode, LogPolicy};
+use crate::cli::LogPolicy;
 use crate::cmd::{Cmd, Group, Waited};
 use crate::config::{Action, Config, describe_files};
 use crate::doctor;
 use crate::engine::Engine;
 use crate::exit::{Exit, Failure};
+use crate::labels::{self, RunLabels};
 use crate::model::{self, Container, Readiness, Service};
 use crate::report;
 use crate::session;
@@ -50,7 +51,11 @@ struct Plan {
     dependencies: Vec<String>,
     /// Every service of the model, with what it depends on.
     services: Vec<Service>,
+    /// The resolved model, as `compose config` printed it.
+    model: String,
     artifacts: Option<Artifacts>,
+    /// Where testbed runs, as far as the daemon is concerned.
+    facts: Facts,
 }
 
 pub fn run(config: &Config, signals: &Signals) -> Exit {
@@ -101,7 +106,7 @@ fn run_recorded(
         }
     };
     facts.compose = Some((engine.compose_name.clone(), engine.compose_version.clone()));
-    let stack = Stack::new(&engine, &config.project, &config.files, &config.service);
+    let mut stack = Stack::new(&engine, &config.project, &config.files, &config.service);
     if config.action == Action::Down {
         phase.end(timeline::Outcome::Passed, None);
         return down(&stack, config, timeline);
@@ -140,6 +145,18 @@ fn run_recorded(
         return Exit::Signal(signal);
     }
 
+    // A stack left up on purpose says so; `test` adds only its one-off
+    // container to a stack that `up` labelled.
+    let kept = config.keep || config.action == Action::Up;
+    let labels = RunLabels::new(
+        &config.project,
+        config.ttl,
+        kept,
+        plan.facts.whereabouts.container_id(),
+    );
+    if let Err(error) = stack.apply_labels(&labels, &plan.model) {
+        return fail(&Failure::engine(error));
+    }
     if config.action == Action::Test {
         // Someone else's stack: ours only to use, not to remove.
         if let Err(failure) = check_recorded(&stack, &plan, signals) {
@@ -404,20 +421,20 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
         ),
     );
     let config_cmd = stack.compose("config");
-    let (daemon, resolved, artifacts) = std::thread::scope(|scope| {
+    let (daemon, resolved, facts) = std::thread::scope(|scope| {
         let daemon = scope.spawn(|| engine.ping());
-        let artifacts = scope.spawn(|| artifacts_facts(engine, config));
+        let facts = scope.spawn(|| facts(engine, config));
         let resolved = config_cmd.output();
         (
             daemon.join().expect("daemon check panicked"),
             resolved,
-            artifacts.join().expect("artifacts detection panicked"),
+            facts.join().expect("detecting where testbed runs panicked"),
         )
     });
     let daemon_version = daemon?;
     report::detail(config.verbose, format!("docker daemon {daemon_version}"));
-    let artifacts = match (&config.artifacts, artifacts) {
-        (Some(dir), Some(facts)) => {
+    let artifacts = match &config.artifacts {
+        Some(dir) => {
             let artifacts = artifacts::choose(config.artifacts_mode, dir, &facts)?;
             report::detail(
                 config.verbose,
@@ -429,7 +446,7 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
             );
             Some(artifacts)
         }
-        _ => None,
+        None => None,
     };
 
     let files = describe_files(&config.files);
@@ -437,8 +454,8 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
     config_cmd
         .check(&output)
         .map_err(|e| Failure::engine(e.context(format!("compose rejected {files}"))))?;
-    let services = model::services_from_config(&String::from_utf8_lossy(&output.stdout))
-        .map_err(Failure::engine)?;
+    let resolved = String::from_utf8_lossy(&output.stdout).into_owned();
+    let services = model::services_from_config(&resolved).map_err(Failure::engine)?;
     let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
     if names.is_empty() {
         return Err(Failure::engine(anyhow!(
@@ -473,22 +490,19 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
             .filter(|s| *s != config.service)
             .collect(),
         services,
+        model: resolved,
         artifacts,
+        facts,
     })
 }
 
-/// What the artifacts strategy depends on; looking for our own container
-/// costs docker calls, so only when the choice needs it.
-fn artifacts_facts(engine: &Engine, config: &Config) -> Option<Facts> {
-    config.artifacts.as_ref()?;
+/// Where testbed runs, which the artifacts strategy and the reaper depend
+/// on. A daemon over the network cannot know our container, so it is not
+/// asked.
+fn facts(engine: &Engine, config: &Config) -> Facts {
     let remote_host = artifacts::remote_host(std::env::var("DOCKER_HOST").ok().as_deref());
     let root = artifacts::running_as_root();
-    let needs_container = match config.artifacts_mode {
-        ArtifactsMode::Auto => remote_host.is_none() && root,
-        ArtifactsMode::VolumesFrom => remote_host.is_none(),
-        ArtifactsMode::Bind | ArtifactsMode::Copy => false,
-    };
-    let whereabouts = if needs_container {
+    let whereabouts = if remote_host.is_none() {
         artifacts::detect(
             engine.docker_program(),
             engine.echoes(),
@@ -497,11 +511,11 @@ fn artifacts_facts(engine: &Engine, config: &Config) -> Option<Facts> {
     } else {
         Whereabouts::Host
     };
-    Some(Facts {
+    Facts {
         remote_host,
         root,
         whereabouts,
-    })
+    }
 }
 
 /// `compose build` and `compose pull`, when asked for.
@@ -1026,7 +1040,15 @@ fn fail_diagnosed(failure: &Failure, config: &Config) -> Exit {
 
 /// `--dry-run`: the commands a run would execute, on stdout.
 fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
-    let mut steps = Vec::new();
+    let mut steps = vec![format!(
+        "# compose commands but `config` and `down` also get -f <a generated file>, last, that \
+         labels what they create {}={} (and {}, {}, {})",
+        labels::RUN,
+        stack.project(),
+        labels::STARTED,
+        labels::OWNER,
+        labels::TTL
+    )];
     if config.pull {
         steps.push(
             stack

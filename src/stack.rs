@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use crate::cmd::Cmd;
 use crate::engine::{Docker, Engine};
+use crate::labels::{OverrideFile, RunLabels};
 use crate::model::{self, Container};
 
 const PROJECT_LABEL: &str = "com.docker.compose.project";
@@ -18,6 +19,8 @@ pub struct Stack<'a> {
     engine: &'a Engine,
     project: String,
     files: Vec<PathBuf>,
+    /// The override that labels what compose creates, once written.
+    labels: Option<OverrideFile>,
     /// The name of the one-off container the tests run in.
     test_container: String,
     /// Whether something may be running that teardown has not yet removed.
@@ -40,8 +43,18 @@ impl<'a> Stack<'a> {
                 .iter()
                 .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
                 .collect(),
+            labels: None,
             live: AtomicBool::new(false),
         }
+    }
+
+    /// Puts `labels` on everything compose creates from now on: every
+    /// service of `model` (the output of `compose config`), its networks and
+    /// named volumes, through an override file passed last.
+    pub fn apply_labels(&mut self, labels: &RunLabels, model: &str) -> Result<()> {
+        let yaml = labels.override_yaml(model)?;
+        self.labels = Some(OverrideFile::write(&yaml)?);
+        Ok(())
     }
 
     /// From here on the stack may exist on the engine, and dropping it
@@ -63,10 +76,16 @@ impl<'a> Stack<'a> {
         self.engine
     }
 
-    /// `<compose> -p <project> -f <file>… <subcommand>`.
+    /// `<compose> -p <project> -f <file>… <subcommand>`, the labels
+    /// override last.
     pub fn compose(&self, subcommand: &str) -> Cmd {
+        let labels = self.labels.as_ref().map(OverrideFile::path);
+        self.compose_with(self.files.iter().cloned().chain(labels), subcommand)
+    }
+
+    fn compose_with(&self, files: impl IntoIterator<Item = PathBuf>, subcommand: &str) -> Cmd {
         let mut cmd = self.engine.compose().args(["-p", &self.project]);
-        for file in &self.files {
+        for file in files {
             cmd = cmd.arg("-f").arg(file.to_string_lossy());
         }
         cmd.arg(subcommand)
@@ -153,13 +172,19 @@ impl<'a> Stack<'a> {
         Ok(())
     }
 
-    /// `compose down` for this stack; `--keep` prints it for later.
+    /// `compose down` for this stack; `--keep` prints it for later. It names
+    /// the user's files only: the labels override is gone by then, and
+    /// `down` does not need it.
     pub fn down_command(&self, stop_timeout: Duration) -> Cmd {
         // Compose takes whole seconds: round up, so 500ms is a grace period
         // of 1 s rather than none.
         let seconds = stop_timeout.as_secs() + u64::from(stop_timeout.subsec_nanos() > 0);
-        self.compose("down")
-            .args(["-v", "--remove-orphans", "-t", &seconds.to_string()])
+        self.compose_with(self.files.iter().cloned(), "down").args([
+            "-v",
+            "--remove-orphans",
+            "-t",
+            &seconds.to_string(),
+        ])
     }
 
     /// Removes containers, networks, anonymous volumes and orphans.

@@ -1,5 +1,6 @@
 //! testbed inside a CI job container: a `JobContainer` builder that starts a
-//! container of `testbed-job:latest` (scripts/build-job-image.sh) with the
+//! container of `testbed-job:latest` (scripts/build-job-image.sh; the
+//! variable `TESTBED_JOB_IMAGE` names another) with the
 //! host's Docker socket mounted, as GitLab's docker executor runs a job, so
 //! the stacks testbed starts are its siblings; and the tests that run
 //! `testbed self-id` and `testbed run` in one.
@@ -30,8 +31,14 @@ use crate::support::{
     remove_project,
 };
 
-/// The image, as scripts/build-job-image.sh names it.
-pub const IMAGE: &str = "testbed-job:latest";
+/// The image, as scripts/build-job-image.sh names it: `TESTBED_JOB_IMAGE`,
+/// else testbed-job:latest.
+pub fn image() -> String {
+    std::env::var("TESTBED_JOB_IMAGE")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "testbed-job:latest".into())
+}
 /// Every container and volume these tests create carries this label, so
 /// that whatever a killed test process leaked can be found.
 pub const LABEL: &str = "org.testbed.e2e.job";
@@ -81,14 +88,15 @@ fn build_image() -> Result<(), String> {
         .map_err(|e| format!("cannot start bash for scripts/build-job-image.sh: {e}"))?;
     if !out.status.success() {
         return Err(format!(
-            "cannot build {IMAGE}: `bash scripts/build-job-image.sh` failed ({}):\n{}{}\
+            "cannot build {}: `bash scripts/build-job-image.sh` failed ({}):\n{}{}\
              (set TESTBED_JOB_E2E=0 to skip the job-container tests outside CI)",
+            image(),
             out.status,
             String::from_utf8_lossy(&out.stderr),
             String::from_utf8_lossy(&out.stdout),
         ));
     }
-    eprintln!("note: {IMAGE} ready in {:.1?}", started.elapsed());
+    eprintln!("note: {} ready in {:.1?}", image(), started.elapsed());
     remove_stale_volumes();
     Ok(())
 }
@@ -249,7 +257,7 @@ impl JobContainer {
             args.extend(["-e".into(), key.clone()]);
             cmd.env(key, value);
         }
-        args.extend([IMAGE.into(), "sleep".into(), LIFETIME.into()]);
+        args.extend([image(), "sleep".into(), LIFETIME.into()]);
         let out = cmd
             .args(&args)
             .stdin(Stdio::null())

@@ -6,6 +6,7 @@
 mod artifacts;
 mod doctor;
 mod job;
+mod labels;
 mod output;
 mod session;
 mod startup;

@@ -319,6 +319,11 @@ impl Running {
         );
     }
 
+    /// testbed's process id.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
     /// The project named with `-p`, if any.
     pub fn project(&self) -> Option<&str> {
         self.project.as_deref()

@@ -176,14 +176,21 @@ impl<'a> Sequence<'a> {
     }
 }
 
-/// `compose -p P -f F <rest>` as testbed runs it.
+/// `compose -p P -f F [-f LABELS] <rest>` as testbed runs it: every
+/// command after preflight's `config` gets the labels override, except
+/// `down`, which may run after it is gone.
 fn compose_argv(run: &Run, rest: &[&str]) -> Vec<String> {
     let p = run.project();
-    ["compose", "-p", &p, "-f", &run.compose_file]
-        .iter()
-        .chain(rest)
-        .map(|w| w.to_string())
-        .collect()
+    let mut argv: Vec<String> = ["compose", "-p", &p, "-f", &run.compose_file]
+        .map(String::from)
+        .into();
+    if !matches!(rest.first(), Some(&"config" | &"down")) {
+        let labels = run.labels_file.as_deref();
+        let labels = labels.unwrap_or_else(|| panic!("no labels override\n{}", run.describe()));
+        argv.extend(["-f".to_string(), labels.to_string()]);
+    }
+    argv.extend(rest.iter().map(|w| w.to_string()));
+    argv
 }
 
 /// The compose probe, then the daemon check and `compose config`, which run
@@ -526,6 +533,11 @@ fn dry_run_starts_nothing_and_prints_the_plan() {
     );
     assert!(has("# docker start each service"), "{}", run.describe());
     assert!(
+        has(&format!("that labels what they create testbed.run={p} (")),
+        "{}",
+        run.describe()
+    );
+    assert!(
         has(&format!(
             "docker compose -p {p} -f {f} run --name {p}-tests-run --no-deps -T -e TESTBED_PROJECT tests"
         )),
@@ -686,9 +698,8 @@ fn verbose_echoes_commands_but_not_the_polls_nor_secret_values() {
         .env("FAKE_HEALTHY_AFTER", "2")
         .run();
     run.assert_code(0);
-    let p = run.project();
-    let f = &run.compose_file;
-    run.assert_stderr_contains(&format!("+ docker compose -p {p} -f {f} up --no-start db"))
+    let up = compose_argv(&run, &["up", "--no-start", "db"]).join(" ");
+    run.assert_stderr_contains(&format!("+ docker {up}"))
         .assert_stderr_contains("+ docker start fakeid-db")
         .assert_stderr_contains("db ready after ")
         .assert_stderr_contains("-e SECRET_TOKEN tests");

@@ -202,12 +202,14 @@ impl Running {
             std::thread::sleep(POLL);
         };
         let elapsed = started.elapsed();
+        let calls = read_log(&self.testbed.log());
         Run {
             status,
             elapsed,
             stdout: self.stdout.join().unwrap(),
             stderr: self.stderr.join().unwrap(),
-            calls: read_log(&self.testbed.log()),
+            labels_file: labels_file(&calls),
+            calls,
             compose_file: std::fs::canonicalize(self.testbed.work())
                 .unwrap()
                 .join("compose.yml")
@@ -335,6 +337,19 @@ pub fn transcript(calls: &[Call]) -> String {
         .join("\n")
 }
 
+/// The second `-f` of the first compose command that has one: the labels
+/// override, a temporary file.
+fn labels_file(calls: &[Call]) -> Option<String> {
+    calls.iter().find_map(|call| {
+        let mut files = call
+            .argv
+            .windows(2)
+            .filter(|pair| pair[0] == "-f")
+            .map(|pair| pair[1].clone());
+        files.nth(1)
+    })
+}
+
 /// A finished testbed run.
 pub struct Run {
     pub status: ExitStatus,
@@ -344,6 +359,9 @@ pub struct Run {
     pub calls: Vec<Call>,
     /// The compose file as testbed passes it: an absolute path.
     pub compose_file: String,
+    /// The labels override testbed passed after it, if any compose command
+    /// got one.
+    pub labels_file: Option<String>,
     /// The containers, networks and volumes the fake engine still holds
     /// after the run, e.g. `container fakeid-db P-db-1 P db False running 0`.
     pub leftovers: Vec<String>,
