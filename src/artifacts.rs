@@ -63,8 +63,12 @@ pub enum Whereabouts {
     /// In a container the daemon does not know, such as a job that talks to
     /// a Docker-in-Docker service. The text says which one we guessed.
     Elsewhere(String),
-    /// In this container of the daemon's.
-    Container { id: String, mounts: Vec<Mount> },
+    /// In this container of the daemon's, made from this image (an id).
+    Container {
+        id: String,
+        image: String,
+        mounts: Vec<Mount>,
+    },
 }
 
 impl Whereabouts {
@@ -131,22 +135,25 @@ pub fn detect(docker: &Path, echo: bool, parent: Option<&str>) -> Whereabouts {
     };
     match container::confirm(docker, echo, &candidates) {
         Some((id, _)) => {
-            let mounts = Cmd::new(docker)
+            let found = Cmd::new(docker)
                 .args([
                     "inspect",
                     "--type",
                     "container",
                     "--format",
-                    "{{json .Mounts}}",
+                    "{{.Image}} {{json .Mounts}}",
                 ])
                 .arg(&id)
                 .label("docker inspect")
                 .echo(echo)
                 .read()
-                .ok()
-                .and_then(|json| serde_json::from_str(&json).ok())
                 .unwrap_or_default();
-            Whereabouts::Container { id, mounts }
+            let (image, mounts) = found.trim().split_once(' ').unwrap_or_default();
+            Whereabouts::Container {
+                id,
+                image: image.to_string(),
+                mounts: serde_json::from_str(mounts).unwrap_or_default(),
+            }
         }
         None => Whereabouts::Elsewhere(first.to_string()),
     }
@@ -231,7 +238,7 @@ fn share(dir: &Path, facts: &Facts) -> Result<Strategy, String> {
         ));
     }
     let (id, mounts) = match &facts.whereabouts {
-        Whereabouts::Container { id, mounts } => (id, mounts),
+        Whereabouts::Container { id, mounts, .. } => (id, mounts),
         Whereabouts::Host => return Err("testbed does not run in a container".into()),
         Whereabouts::Elsewhere(candidate) => {
             return Err(format!(
@@ -563,6 +570,7 @@ mod tests {
             root: true,
             whereabouts: Whereabouts::Container {
                 id: JOB.into(),
+                image: "sha256:0c0ffee".into(),
                 mounts,
             },
         }

@@ -83,6 +83,25 @@ pub enum Command {
     /// Print the man page, in roff.
     #[command(after_long_help = MAN_INSTALL)]
     Man,
+
+    /// Watch a run and remove its stack if testbed dies first; `run` starts it.
+    #[command(hide = true)]
+    Reap(ReapArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReapArgs {
+    /// The project to remove when stdin ends without `done`
+    #[arg(long, value_name = "NAME")]
+    pub project: String,
+
+    /// Remove only this container of the project
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+
+    /// Check that the daemon answers before saying it is ready
+    #[arg(long)]
+    pub ping: bool,
 }
 
 const MAN_INSTALL: &str = "\

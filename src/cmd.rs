@@ -3,11 +3,12 @@
 //! errors are built from that line, never from the raw argv.
 
 use std::fmt;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{ExitStatus, Output, Stdio};
 use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -128,6 +129,12 @@ impl Cmd {
         self
     }
 
+    /// The name the command is shown under, instead of its file name.
+    pub fn shown_as(mut self, name: impl Into<String>) -> Cmd {
+        self.name = name.into();
+        self
+    }
+
     pub fn get_args(&self) -> &[String] {
         &self.args
     }
@@ -159,7 +166,12 @@ impl Cmd {
                 Ok(())
             });
         }
-        expression.unchecked()
+        expression
+            .before_spawn(|command| {
+                die_with_testbed(command);
+                Ok(())
+            })
+            .unchecked()
     }
 
     /// Runs to completion with stdout and stderr captured. Fails only when
@@ -321,6 +333,109 @@ impl Cmd {
             started: Instant::now(),
             forwarded: None,
         })
+    }
+}
+
+/// Makes a child die with testbed. A testbed that is killed (SIGKILL, the
+/// OOM killer) must not leave a `compose up` behind that goes on creating
+/// containers after the reaper has removed the stack. The kernel sends the
+/// signal when the thread that started the child ends, so every command is
+/// waited for by the thread that starts it, or started by the main thread.
+fn die_with_testbed(command: &mut std::process::Command) {
+    // SAFETY: getpid(2) has no preconditions.
+    let testbed = unsafe { libc::getpid() };
+    // SAFETY: the closure runs in the forked child before exec and calls
+    // only prctl(2), getppid(2) and kill(2), which are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // testbed died between the fork and prctl.
+            if libc::getppid() != testbed {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+}
+
+/// A command started to outlive testbed, see [`Cmd::spawn_watchdog`].
+pub struct Watchdog {
+    child: std::process::Child,
+    lines: Receiver<String>,
+}
+
+impl Cmd {
+    /// Starts the command so that it outlives testbed: no signal when
+    /// testbed dies, and a session of its own, so that neither a SIGKILL of
+    /// testbed's process group nor the terminal's hangup or Ctrl-C reaches
+    /// it. Its stdin is `stdin`, its stdout a pipe read with
+    /// [`Watchdog::line`], its stderr testbed's.
+    pub fn spawn_watchdog(&self, stdin: os_pipe::PipeReader) -> anyhow::Result<Watchdog> {
+        if self.echo {
+            crate::report::echo(self);
+        }
+        let mut command = std::process::Command::new(&self.program);
+        command
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        // SAFETY: setsid(2) is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| match libc::setsid() {
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
+            });
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("could not start `{}`", self.name))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (sender, lines) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("watchdog-stdout".into())
+            .spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    if sender.send(line).is_err() {
+                        break;
+                    }
+                }
+            })
+            .context("cannot start a thread")?;
+        Ok(Watchdog { child, lines })
+    }
+}
+
+impl Watchdog {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line it prints on stdout, waiting at most `timeout`; None
+    /// once it closed stdout or when the time is up.
+    pub fn line(&self, timeout: Duration) -> Option<String> {
+        self.lines.recv_timeout(timeout).ok()
+    }
+
+    /// Waits at most `timeout` for it to exit.
+    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => std::thread::sleep(POLL),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Kills it and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

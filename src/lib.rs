@@ -14,6 +14,7 @@ pub mod labels;
 pub mod lifecycle;
 pub mod model;
 pub mod project;
+pub mod reaper;
 pub mod redact;
 pub mod report;
 pub mod session;
@@ -24,7 +25,7 @@ pub mod timeline;
 
 use anyhow::Context;
 
-use cli::{Cli, Command, DoctorArgs, RunArgs, SelfIdArgs};
+use cli::{Cli, Command, DoctorArgs, ReapArgs, RunArgs, SelfIdArgs};
 use config::Action;
 use exit::{Exit, Failure, OrFail};
 
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Exit {
         Command::Doctor(args) => doctor(&args),
         Command::Completions(args) => generate::completions(args.shell),
         Command::Man => generate::man(),
+        Command::Reap(args) => reap(&args),
     };
     result.unwrap_or_else(|failure| {
         report::failure(&failure);
@@ -75,6 +77,12 @@ fn run_tests(action: Action, args: &RunArgs) -> Result<Exit, Failure> {
         config.compose = config.compose.or(Some(recorded.compose));
     }
     Ok(lifecycle::run(&config, &signals))
+}
+
+/// `testbed reap`, which `run` starts as its watchdog.
+fn reap(args: &ReapArgs) -> Result<Exit, Failure> {
+    project::validate(&args.project).or_fail(Exit::Usage)?;
+    reaper::reap(&args.project, args.container.as_deref(), args.ping)
 }
 
 /// `testbed self-id`: the id of the container we run in, on stdout.

@@ -16,6 +16,7 @@ use crate::engine::Engine;
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
 use crate::model::{self, Container, Readiness, Service};
+use crate::reaper::{self, Reaper, Target};
 use crate::report;
 use crate::session;
 use crate::signals::{self, Signals};
@@ -165,10 +166,19 @@ fn run_recorded(
     } else {
         stack.begin();
     }
+    // What this run would remove, should it die first.
+    let target = match config.action {
+        Action::Test => Target::Container(stack.test_container().to_string()),
+        _ => Target::Stack,
+    };
+    let reaper = Reaper::start(engine.client(), &labels, &plan.facts, &target);
     let outcome = run_phases(&stack, &plan, config, signals, timeline);
     collect(&stack, &plan, config, signals, timeline);
     show_logs(&stack, config, &outcome, signals);
     let down = teardown(&stack, config, &outcome, signals, timeline);
+    if let Some(reaper) = reaper {
+        reaper.finish();
+    }
     summarize(timeline);
     let kept = config.action == Action::Test || config.keep;
     finish(outcome, down, timeline, plan.artifacts.as_ref(), kept)
@@ -1049,6 +1059,7 @@ fn print_plan(stack: &Stack, plan: &Plan, config: &Config) {
         labels::OWNER,
         labels::TTL
     )];
+    steps.push(format!("# {}", reaper::plan(&plan.facts)));
     if config.pull {
         steps.push(
             stack

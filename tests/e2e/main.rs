@@ -8,6 +8,7 @@ mod doctor;
 mod job;
 mod labels;
 mod output;
+mod reaper;
 mod session;
 mod startup;
 mod support;

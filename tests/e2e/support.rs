@@ -319,6 +319,18 @@ impl Running {
         );
     }
 
+    /// Waits until testbed's stderr contains `needle`.
+    pub fn wait_for_stderr(&self, needle: &str, timeout: Duration) {
+        let seen = self
+            .stderr
+            .wait_until(timeout, |text, _| text.contains(needle));
+        assert!(
+            seen,
+            "`{needle}` did not appear on stderr within {timeout:?}\n{}",
+            self.snapshot(None)
+        );
+    }
+
     /// testbed's process id.
     pub fn pid(&self) -> libc::pid_t {
         self.pid
@@ -431,6 +443,55 @@ pub fn assert_clean(project: &str) {
     let left = leftovers(project).unwrap_or_else(|e| panic!("{e}"));
     remove(&left);
     assert!(left.is_empty(), "project {project} left behind: {left:?}");
+}
+
+/// How long after testbed is killed its reaper may take to remove the
+/// stack and be gone itself: the bound the README promises.
+pub const REAP_BOUND: Duration = Duration::from_secs(15);
+
+/// Waits until `project` has nothing left on the engine and no process of
+/// it runs (its reaper, a compose command), at most `bound`, and returns
+/// how long that took. Panics naming what is left.
+pub fn wait_until_reaped(project: &str, bound: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let left = leftovers(project).unwrap_or_else(|e| panic!("{e}"));
+        let processes = processes_of(project);
+        if left.is_empty() && processes.is_empty() {
+            return started.elapsed();
+        }
+        if started.elapsed() > bound {
+            remove(&left);
+            panic!(
+                "{project} was not reaped within {bound:?}: left {left:?}, processes {processes:?}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The processes with `-p <project>` or `--project <project>` on their
+/// command line, on this machine or in a container (which shows in this
+/// pid namespace too): testbed's reaper and the compose commands it ran,
+/// each with its command line.
+pub fn processes_of(project: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let argv = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let argv: Vec<String> = argv
+                .split(|&b| b == 0)
+                .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                .collect();
+            let names = argv
+                .windows(2)
+                .any(|w| matches!(w[0].as_str(), "-p" | "--project") && w[1] == project);
+            names.then(|| format!("{pid}: {}", argv.join(" ")))
+        })
+        .collect()
 }
 
 /// Removes, best effort, whatever `project` left on the engine.

@@ -538,6 +538,11 @@ fn dry_run_starts_nothing_and_prints_the_plan() {
         run.describe()
     );
     assert!(
+        has("# a process watches testbed, and removes the stack if testbed dies"),
+        "{}",
+        run.describe()
+    );
+    assert!(
         has(&format!(
             "docker compose -p {p} -f {f} run --name {p}-tests-run --no-deps -T -e TESTBED_PROJECT tests"
         )),

@@ -1,0 +1,478 @@
+//! The reaper: a watchdog that outlives testbed and removes the stack when
+//! testbed dies before its own teardown (SIGKILL, the OOM killer, its
+//! container killed).
+//!
+//! It needs no connection back to testbed: its stdin is a pipe whose only
+//! write end testbed holds. At the end of a run testbed writes `done` and
+//! closes it; end of file without `done` means testbed is gone, and the
+//! reaper kills and removes everything that carries the project's label,
+//! then exits. Where it runs depends on where testbed runs:
+//!
+//! - on the daemon's machine, or anywhere the daemon cannot see testbed's
+//!   container (Docker-in-Docker, a remote daemon): `testbed reap`, a
+//!   process in a session of its own;
+//! - in a container of the daemon's (a GitLab job with the host's socket): a
+//!   container of the same image, `docker run -i --rm`, since a process in
+//!   the job's container dies with it. `docker run -i` attaches stdin once:
+//!   the container's stdin closes when the client's does, or when the
+//!   client dies with the job container.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+
+use crate::artifacts::{Facts, Mount, Whereabouts};
+use crate::cmd::{Cmd, Watchdog};
+use crate::engine::Docker;
+use crate::exit::{Exit, Failure};
+use crate::labels::{self, RunLabels};
+use crate::report;
+use crate::stack::{self, Leftovers};
+
+/// What the reaper prints on stdout once it watches.
+const READY: &str = "ready";
+/// What testbed writes before it closes the pipe after its own teardown.
+const DONE: &str = "done";
+/// How long a reaper may take to say it is ready: a container may take a
+/// few seconds on a busy daemon.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long testbed waits for the reaper to exit after the run.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long after one sweep the reaper sweeps again, for what a request
+/// already on its way to the daemon created meanwhile.
+const SETTLE: Duration = Duration::from_secs(1);
+/// How long the reaper keeps trying before it gives up and exits.
+const GIVE_UP: Duration = Duration::from_secs(60);
+/// The daemon's socket, where the reaper's container finds it.
+const SOCKET: &str = "/var/run/docker.sock";
+
+/// What the reaper removes when testbed dies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Everything that carries the project's label: the stack that `run`
+    /// or `up` creates.
+    Stack,
+    /// One container: the test container that `test` adds to a stack that
+    /// stays up.
+    Container(String),
+}
+
+/// The watchdog of one run.
+pub struct Reaper {
+    watchdog: Watchdog,
+    /// The pipe's write end; dropping it without `done` sets the reaper off.
+    pipe: os_pipe::PipeWriter,
+}
+
+/// Where the reaper runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Kind {
+    /// A process on this side: on the host, or where the daemon cannot see us.
+    Process,
+    /// A container of `image` on the daemon, reaching it through the host's
+    /// socket at `socket`.
+    Container { image: String, socket: String },
+}
+
+impl Reaper {
+    /// Starts the reaper of the run that `labels` describe and waits until
+    /// it watches. A container reaper that does not start gives way to a
+    /// process; without either, the run goes on, with a warning.
+    pub fn start(
+        docker: &Docker,
+        labels: &RunLabels,
+        facts: &Facts,
+        target: &Target,
+    ) -> Option<Reaper> {
+        let (kind, why) = choose(facts, std::env::var("DOCKER_HOST").ok().as_deref());
+        report::detail(docker.echoes(), format!("reaper: {} ({why})", kind.name()));
+        let project = &labels.project;
+        if let Kind::Container { .. } = &kind {
+            match Reaper::spawn(docker, labels, &kind, target) {
+                Ok(reaper) => return Some(reaper),
+                Err(error) => {
+                    // It may have been created before it failed.
+                    let _ = docker.cmd(["rm", "-f", &container_name(project)]).output();
+                    report::warn(format!(
+                        "{error:#}; a process watches {project} instead, which dies with this container"
+                    ));
+                }
+            }
+        }
+        match Reaper::spawn(docker, labels, &Kind::Process, target) {
+            Ok(reaper) => Some(reaper),
+            Err(error) => {
+                report::warn(format!(
+                    "{error:#}; if testbed is killed, `testbed gc` removes {project} later"
+                ));
+                None
+            }
+        }
+    }
+
+    fn spawn(
+        docker: &Docker,
+        labels: &RunLabels,
+        kind: &Kind,
+        target: &Target,
+    ) -> anyhow::Result<Reaper> {
+        let (reader, pipe) = os_pipe::pipe()?;
+        let cmd = command(docker, labels, kind, target)?;
+        let mut watchdog = cmd.spawn_watchdog(reader)?;
+        match watchdog.line(READY_TIMEOUT) {
+            Some(line) if line == READY => Ok(Reaper { watchdog, pipe }),
+            _ => {
+                watchdog.kill();
+                Err(anyhow!("the reaper `{cmd}` did not start"))
+            }
+        }
+    }
+
+    /// Tells the reaper that testbed has done its own teardown, whatever
+    /// came of it, and waits for it to exit. What a failed teardown left is
+    /// for `testbed gc`: the reaper answers for testbed's death only.
+    pub fn finish(self) {
+        let Reaper {
+            mut watchdog,
+            mut pipe,
+        } = self;
+        let _ = writeln!(pipe, "{DONE}");
+        drop(pipe);
+        match watchdog.wait(EXIT_TIMEOUT) {
+            Some(status) if status.success() => {}
+            Some(status) => report::warn(format!("the reaper failed ({status})")),
+            None => report::warn(format!(
+                "the reaper (pid {}) is still at work; it exits on its own",
+                watchdog.id()
+            )),
+        }
+    }
+}
+
+impl Kind {
+    fn name(&self) -> String {
+        match self {
+            Kind::Process => "a process".into(),
+            Kind::Container { image, .. } => format!("a container of {image}"),
+        }
+    }
+}
+
+/// What `--dry-run` says of the reaper a run would start.
+pub fn plan(facts: &Facts) -> String {
+    let (kind, why) = choose(facts, std::env::var("DOCKER_HOST").ok().as_deref());
+    format!(
+        "{} watches testbed, and removes the stack if testbed dies before its teardown ({why})",
+        kind.name()
+    )
+}
+
+/// Picks where the reaper runs, and says why.
+fn choose(facts: &Facts, docker_host: Option<&str>) -> (Kind, String) {
+    if let Some(host) = &facts.remote_host {
+        return (
+            Kind::Process,
+            format!(
+                "DOCKER_HOST={host} is not a local socket; the stack lives and dies with that \
+                 daemon, such as a Docker-in-Docker service, and the reaper covers testbed \
+                 being killed while it lives"
+            ),
+        );
+    }
+    match &facts.whereabouts {
+        Whereabouts::Host => (Kind::Process, "testbed runs on the daemon's machine".into()),
+        Whereabouts::Elsewhere(candidate) => (
+            Kind::Process,
+            format!("testbed runs in a container the daemon does not know ({candidate})"),
+        ),
+        Whereabouts::Container { id, image, mounts } => {
+            let short = &id[..12.min(id.len())];
+            let path = docker_host
+                .and_then(|h| h.strip_prefix("unix://"))
+                .unwrap_or(SOCKET);
+            match host_socket(mounts, Path::new(path)) {
+                Some(socket) if !image.is_empty() => (
+                    Kind::Container {
+                        image: image.clone(),
+                        socket,
+                    },
+                    format!(
+                        "testbed runs in container {short}, and a process there would die with it"
+                    ),
+                ),
+                _ => (
+                    Kind::Process,
+                    format!(
+                        "testbed runs in container {short}, but {path} is not bind-mounted from \
+                         the host, so a reaper container could not reach the daemon; the \
+                         process dies with the container"
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+/// The host's path of the socket at `path` in our container, when a bind
+/// mount brings it there (the socket itself, or a directory above it).
+fn host_socket(mounts: &[Mount], path: &Path) -> Option<String> {
+    let mount = mounts
+        .iter()
+        .filter(|m| m.kind == "bind" && path.starts_with(&m.destination))
+        .max_by_key(|m| m.destination.components().count())?;
+    let rest = path.strip_prefix(&mount.destination).ok()?;
+    let source = PathBuf::from(&mount.source);
+    let socket = if rest.as_os_str().is_empty() {
+        source
+    } else {
+        source.join(rest)
+    };
+    Some(socket.to_string_lossy().into_owned())
+}
+
+/// The reaper's own container.
+fn container_name(project: &str) -> String {
+    format!("{project}-reaper")
+}
+
+/// The command that starts a reaper of `kind`.
+fn command(
+    docker: &Docker,
+    labels: &RunLabels,
+    kind: &Kind,
+    target: &Target,
+) -> anyhow::Result<Cmd> {
+    let project = &labels.project;
+    let only: Vec<&str> = match target {
+        Target::Stack => vec![],
+        Target::Container(name) => vec!["--container", name],
+    };
+    let cmd = match kind {
+        // Our own executable, even if the file was replaced since.
+        Kind::Process => Cmd::new("/proc/self/exe")
+            .shown_as("testbed")
+            .args(["reap", "--project", project])
+            .echo(docker.echoes()),
+        Kind::Container { image, socket } => {
+            let exe = std::env::current_exe()?;
+            docker
+                .cmd(["run", "-i", "--rm", "--name", &container_name(project)])
+                // It talks to the daemon through the socket, and to nothing else.
+                .args(["--network", "none", "-v", &format!("{socket}:{SOCKET}")])
+                .args(labels.docker_args())
+                .args(["--label", &format!("{}=reaper", labels::ROLE)])
+                .args(["--entrypoint", &exe.to_string_lossy(), image])
+                .args(["reap", "--project", project, "--ping"])
+        }
+    };
+    Ok(cmd.args(only))
+}
+
+/// `testbed reap --project P [--container C]`: says it is ready, reads
+/// stdin to its end, and removes the project (or only the container `C`)
+/// unless it read `done`.
+pub fn reap(project: &str, container: Option<&str>, ping: bool) -> Result<Exit, Failure> {
+    let docker = Docker::find(false)?;
+    if ping {
+        crate::engine::ping(docker.program(), false)?;
+    }
+    // testbed may be gone already: a failed write is no reason to stop.
+    let _ = writeln!(std::io::stdout(), "{READY}").and_then(|()| std::io::stdout().flush());
+    let mut said = String::new();
+    // A read error ends the watch as end of file does.
+    let _ = std::io::stdin().read_to_string(&mut said);
+    if said.lines().any(|line| line.trim() == DONE) {
+        return Ok(Exit::Tests(0));
+    }
+    let what = container.unwrap_or(project);
+    report::step(format!(
+        "reaper: testbed ended before it removed {what}; removing it"
+    ));
+    let started = Instant::now();
+    match sweep_until_quiet(&docker, project, container, started + GIVE_UP) {
+        Ok(removed) => {
+            report::step(format!(
+                "reaper: removed {} of {project} in {:.1}s",
+                describe(&removed),
+                started.elapsed().as_secs_f64()
+            ));
+            Ok(Exit::Tests(0))
+        }
+        Err(error) => Err(Failure::engine(error.context(format!(
+            "the reaper could not remove {what}; `testbed gc` will"
+        )))),
+    }
+}
+
+/// Sweeps the project, or only `container` of it, until a sweep finds
+/// nothing, at least twice, a second apart: a compose command killed with
+/// testbed may have had a request on its way to the daemon. Returns
+/// everything removed.
+fn sweep_until_quiet(
+    docker: &Docker,
+    project: &str,
+    container: Option<&str>,
+    deadline: Instant,
+) -> anyhow::Result<Leftovers> {
+    let sweep = || match container {
+        None => stack::sweep(docker, project),
+        Some(name) => {
+            let found = docker
+                .cmd(["ps", "-aq", "--filter", &format!("name=^{name}$")])
+                .read()?;
+            let found = Leftovers {
+                containers: found.split_whitespace().map(str::to_string).collect(),
+                ..Leftovers::default()
+            };
+            found.remove(docker)?;
+            Ok(found)
+        }
+    };
+    let mut removed = Leftovers::default();
+    let mut sweeps = 0;
+    loop {
+        match sweep() {
+            Ok(found) if found.is_empty() && sweeps > 0 => return Ok(removed),
+            Ok(found) => {
+                removed.containers.extend(found.containers);
+                removed.networks.extend(found.networks);
+                removed.volumes.extend(found.volumes);
+            }
+            Err(error) if Instant::now() >= deadline => return Err(error),
+            Err(error) => report::warn(format!("reaper: {error:#}; trying again")),
+        }
+        sweeps += 1;
+        if Instant::now() >= deadline {
+            return Err(anyhow!(
+                "{project} still had containers, networks or volumes"
+            ));
+        }
+        std::thread::sleep(SETTLE);
+    }
+}
+
+/// "2 containers, 1 network and 1 volume".
+pub fn describe(removed: &Leftovers) -> String {
+    let count = |n: usize, what: &str| match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    };
+    format!(
+        "{}, {} and {}",
+        count(removed.containers.len(), "container"),
+        count(removed.networks.len(), "network"),
+        count(removed.volumes.len(), "volume")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn bind(source: &str, destination: &str) -> Mount {
+        Mount {
+            kind: "bind".into(),
+            source: source.into(),
+            destination: destination.into(),
+            rw: true,
+        }
+    }
+
+    fn in_container(mounts: Vec<Mount>) -> Facts {
+        Facts {
+            remote_host: None,
+            root: true,
+            whereabouts: Whereabouts::Container {
+                id: ID.into(),
+                image: "sha256:abc".into(),
+                mounts,
+            },
+        }
+    }
+
+    #[test]
+    fn a_job_with_the_hosts_socket_gets_a_reaper_container() {
+        let facts = in_container(vec![
+            bind("/srv/builds", "/builds"),
+            bind("/run/docker.sock", "/var/run/docker.sock"),
+        ]);
+        let (kind, why) = choose(&facts, None);
+        assert_eq!(
+            kind,
+            Kind::Container {
+                image: "sha256:abc".into(),
+                socket: "/run/docker.sock".into()
+            }
+        );
+        assert!(why.contains("container 0123456789ab"), "{why}");
+    }
+
+    #[test]
+    fn the_socket_may_come_with_a_directory_or_from_docker_host() {
+        let facts = in_container(vec![bind("/var/run", "/var/run")]);
+        let (kind, _) = choose(&facts, None);
+        assert!(
+            matches!(&kind, Kind::Container { socket, .. } if socket == "/var/run/docker.sock"),
+            "{kind:?}"
+        );
+        let facts = in_container(vec![bind("/home/ci/.docker/run", "/sockets")]);
+        let (kind, _) = choose(&facts, Some("unix:///sockets/docker.sock"));
+        assert!(
+            matches!(&kind, Kind::Container { socket, .. } if socket == "/home/ci/.docker/run/docker.sock"),
+            "{kind:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_reachable_socket_or_image_a_process_watches() {
+        let (kind, why) = choose(&in_container(vec![]), None);
+        assert_eq!(kind, Kind::Process);
+        assert!(why.contains("not bind-mounted"), "{why}");
+        let mut volume = bind("docker-sock", "/var/run/docker.sock");
+        volume.kind = "volume".into();
+        assert_eq!(choose(&in_container(vec![volume]), None).0, Kind::Process);
+        let mut facts = in_container(vec![bind("/run/docker.sock", "/var/run/docker.sock")]);
+        if let Whereabouts::Container { image, .. } = &mut facts.whereabouts {
+            image.clear();
+        }
+        assert_eq!(choose(&facts, None).0, Kind::Process);
+    }
+
+    #[test]
+    fn on_the_host_and_under_dind_a_process_watches() {
+        let host = Facts {
+            remote_host: None,
+            root: false,
+            whereabouts: Whereabouts::Host,
+        };
+        assert_eq!(choose(&host, None).0, Kind::Process);
+        let dind = Facts {
+            remote_host: Some("tcp://docker:2375".into()),
+            root: true,
+            whereabouts: Whereabouts::Host,
+        };
+        let (kind, why) = choose(&dind, Some("tcp://docker:2375"));
+        assert_eq!(kind, Kind::Process);
+        assert!(why.contains("dies with that daemon"), "{why}");
+        let elsewhere = Facts {
+            remote_host: None,
+            root: true,
+            whereabouts: Whereabouts::Elsewhere("container x from HOSTNAME".into()),
+        };
+        assert_eq!(choose(&elsewhere, None).0, Kind::Process);
+    }
+
+    #[test]
+    fn removals_are_counted_in_words() {
+        let removed = Leftovers {
+            containers: vec!["a".into(), "b".into()],
+            networks: vec!["n".into()],
+            volumes: vec![],
+        };
+        assert_eq!(describe(&removed), "2 containers, 1 network and 0 volumes");
+    }
+}

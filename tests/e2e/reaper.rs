@@ -1,0 +1,285 @@
+//! The reaper: testbed killed with SIGKILL while it brings the stack up,
+//! while it waits for it and while the tests run, on this machine and in a
+//! job container, and a job container killed under a run. Within
+//! `REAP_BOUND` of the kill the stack is gone, and its reaper with it. A
+//! run that ends normally leaves no reaper behind, and eight runs at once,
+//! two of them interrupted, leave nothing either.
+
+use std::time::{Duration, Instant};
+
+use crate::job::{JobContainer, job_ready};
+use crate::support::{
+    Flavor, REAP_BOUND, RUN_TIMEOUT, Run, Running, assert_clean, docker, per_flavor, processes_of,
+    wait_until_reaped,
+};
+
+/// How long a run may take to get to the moment it is killed.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a run may take to exit after SIGTERM.
+const SIGNAL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether a container of `project` runs.
+fn runs_a_container(project: &str) -> bool {
+    let filter = format!("label=com.docker.compose.project={project}");
+    !docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &filter,
+        "--filter",
+        "status=running",
+    ])
+    .trim()
+    .is_empty()
+}
+
+/// Waits until `condition` holds, at most `timeout`.
+fn wait_for(what: &str, timeout: Duration, condition: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !condition() {
+        assert!(started.elapsed() < timeout, "no {what} within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Kills testbed with SIGKILL, then checks that its stack and its reaper
+/// are gone within the bound, and that the reaper said what it removed.
+fn kill_and_expect_reaped(run: Running) {
+    let killed = Instant::now();
+    run.signal(libc::SIGKILL);
+    expect_reaped(run, killed);
+}
+
+/// Checks that the stack and reaper of a testbed killed at `killed` are
+/// gone within the bound.
+fn expect_reaped(run: Running, killed: Instant) {
+    let project = run.project().unwrap().to_string();
+    let out = run.finish(RUN_TIMEOUT);
+    assert_eq!(out.code, None, "testbed was not killed\n{out}");
+    wait_until_reaped(&project, REAP_BOUND);
+    let took = killed.elapsed();
+    assert!(took <= REAP_BOUND, "reaped after {took:?}\n{out}");
+    eprintln!("note: {project} reaped {took:.1?} after SIGKILL");
+    assert!(
+        out.stderr
+            .contains("reaper: testbed ended before it removed"),
+        "{out}"
+    );
+}
+
+fn sigkill_during_up_leaves_nothing(flavor: Flavor) {
+    let run = Run::fixture("bench-chain")
+        .flavor(flavor)
+        .project("kill-up")
+        .spawn();
+    // Printed just before `compose up` is started.
+    run.wait_for_stderr("testbed: starting ", START_TIMEOUT);
+    kill_and_expect_reaped(run);
+}
+per_flavor!(sigkill_during_up_leaves_nothing);
+
+/// A compose command testbed started dies with it, rather than go on
+/// creating containers after the reaper is done: here `up` first sleeps
+/// in a shim, and would create the stack seconds after the kill.
+fn sigkill_during_a_slow_up_leaves_nothing(flavor: Flavor) {
+    let dir = tempfile::tempdir().unwrap();
+    let shim = dir.path().join("slow-up");
+    std::fs::write(
+        &shim,
+        "#!/bin/sh\nfor arg; do [ \"$arg\" = up ] && sleep 5; done\nexec \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let compose = format!("{} {}", shim.display(), flavor.compose());
+    let run = Run::fixture("basic")
+        .project(&format!("kill-slow-{}", flavor.tag()))
+        .args(["--compose", &compose])
+        .spawn();
+    let project = run.project().unwrap().to_string();
+    // testbed names the shim too, on its own command line.
+    let shim_runs = || {
+        processes_of(&project)
+            .iter()
+            .any(|p| p.contains(": /bin/sh ") && p.contains("slow-up"))
+    };
+    wait_for("slow `up`", START_TIMEOUT, shim_runs);
+    let killed = Instant::now();
+    run.signal(libc::SIGKILL);
+    // At once, not when its sleep ends.
+    wait_for("end of the slow `up`", Duration::from_secs(2), || {
+        !shim_runs()
+    });
+    expect_reaped(run, killed);
+}
+per_flavor!(sigkill_during_a_slow_up_leaves_nothing);
+
+fn sigkill_while_waiting_leaves_nothing(flavor: Flavor) {
+    let run = Run::fixture("never-healthy")
+        .flavor(flavor)
+        .project("kill-wait")
+        .args(["--wait-timeout", "10m"])
+        .spawn();
+    let project = run.project().unwrap().to_string();
+    wait_for("running dependency", START_TIMEOUT, || {
+        runs_a_container(&project)
+    });
+    kill_and_expect_reaped(run);
+}
+per_flavor!(sigkill_while_waiting_leaves_nothing);
+
+fn sigkill_during_the_tests_leaves_nothing(flavor: Flavor) {
+    let run = Run::fixture("slow-test")
+        .flavor(flavor)
+        .project("kill-test")
+        .spawn();
+    run.wait_for_stdout("tests started", START_TIMEOUT);
+    let project = run.project().unwrap().to_string();
+    let reapers: Vec<String> = processes_of(&project)
+        .into_iter()
+        .filter(|p| p.contains(" reap --project "))
+        .collect();
+    assert_eq!(reapers.len(), 1, "one reaper watches: {reapers:?}");
+    kill_and_expect_reaped(run);
+}
+per_flavor!(sigkill_during_the_tests_leaves_nothing);
+
+fn a_normal_run_leaves_no_reaper(flavor: Flavor) {
+    let out = Run::fixture("basic")
+        .flavor(flavor)
+        .project("no-reaper")
+        .args(["-v"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        out.stderr
+            .contains("reaper: a process (testbed runs on the daemon's machine)"),
+        "{out}"
+    );
+    assert_eq!(processes_of(&out.project), Vec::<String>::new(), "{out}");
+    assert!(!out.stderr.contains("reaper: testbed ended"), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(a_normal_run_leaves_no_reaper);
+
+// ---- in a job container ----------------------------------------------------
+
+fn killed_job_container_has_its_stack_removed(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .copy_fixture("fixtures/slow-test")
+        .start();
+    let run = job.testbed_run().project("job-kill").spawn();
+    run.wait_for_stdout("tests started", START_TIMEOUT);
+    let project = run.project().unwrap().to_string();
+    // The reaper is a sibling of the job, on the daemon.
+    let reaper = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("name=^{project}-reaper$"),
+        "--filter",
+        "label=testbed.role=reaper",
+    ]);
+    assert!(!reaper.trim().is_empty(), "no reaper container");
+    let killed = Instant::now();
+    docker(&["kill", job.id()]);
+    let out = run.finish(RUN_TIMEOUT);
+    wait_until_reaped(&project, REAP_BOUND);
+    let took = killed.elapsed();
+    assert!(took <= REAP_BOUND, "reaped after {took:?}\n{out}");
+    eprintln!("note: {project} reaped {took:.1?} after docker kill of its job");
+}
+per_flavor!(
+    killed_job_container_has_its_stack_removed,
+    crate::job::job_ready
+);
+
+fn sigkill_of_testbed_in_a_job_container_leaves_nothing(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .copy_fixture("fixtures/slow-test")
+        .start();
+    let run = job.testbed_run().project("job-sigkill").spawn();
+    run.wait_for_stdout("tests started", START_TIMEOUT);
+    let project = run.project().unwrap().to_string();
+    let killed = Instant::now();
+    run.signal(libc::SIGKILL);
+    let out = run.finish(RUN_TIMEOUT);
+    assert_eq!(out.code, Some(137), "{out}");
+    wait_until_reaped(&project, REAP_BOUND);
+    let took = killed.elapsed();
+    assert!(took <= REAP_BOUND, "reaped after {took:?}\n{out}");
+    eprintln!("note: {project} reaped {took:.1?} after SIGKILL in its job");
+    // The job lives on, and nothing of the run is left in it either.
+    let ps = job.exec(&["ps", "-o", "args"]);
+    assert!(!ps.stdout.contains(&project), "{ps}");
+}
+per_flavor!(
+    sigkill_of_testbed_in_a_job_container_leaves_nothing,
+    crate::job::job_ready
+);
+
+#[test]
+fn a_normal_run_in_a_job_container_leaves_no_reaper() {
+    if !job_ready() {
+        return;
+    }
+    let job = JobContainer::new(Flavor::V2)
+        .copy_fixture("fixtures/basic")
+        .start();
+    let out = job
+        .testbed_run()
+        .project("job-normal")
+        .args(["-v"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        out.stderr.contains("testbed: reaper: a container of "),
+        "{out}"
+    );
+    assert!(out.stderr.contains("testbed.role=reaper"), "{out}");
+    assert_eq!(processes_of(&out.project), Vec::<String>::new(), "{out}");
+    assert_clean(&out.project);
+}
+
+// ---- many at once --------------------------------------------------------------
+
+/// Eight runs of the chain stack at once; one gets SIGTERM and one SIGKILL
+/// while their stacks come up. The others pass, the first exits 143, the
+/// second's stack is reaped, and nothing of any is left.
+fn eight_runs_at_once_two_interrupted(flavor: Flavor) {
+    let runs: Vec<Running> = (0..8)
+        .map(|i| {
+            Run::fixture("bench-chain")
+                .flavor(flavor)
+                .project(&format!("par{i}"))
+                .spawn()
+        })
+        .collect();
+    let projects: Vec<String> = runs
+        .iter()
+        .map(|r| r.project().unwrap().to_string())
+        .collect();
+    let mut runs = runs.into_iter();
+    let (terminated, killed) = (runs.next().unwrap(), runs.next().unwrap());
+    for run in [&terminated, &killed] {
+        run.wait_for_stderr("testbed: starting ", START_TIMEOUT);
+    }
+    terminated.signal(libc::SIGTERM);
+    let killed_at = Instant::now();
+    killed.signal(libc::SIGKILL);
+
+    let out = terminated.finish(SIGNAL_TIMEOUT);
+    assert_eq!(out.code, Some(143), "{out}");
+    let out = killed.finish(RUN_TIMEOUT);
+    assert_eq!(out.code, None, "{out}");
+    wait_until_reaped(&projects[1], REAP_BOUND.saturating_sub(killed_at.elapsed()));
+    for run in runs {
+        let out = run.finish(RUN_TIMEOUT);
+        assert_eq!(out.code, Some(0), "{out}");
+        assert!(out.stdout.contains("bench-chain: ok"), "{out}");
+    }
+    for project in &projects {
+        assert_clean(project);
+        assert_eq!(processes_of(project), Vec::<String>::new());
+    }
+}
+per_flavor!(eight_runs_at_once_two_interrupted);
