@@ -84,9 +84,64 @@ pub enum Command {
     #[command(after_long_help = MAN_INSTALL)]
     Man,
 
+    /// List the stacks testbed created on the daemon: age, owner, state, and
+    /// what `gc` would do with each.
+    Ls(LsArgs),
+
+    /// Remove stacks whose owner is gone or whose TTL has passed.
+    ///
+    /// Only stacks labelled by testbed count; other compose projects are
+    /// never touched. An owner is gone when its process on this host has
+    /// ended, or when the container it ran in is no longer running; a stack
+    /// whose owner cannot be checked from here (another host, a GitLab job
+    /// on a shell runner) stays until its TTL. A stack left with --keep
+    /// stays until its TTL. Prints a line for each stack removed.
+    #[command(after_help = GC_EXAMPLES)]
+    Gc(GcArgs),
+
     /// Watch a run and remove its stack if testbed dies first; `run` starts it.
     #[command(hide = true)]
     Reap(ReapArgs),
+}
+
+const GC_EXAMPLES: &str = "\
+EXAMPLES:
+  testbed gc
+      stacks of killed runs, and stacks past their TTL
+  testbed gc --older-than 2h --dry-run
+      also stacks older than 2 h, live or not; only say which
+  testbed gc --all -p tb-api-4242-k3v9qa
+      that one stack, whatever its owner";
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Echo the docker commands
+    #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Also remove stacks older than this, whatever their owner and TTL,
+    /// e.g. 2h
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: Option<Duration>,
+
+    /// Remove every testbed stack, live runs included
+    #[arg(long)]
+    pub all: bool,
+
+    /// Only this project; repeat for more
+    #[arg(short = 'p', long = "project", value_name = "NAME")]
+    pub projects: Vec<String>,
+
+    /// Say what would be removed, and remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also say which stacks are kept and why, and echo the docker commands
+    #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

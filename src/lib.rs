@@ -9,6 +9,7 @@ pub mod container;
 pub mod doctor;
 pub mod engine;
 pub mod exit;
+pub mod gc;
 pub mod generate;
 pub mod labels;
 pub mod lifecycle;
@@ -25,7 +26,7 @@ pub mod timeline;
 
 use anyhow::Context;
 
-use cli::{Cli, Command, DoctorArgs, ReapArgs, RunArgs, SelfIdArgs};
+use cli::{Cli, Command, DoctorArgs, GcArgs, ReapArgs, RunArgs, SelfIdArgs};
 use config::Action;
 use exit::{Exit, Failure, OrFail};
 
@@ -47,6 +48,8 @@ pub fn run(cli: Cli) -> Exit {
         Command::Doctor(args) => doctor(&args),
         Command::Completions(args) => generate::completions(args.shell),
         Command::Man => generate::man(),
+        Command::Ls(args) => engine::Docker::find(args.verbose).and_then(|d| gc::ls(&d)),
+        Command::Gc(args) => collect_garbage(&args),
         Command::Reap(args) => reap(&args),
     };
     result.unwrap_or_else(|failure| {
@@ -77,6 +80,16 @@ fn run_tests(action: Action, args: &RunArgs) -> Result<Exit, Failure> {
         config.compose = config.compose.or(Some(recorded.compose));
     }
     Ok(lifecycle::run(&config, &signals))
+}
+
+/// `testbed gc`.
+fn collect_garbage(args: &GcArgs) -> Result<Exit, Failure> {
+    let docker = engine::Docker::find(args.verbose)?;
+    let policy = gc::Policy {
+        older_than: args.older_than,
+        all: args.all,
+    };
+    gc::gc(&docker, &policy, &args.projects, args.dry_run)
 }
 
 /// `testbed reap`, which `run` starts as its watchdog.

@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod doctor;
+mod gc;
 mod job;
 mod labels;
 mod output;
