@@ -400,7 +400,7 @@ pub fn gc(
             continue;
         };
         let leftovers = stack.leftovers();
-        let what = crate::reaper::describe(&leftovers);
+        let what = leftovers.to_string();
         if dry_run {
             println!("would remove {} ({why}): {what}", stack.project);
             continue;

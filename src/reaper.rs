@@ -295,7 +295,7 @@ pub fn reap(project: &str, container: Option<&str>, ping: bool) -> Result<Exit, 
         Ok(removed) => {
             report::step(format!(
                 "reaper: removed {} of {project} in {:.1}s",
-                describe(&removed),
+                removed,
                 started.elapsed().as_secs_f64()
             ));
             Ok(Exit::Tests(0))
@@ -351,20 +351,6 @@ fn sweep_until_quiet(
         }
         std::thread::sleep(SETTLE);
     }
-}
-
-/// "2 containers, 1 network and 1 volume".
-pub fn describe(removed: &Leftovers) -> String {
-    let count = |n: usize, what: &str| match n {
-        1 => format!("1 {what}"),
-        n => format!("{n} {what}s"),
-    };
-    format!(
-        "{}, {} and {}",
-        count(removed.containers.len(), "container"),
-        count(removed.networks.len(), "network"),
-        count(removed.volumes.len(), "volume")
-    )
 }
 
 #[cfg(test)]
@@ -464,15 +450,5 @@ mod tests {
             whereabouts: Whereabouts::Elsewhere("container x from HOSTNAME".into()),
         };
         assert_eq!(choose(&elsewhere, None).0, Kind::Process);
-    }
-
-    #[test]
-    fn removals_are_counted_in_words() {
-        let removed = Leftovers {
-            containers: vec!["a".into(), "b".into()],
-            networks: vec!["n".into()],
-            volumes: vec![],
-        };
-        assert_eq!(describe(&removed), "2 containers, 1 network and 0 volumes");
     }
 }

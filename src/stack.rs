@@ -2,6 +2,7 @@
 //! containers, their logs, and its teardown. Dropping a `Stack` that was not
 //! torn down tears it down, so a panic cannot leak it either.
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -297,6 +298,23 @@ impl Leftovers {
     }
 }
 
+/// "2 containers, 1 network and 0 volumes".
+impl fmt::Display for Leftovers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = |n: usize, what: &str| match n {
+            1 => format!("1 {what}"),
+            n => format!("{n} {what}s"),
+        };
+        write!(
+            f,
+            "{}, {} and {}",
+            count(self.containers.len(), "container"),
+            count(self.networks.len(), "network"),
+            count(self.volumes.len(), "volume")
+        )
+    }
+}
+
 /// Kills and removes the project's containers, then its networks and
 /// volumes, found by compose's label, and returns what it found.
 pub fn sweep(docker: &Docker, project: &str) -> Result<Leftovers> {
@@ -305,4 +323,19 @@ pub fn sweep(docker: &Docker, project: &str) -> Result<Leftovers> {
         .remove(docker)
         .with_context(|| format!("cannot remove what is left of {project}"))?;
     Ok(leftovers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_are_counted_in_words() {
+        let left = Leftovers {
+            containers: vec!["a".into(), "b".into()],
+            networks: vec!["n".into()],
+            volumes: vec![],
+        };
+        assert_eq!(left.to_string(), "2 containers, 1 network and 0 volumes");
+    }
 }
