@@ -161,6 +161,86 @@ fn a_normal_run_leaves_no_reaper(flavor: Flavor) {
 }
 per_flavor!(a_normal_run_leaves_no_reaper);
 
+/// `testbed <args>` in `dir` with the compose of `flavor`, started with its
+/// output piped.
+fn testbed_in(dir: &std::path::Path, flavor: Flavor, args: &[&str]) -> std::process::Child {
+    let (command, rest) = args.split_first().unwrap();
+    std::process::Command::new(env!("CARGO_BIN_EXE_testbed"))
+        .arg(command)
+        .args(["--compose", flavor.compose()])
+        .args(rest)
+        .current_dir(dir)
+        .env_remove("COMPOSE_PROJECT_NAME")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `testbed test` killed: its reaper removes its test container, and only
+/// that; the stack `up` left stays, and serves the next `test`.
+fn sigkill_of_test_removes_only_its_test_container(flavor: Flavor) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::copy(
+        format!("{}/fixtures/slow-test/compose.yml", crate::support::ROOT),
+        d.join("compose.yml"),
+    )
+    .unwrap();
+    let up = testbed_in(d, flavor, &["up"]).wait_with_output().unwrap();
+    assert_eq!(up.status.code(), Some(0), "{up:?}");
+    let state = std::fs::read_to_string(d.join(".testbed/state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let project = state["stacks"][0]["project"].as_str().unwrap().to_string();
+    let dep = format!("label=com.docker.compose.project={project}");
+
+    let mut test = testbed_in(d, flavor, &["test"]);
+    let stdout = crate::support::Stream::read(test.stdout.take().unwrap());
+    let stderr = crate::support::Stream::read(test.stderr.take().unwrap());
+    assert!(
+        stdout.wait_until(START_TIMEOUT, |text, _| text.contains("tests started")),
+        "{}",
+        stderr.text()
+    );
+    let killed = Instant::now();
+    test.kill().unwrap();
+    test.wait().unwrap();
+    let tests = format!("{project}-tests-run");
+    wait_for("the test container to go", REAP_BOUND, || {
+        docker(&["ps", "-aq", "--filter", &format!("name=^{tests}$")])
+            .trim()
+            .is_empty()
+    });
+    stderr.wait_until(REAP_BOUND, |_, closed| closed);
+    eprintln!(
+        "note: {tests} reaped {:.1?} after SIGKILL",
+        killed.elapsed()
+    );
+    assert!(
+        stderr
+            .text()
+            .contains(&format!("reaper: testbed ended before it removed {tests}")),
+        "{}",
+        stderr.text()
+    );
+    assert!(runs_a_container(&project), "the stack went too");
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &dep]).lines().count(),
+        1,
+        "only the dependency is left"
+    );
+
+    let again = testbed_in(d, flavor, &["test", "--", "echo", "again"])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(0), "{again:?}");
+    let down = testbed_in(d, flavor, &["down"]).wait_with_output().unwrap();
+    assert_eq!(down.status.code(), Some(0), "{down:?}");
+    assert_clean(&project);
+}
+per_flavor!(sigkill_of_test_removes_only_its_test_container);
+
 // ---- in a job container ----------------------------------------------------
 
 fn killed_job_container_has_its_stack_removed(flavor: Flavor) {
