@@ -431,10 +431,13 @@ fn dry_run_with_a_stop_timeout_prints_compose_down(flavor: Flavor) {
 per_flavor!(dry_run_with_a_stop_timeout_prints_compose_down);
 
 fn keep_leaves_the_dependencies_and_prints_a_working_down_command(flavor: Flavor) {
+    // Its own directory, where the kept stack is recorded.
+    let dir = tempfile::tempdir().unwrap();
     let out = Run::fixture("basic")
         .flavor(flavor)
         .project("keep")
         .args(["--keep"])
+        .in_dir(dir.path())
         .output();
     assert_eq!(out.code, Some(0), "{out}");
     let running = docker(&[
@@ -451,11 +454,13 @@ fn keep_leaves_the_dependencies_and_prints_a_working_down_command(flavor: Flavor
         !running.trim().is_empty(),
         "`dep` is not running after --keep\n{out}"
     );
+    // `stack P is up; rerun the tests with …, remove it with `testbed down`
+    // (or: <compose> … down …)`.
     let down = out
         .stderr
         .lines()
-        .map(str::trim)
-        .find(|l| l.contains(" down ") && l.contains(&out.project))
+        .find_map(|l| l.split_once("(or: ")?.1.strip_suffix(')'))
+        .filter(|l| l.contains(" down ") && l.contains(&out.project))
         .unwrap_or_else(|| panic!("no down command printed\n{out}"));
     let removed = std::process::Command::new("sh")
         .args(["-c", down])

@@ -150,6 +150,7 @@ pub struct Run {
     flavor: Option<Flavor>,
     scenario: Option<String>,
     command: Vec<String>,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Run {
@@ -166,7 +167,17 @@ impl Run {
             flavor: None,
             scenario: None,
             command: Vec::new(),
+            dir: None,
         }
+    }
+
+    /// Runs testbed in `dir` instead of the repository, with the compose
+    /// file still the repository's: what it records there (`--keep`) stays
+    /// out of the checkout and away from other tests.
+    pub fn in_dir(mut self, dir: &std::path::Path) -> Run {
+        self.args[1] = format!("{ROOT}/{}", self.args[1]);
+        self.dir = Some(dir.to_path_buf());
+        self
     }
 
     /// `--compose <flavor>`.
@@ -211,7 +222,8 @@ impl Run {
             format!("tbe2e-{scenario}-{flavor}-{}-{n}", std::process::id())
         });
         let mut cmd = Command::new(BIN);
-        cmd.arg("run").args(&self.args).current_dir(ROOT);
+        let dir = self.dir.as_deref().unwrap_or(std::path::Path::new(ROOT));
+        cmd.arg("run").args(&self.args).current_dir(dir);
         if let Some(flavor) = self.flavor {
             cmd.args(["--compose", flavor.compose()]);
         }
