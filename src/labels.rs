@@ -5,6 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -238,26 +241,28 @@ fn is_external(value: &Value) -> bool {
     }
 }
 
-/// The override file of a run, in a directory of its own that is removed
-/// when this is dropped.
+/// The override file of a run: a temporary file without a name, which
+/// compose opens through testbed's own `/proc/<pid>/fd/<n>`. It lives
+/// exactly as long as testbed holds it, so not even a killed testbed leaves
+/// it behind.
 pub struct OverrideFile {
-    dir: tempfile::TempDir,
+    file: File,
 }
 
 impl OverrideFile {
     pub fn write(yaml: &str) -> Result<OverrideFile> {
-        let dir = tempfile::Builder::new()
-            .prefix("testbed-")
-            .tempdir()
-            .context("cannot create a directory for the labels override")?;
-        let file = OverrideFile { dir };
-        std::fs::write(file.path(), yaml)
-            .with_context(|| format!("cannot write {}", file.path().display()))?;
-        Ok(file)
+        let mut file = tempfile::tempfile().context("cannot create the labels override")?;
+        file.write_all(yaml.as_bytes())
+            .context("cannot write the labels override")?;
+        Ok(OverrideFile { file })
     }
 
     pub fn path(&self) -> PathBuf {
-        self.dir.path().join("labels.yml")
+        PathBuf::from(format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            self.file.as_raw_fd()
+        ))
     }
 }
 
@@ -425,12 +430,17 @@ version: '2.0'
     }
 
     #[test]
-    fn the_override_file_goes_with_its_directory() {
+    fn the_override_file_is_read_through_proc_and_has_no_name() {
         let file = OverrideFile::write("services: {}\n").unwrap();
         let path = file.path();
-        let dir = path.parent().unwrap().to_path_buf();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "services: {}\n");
-        drop(file);
-        assert!(!dir.exists());
+        // Read twice, as two compose commands do.
+        for _ in 0..2 {
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "services: {}\n");
+        }
+        let target = std::fs::read_link(&path).unwrap();
+        assert!(
+            target.to_string_lossy().ends_with(" (deleted)"),
+            "{target:?}"
+        );
     }
 }
