@@ -125,7 +125,7 @@ impl Reaper {
             Some(line) if line == READY => Ok(Reaper { watchdog, pipe }),
             _ => {
                 watchdog.kill();
-                Err(anyhow!("the reaper `{cmd}` did not start"))
+                Err(anyhow!("the reaper, {}, did not start", kind.name()))
             }
         }
     }
