@@ -420,16 +420,15 @@ impl Watchdog {
         self.lines.recv_timeout(timeout).ok()
     }
 
-    /// Waits at most `timeout` for it to exit.
-    pub fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(POLL),
-                _ => return None,
-            }
-        }
+    /// Waits at most `timeout` for it to exit, to the moment: a thread
+    /// waits for it, and reaps it later if the time runs out.
+    pub fn wait(self, timeout: Duration) -> Option<ExitStatus> {
+        let (sender, exited) = mpsc::channel();
+        let mut child = self.child;
+        std::thread::spawn(move || {
+            let _ = sender.send(child.wait());
+        });
+        exited.recv_timeout(timeout).ok()?.ok()
     }
 
     /// Kills it and reaps it.

@@ -134,18 +134,15 @@ impl Reaper {
     /// came of it, and waits for it to exit. What a failed teardown left is
     /// for `testbed gc`: the reaper answers for testbed's death only.
     pub fn finish(self) {
-        let Reaper {
-            mut watchdog,
-            mut pipe,
-        } = self;
+        let Reaper { watchdog, mut pipe } = self;
         let _ = writeln!(pipe, "{DONE}");
         drop(pipe);
+        let pid = watchdog.id();
         match watchdog.wait(EXIT_TIMEOUT) {
             Some(status) if status.success() => {}
             Some(status) => report::warn(format!("the reaper failed ({status})")),
             None => report::warn(format!(
-                "the reaper (pid {}) is still at work; it exits on its own",
-                watchdog.id()
+                "the reaper (pid {pid}) is still at work; it exits on its own"
             )),
         }
     }
