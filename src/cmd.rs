@@ -364,6 +364,9 @@ fn die_with_testbed(command: &mut std::process::Command) {
 pub struct Watchdog {
     child: std::process::Child,
     lines: Receiver<String>,
+    /// Whether it is a docker command, whose waits count as docker time in
+    /// `-v`'s account.
+    docker: bool,
 }
 
 impl Cmd {
@@ -405,7 +408,11 @@ impl Cmd {
                 }
             })
             .context("cannot start a thread")?;
-        Ok(Watchdog { child, lines })
+        Ok(Watchdog {
+            child,
+            lines,
+            docker: self.name == "docker",
+        })
     }
 }
 
@@ -417,18 +424,28 @@ impl Watchdog {
     /// The next line it prints on stdout, waiting at most `timeout`; None
     /// once it closed stdout or when the time is up.
     pub fn line(&self, timeout: Duration) -> Option<String> {
-        self.lines.recv_timeout(timeout).ok()
+        let started = Instant::now();
+        let line = self.lines.recv_timeout(timeout).ok();
+        if self.docker {
+            record(started);
+        }
+        line
     }
 
     /// Waits at most `timeout` for it to exit, to the moment: a thread
     /// waits for it, and reaps it later if the time runs out.
     pub fn wait(self, timeout: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
         let (sender, exited) = mpsc::channel();
         let mut child = self.child;
         std::thread::spawn(move || {
             let _ = sender.send(child.wait());
         });
-        exited.recv_timeout(timeout).ok()?.ok()
+        let status = exited.recv_timeout(timeout).ok();
+        if self.docker {
+            record(started);
+        }
+        status?.ok()
     }
 
     /// Kills it and reaps it.
