@@ -94,8 +94,8 @@ pub enum Command {
     /// never touched. An owner is gone when its process on this host has
     /// ended, or when the container it ran in is no longer running; a stack
     /// whose owner cannot be checked from here (another host, a GitLab job
-    /// on a shell runner) stays until its TTL. A stack left with --keep
-    /// stays until its TTL. Prints a line for each stack removed.
+    /// on a shell runner) stays until its TTL, and so does a stack left up
+    /// on purpose (up, run --keep). Prints a line for each stack removed.
     #[command(after_help = GC_EXAMPLES)]
     Gc(GcArgs),
 
