@@ -5,27 +5,15 @@
 //! test's own projects with `-p`: the engine is shared.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::support::{Flavor, ROOT, Run, assert_clean, docker, engine_ready, per_flavor};
+use crate::support::{
+    Flavor, ROOT, Run, assert_clean, docker, engine_ready, hostname, now, per_flavor,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_testbed");
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 const SIGNAL_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
-}
 
 fn pid_namespace() -> String {
     let link = std::fs::read_link("/proc/self/ns/pid").unwrap();

@@ -2,19 +2,12 @@
 //! container, its networks and its named volumes, under both compose
 //! flavors, and nothing on what compose did not create.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::support::{Flavor, Run, assert_clean, docker, per_flavor};
+use crate::support::{Flavor, Run, assert_clean, docker, hostname, now, per_flavor};
 
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 const SIGNAL_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// `testbed.*` labels of each object, one `name key=value…` line each.
 fn labelled(kind: &[&str], filter: &str, name: &str) -> Vec<(String, String)> {
@@ -100,10 +93,3 @@ fn every_resource_of_a_run_carries_the_labels(flavor: Flavor) {
     docker(&["network", "rm", &external]);
 }
 per_flavor!(every_resource_of_a_run_carries_the_labels);
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .unwrap()
-        .trim()
-        .to_string()
-}

@@ -457,6 +457,22 @@ pub fn assert_clean(project: &str) {
     assert!(left.is_empty(), "project {project} left behind: {left:?}");
 }
 
+/// Seconds since the Unix epoch, as testbed's labels count time.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// This machine's hostname, as testbed's owner labels name it.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 /// How long after testbed is killed its reaper may take to remove the
 /// stack and be gone itself: the bound the README promises.
 pub const REAP_BOUND: Duration = Duration::from_secs(15);
