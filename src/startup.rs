@@ -15,8 +15,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::cmd::Child;
-use crate::model::{Condition, Container, Readiness, Service};
+use crate::cmd::{Child, Cmd};
+use crate::model::{Condition, Container, Healthcheck, Readiness, Service};
 use crate::signals::Signals;
 use crate::stack::Stack;
 
@@ -90,12 +90,7 @@ pub fn healthy_now(stack: &Stack, container: &Container, signals: &Signals) -> b
     let Some(check) = &container.healthcheck else {
         return container.state.status == "running";
     };
-    let probe = stack
-        .engine()
-        .docker(["exec", container.id.as_str()])
-        .args(check.command.iter().cloned())
-        .echo(false);
-    let Ok(child) = probe.spawn_captured() else {
+    let Ok(child) = check_command(stack, &container.id, check, false).spawn_captured() else {
         return false;
     };
     match child.wait(Some(Instant::now() + check.timeout), signals) {
@@ -105,6 +100,18 @@ pub fn healthy_now(stack: &Stack, container: &Container, signals: &Signals) -> b
             false
         }
     }
+}
+
+/// `docker exec` of a container's healthcheck: once, or as a watch that
+/// repeats it until it passes. Not echoed: it runs many times a second.
+fn check_command(stack: &Stack, id: &str, check: &Healthcheck, watch: bool) -> Cmd {
+    let exec = stack.engine().docker(["exec", id]);
+    let exec = if watch {
+        exec.args(["/bin/sh", "-c", WATCH, "testbed-watch"])
+    } else {
+        exec
+    };
+    exec.args(check.command.iter().cloned()).echo(false)
 }
 
 /// One service among the dependencies, and where it stands.
@@ -409,44 +416,32 @@ impl<'a> Startup<'a> {
             }
         }
         for (id, check) in watches {
-            let cmd = self
-                .stack
-                .engine()
-                .docker(["exec", id.as_str(), "/bin/sh", "-c", WATCH, "testbed-watch"])
-                .args(check.command)
-                .echo(false);
-            if let Ok(child) = cmd.spawn_captured() {
-                self.first_probe.entry(id.clone()).or_insert(now);
-                let probe = Probe {
-                    child,
-                    deadline: None,
-                    watch: true,
-                };
-                self.probes.insert(id, probe);
-            }
+            self.launch(id, &check, None, now);
         }
         // Never probed first, then the longest ago.
         due.sort_by_key(|(last, _, _)| *last);
         let singles = self.probes.values().filter(|p| !p.watch).count();
         let free = MAX_PROBES.saturating_sub(singles);
         for (_, id, check) in due.into_iter().take(free) {
-            let cmd = self
-                .stack
-                .engine()
-                .docker(["exec", id.as_str()])
-                .args(check.command)
-                .echo(false);
-            // A probe that cannot start is no verdict: the daemon's own
-            // healthcheck still decides.
-            if let Ok(child) = cmd.spawn_captured() {
-                self.first_probe.entry(id.clone()).or_insert(now);
-                let probe = Probe {
-                    child,
-                    deadline: Some(now + check.timeout),
-                    watch: false,
-                };
-                self.probes.insert(id, probe);
-            }
+            let deadline = Some(now + check.timeout);
+            self.launch(id, &check, deadline, now);
+        }
+    }
+
+    /// Starts a check in container `id`: a single run given up at
+    /// `deadline`, or without one, a watch.
+    fn launch(&mut self, id: String, check: &Healthcheck, deadline: Option<Instant>, now: Instant) {
+        let watch = deadline.is_none();
+        // A probe that cannot start is no verdict: the daemon's own
+        // healthcheck still decides.
+        if let Ok(child) = check_command(self.stack, &id, check, watch).spawn_captured() {
+            self.first_probe.entry(id.clone()).or_insert(now);
+            let probe = Probe {
+                child,
+                deadline,
+                watch,
+            };
+            self.probes.insert(id, probe);
         }
     }
 

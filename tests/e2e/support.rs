@@ -77,21 +77,30 @@ pub(crate) use per_flavor;
 /// run that proved nothing. Otherwise the engine, both compose flavors and
 /// the fixtures' image are required, and their absence fails the test.
 pub fn engine_ready() -> bool {
-    if std::env::var("TESTBED_E2E").as_deref() == Ok("0") {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "TESTBED_E2E=0 under CI=true: CI must run the real-engine tests"
-        );
-        // libtest names each test's thread after the test.
-        let current = std::thread::current();
-        let test = current.name().unwrap_or("test");
-        eprintln!("note: TESTBED_E2E=0: skipping the real-engine test {test}");
+    if skip_asked("TESTBED_E2E", "real-engine") {
         return false;
     }
     static ENGINE: OnceLock<Result<(), String>> = OnceLock::new();
     if let Err(problem) = ENGINE.get_or_init(prepare_engine) {
         panic!("{problem}");
     }
+    true
+}
+
+/// Whether `variable=0` asks to skip the `kind` tests, saying so; refused
+/// under `CI=true`, where a skipped test is a green run that proved nothing.
+pub fn skip_asked(variable: &str, kind: &str) -> bool {
+    if std::env::var(variable).as_deref() != Ok("0") {
+        return false;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{variable}=0 under CI=true: CI must run the {kind} tests"
+    );
+    // libtest names each test's thread after the test.
+    let current = std::thread::current();
+    let test = current.name().unwrap_or("test");
+    eprintln!("note: {variable}=0: skipping the {kind} test {test}");
     true
 }
 
