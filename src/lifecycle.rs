@@ -602,11 +602,12 @@ fn bring_up(
 /// `up --no-start`: compose creates the networks, volumes and containers
 /// (building or pulling what is missing), and testbed starts them.
 ///
-/// Compose v1 would block there: it waits for the `service_healthy` and
-/// `service_completed_successfully` conditions among the services it
-/// creates, which nothing starts. So on v1 `up --no-start --no-deps` creates
-/// the networks, volumes and the services without such conditions, and
-/// `create` (which waits for nothing, but creates no network) the rest.
+/// Compose v1 would block there on a `service_completed_successfully`
+/// condition among the services it creates, as a created container has not
+/// exited. So on v1 `up --no-start --no-deps` creates the networks, volumes
+/// and the services without such a condition, and `create` (which waits for
+/// nothing, but creates no network) the rest. (A created container counts
+/// as healthy there: v1 checks only running ones.)
 fn create_commands(stack: &Stack, plan: &Plan) -> Vec<Cmd> {
     let deps = &plan.dependencies;
     if !stack.engine().is_v1() {
@@ -617,7 +618,7 @@ fn create_commands(stack: &Stack, plan: &Plan) -> Vec<Cmd> {
                 .args(deps.iter().cloned()),
         ];
     }
-    let first = model::unconditional(&plan.services, deps);
+    let first = model::waiting_for_no_completion(&plan.services, deps);
     let rest: Vec<&String> = deps.iter().filter(|d| !first.contains(d)).collect();
     let mut commands = vec![
         stack
@@ -631,7 +632,6 @@ fn create_commands(stack: &Stack, plan: &Plan) -> Vec<Cmd> {
     commands
 }
 
-/// Shows the tail of a failed dependency's log and names it.
 /// Names a failed dependency, with the tail of its log, which is printed
 /// once the phase is over.
 fn dependency_failed(stack: &Stack, container: &Container, why: &str) -> Failure {

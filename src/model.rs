@@ -127,16 +127,15 @@ pub fn with_dependencies(services: &[Service], chosen: &[String]) -> Vec<String>
         .collect()
 }
 
-/// Those of `names` that wait for no other service to be healthy or to
-/// complete.
-pub fn unconditional(services: &[Service], names: &[String]) -> Vec<String> {
+/// Those of `names` that wait for no other service to complete.
+pub fn waiting_for_no_completion(services: &[Service], names: &[String]) -> Vec<String> {
     names
         .iter()
         .filter(|name| {
             services.iter().filter(|s| &&s.name == name).all(|s| {
                 s.depends_on
                     .iter()
-                    .all(|d| d.condition == Condition::Started)
+                    .all(|d| d.condition != Condition::CompletedSuccessfully)
             })
         })
         .cloned()
@@ -398,7 +397,7 @@ mod tests {
         };
         let model = [
             service("api", &[("db", Condition::Healthy)]),
-            service("cache", &[]),
+            service("cache", &[("migrate", Condition::CompletedSuccessfully)]),
             service("db", &[]),
             service(
                 "worker",
@@ -412,8 +411,8 @@ mod tests {
         );
         assert_eq!(with_dependencies(&model, &names(&["api"])), ["api", "db"]);
         assert_eq!(
-            unconditional(&model, &names(&["api", "cache", "db", "worker"])),
-            ["cache", "db", "worker"]
+            waiting_for_no_completion(&model, &names(&["api", "cache", "db", "worker"])),
+            ["api", "db", "worker"]
         );
     }
 
