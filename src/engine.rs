@@ -47,6 +47,11 @@ impl Docker {
     pub fn echoes(&self) -> bool {
         self.echo
     }
+
+    /// Checks that the daemon answers and returns its version.
+    pub fn ping(&self) -> Result<String, Failure> {
+        ping(&self.program, self.echo)
+    }
 }
 
 /// The docker client and the compose command testbed drives.
@@ -66,7 +71,18 @@ impl Engine {
     /// (`--compose`/`TESTBED_COMPOSE`) if given, else the `docker compose`
     /// plugin, else a standalone `docker-compose`.
     pub fn detect(choice: Option<&str>, echo: bool) -> Result<Engine, Failure> {
-        let docker = Docker::find(echo)?;
+        Engine::detect_while(Docker::find(echo)?, choice, |_| ()).map(|(engine, ())| engine)
+    }
+
+    /// `detect`, running `first` with each compose command while its version
+    /// is asked for, so that the first real call waits for no probe (the
+    /// probe alone is half a second of Python on v1). Returns what `first`
+    /// returned with the command that answered.
+    pub fn detect_while<T>(
+        docker: Docker,
+        choice: Option<&str>,
+        first: impl Fn(&Engine) -> T,
+    ) -> Result<(Engine, T), Failure> {
         let candidates: Vec<Vec<String>> = match choice {
             Some(choice) => vec![
                 shell_words::split(choice)
@@ -81,43 +97,58 @@ impl Engine {
                 vec!["docker-compose".into()],
             ],
         };
-        for words in &candidates {
+        for words in candidates {
             let program = if words[0] == "docker" {
                 Some(docker.program.clone())
             } else {
                 which::which(&words[0]).ok()
             };
             let Some(program) = program else { continue };
-            let probe = Cmd::new(&program)
-                .args(&words[1..])
-                .args(["version", "--short"])
-                .echo(echo);
-            match probe.output() {
-                Ok(output) if output.status.success() => {
-                    let version = String::from_utf8_lossy(&output.stdout)
-                        .trim()
-                        .trim_start_matches('v')
-                        .to_string();
-                    return Ok(Engine {
-                        docker,
-                        compose_program: program,
-                        compose_prefix: words[1..].to_vec(),
-                        compose_name: words.join(" "),
-                        compose_version: version,
-                    });
-                }
-                _ => continue,
+            let mut engine = Engine {
+                docker: docker.clone(),
+                compose_program: program,
+                compose_prefix: words[1..].to_vec(),
+                compose_name: words.join(" "),
+                compose_version: String::new(),
+            };
+            let (version, value) = std::thread::scope(|scope| {
+                let version = scope.spawn(|| engine.compose_version_probe());
+                let value = first(&engine);
+                (
+                    version.join().expect("the compose version probe panicked"),
+                    value,
+                )
+            });
+            if let Some(version) = version {
+                engine.compose_version = version;
+                return Ok((engine, value));
             }
         }
-        let error = match choice {
-            Some(choice) => anyhow!("compose command `{choice}` was not found or does not work"),
-            None => anyhow!("neither `docker compose` nor `docker-compose` was found"),
+        let install = "install the compose v2 plugin into ~/.docker/cli-plugins/docker-compose, or a standalone docker-compose on PATH";
+        let (error, hint) = match choice {
+            Some(choice) => (
+                anyhow!("compose command `{choice}` was not found or does not work"),
+                "--compose takes the command that runs compose, e.g. \"docker compose\" (the v2 plugin) or docker-compose; without --compose testbed tries those two in that order".to_string(),
+            ),
+            None => (
+                anyhow!("neither `docker compose` nor `docker-compose` was found"),
+                install.to_string(),
+            ),
         };
         Err(Failure::new(Exit::NotFound, error)
-            .with_hint(
-                "install the compose v2 plugin into ~/.docker/cli-plugins/docker-compose, or a standalone docker-compose on PATH; --compose names another",
-            )
+            .with_hint(hint)
             .of_environment())
+    }
+
+    /// `compose version --short`, e.g. `2.40.3`, if the command works.
+    fn compose_version_probe(&self) -> Option<String> {
+        let output = self.compose().args(["version", "--short"]).output().ok()?;
+        output.status.success().then(|| {
+            String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .trim_start_matches('v')
+                .to_string()
+        })
     }
 
     /// Whether compose is the Python v1, whose commands differ in places.
@@ -156,7 +187,7 @@ impl Engine {
 
     /// Checks that the daemon answers and returns its version.
     pub fn ping(&self) -> Result<String, Failure> {
-        ping(self.docker_program(), self.echoes())
+        self.docker.ping()
     }
 }
 

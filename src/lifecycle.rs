@@ -12,7 +12,7 @@ use crate::cli::LogPolicy;
 use crate::cmd::{Cmd, Group, Waited};
 use crate::config::{Action, Config, describe_files};
 use crate::doctor;
-use crate::engine::Engine;
+use crate::engine::{Docker, Engine};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
 use crate::model::{self, Container, Readiness, Service};
@@ -99,19 +99,17 @@ fn run_recorded(
         "preflight: docker, compose, the files",
         true,
     );
-    let engine = match Engine::detect(config.compose.as_deref(), config.verbose) {
-        Ok(engine) => engine,
+    if config.action == Action::Down {
+        return down(config, phase, timeline, facts);
+    }
+    let (engine, plan) = match preflight(config) {
+        Ok(preflight) => preflight,
         Err(failure) => {
             phase.failed(&failure);
             return fail_diagnosed(&failure, config);
         }
     };
     facts.compose = Some((engine.compose_name.clone(), engine.compose_version.clone()));
-    let mut stack = Stack::new(&engine, &config.project, &config.files, &config.service);
-    if config.action == Action::Down {
-        phase.end(timeline::Outcome::Passed, None);
-        return down(&stack, config, timeline);
-    }
     if config.action == Action::Up {
         if let Some(project) = recorded_and_alive(&engine, config) {
             let failure = Failure::usage(anyhow!(
@@ -122,13 +120,7 @@ fn run_recorded(
             return fail(&failure);
         }
     }
-    let plan = match preflight(&stack, config) {
-        Ok(plan) => plan,
-        Err(failure) => {
-            phase.failed(&failure);
-            return fail_diagnosed(&failure, config);
-        }
-    };
+    let mut stack = Stack::new(&engine, &config.project, &config.files, &config.service);
     facts.artifacts = plan.artifacts.clone();
     if let Some(artifacts) = &plan.artifacts {
         if let Err(error) = artifacts.prepare() {
@@ -264,7 +256,17 @@ fn check_recorded(stack: &Stack, plan: &Plan, signals: &Signals) -> Result<(), F
 }
 
 /// `testbed down`: removes the recorded stack and forgets it.
-fn down(stack: &Stack, config: &Config, timeline: &Timeline) -> Exit {
+fn down(config: &Config, preflight: Phase, timeline: &Timeline, facts: &mut RunFacts) -> Exit {
+    let engine = match Engine::detect(config.compose.as_deref(), config.verbose) {
+        Ok(engine) => engine,
+        Err(failure) => {
+            preflight.failed(&failure);
+            return fail_diagnosed(&failure, config);
+        }
+    };
+    facts.compose = Some((engine.compose_name.clone(), engine.compose_version.clone()));
+    preflight.end(timeline::Outcome::Passed, None);
+    let stack = Stack::new(&engine, &config.project, &config.files, &config.service);
     let phase = Phase::begin(timeline, "teardown", "teardown", true);
     let result = stack.teardown(config.stop_timeout, true);
     let cwd = std::env::current_dir().unwrap_or_default();
@@ -419,10 +421,26 @@ fn run_tests_phase(
     tests
 }
 
-/// Checks the daemon, lets compose validate and resolve the files, and
-/// finds out how artifacts can travel, all at once.
-fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
-    let engine = stack.engine();
+/// Finds compose, checks the daemon, lets compose validate and resolve the
+/// files, and finds out how artifacts can travel, all at once.
+fn preflight(config: &Config) -> Result<(Engine, Plan), Failure> {
+    let docker = Docker::find(config.verbose)?;
+    let (detected, daemon, facts) = std::thread::scope(|scope| {
+        let daemon = scope.spawn(|| docker.ping());
+        let facts = scope.spawn(|| facts(&docker, config));
+        let detected = Engine::detect_while(docker.clone(), config.compose.as_deref(), |engine| {
+            let stack = Stack::new(engine, &config.project, &config.files, &config.service);
+            let config_cmd = stack.compose("config");
+            let output = config_cmd.output();
+            (config_cmd, output)
+        });
+        (
+            detected,
+            daemon.join().expect("daemon check panicked"),
+            facts.join().expect("detecting where testbed runs panicked"),
+        )
+    });
+    let (engine, (config_cmd, resolved)) = detected?;
     report::detail(
         config.verbose,
         format!(
@@ -430,17 +448,6 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
             engine.compose_name, engine.compose_version
         ),
     );
-    let config_cmd = stack.compose("config");
-    let (daemon, resolved, facts) = std::thread::scope(|scope| {
-        let daemon = scope.spawn(|| engine.ping());
-        let facts = scope.spawn(|| facts(engine, config));
-        let resolved = config_cmd.output();
-        (
-            daemon.join().expect("daemon check panicked"),
-            resolved,
-            facts.join().expect("detecting where testbed runs panicked"),
-        )
-    });
     let daemon_version = daemon?;
     report::detail(config.verbose, format!("docker daemon {daemon_version}"));
     let artifacts = match &config.artifacts {
@@ -494,7 +501,7 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
         }
         None => names,
     };
-    Ok(Plan {
+    let plan = Plan {
         dependencies: dependencies
             .into_iter()
             .filter(|s| *s != config.service)
@@ -503,19 +510,20 @@ fn preflight(stack: &Stack, config: &Config) -> Result<Plan, Failure> {
         model: resolved,
         artifacts,
         facts,
-    })
+    };
+    Ok((engine, plan))
 }
 
 /// Where testbed runs, which the artifacts strategy and the reaper depend
 /// on. A daemon over the network cannot know our container, so it is not
 /// asked.
-fn facts(engine: &Engine, config: &Config) -> Facts {
+fn facts(docker: &Docker, config: &Config) -> Facts {
     let remote_host = artifacts::remote_host(std::env::var("DOCKER_HOST").ok().as_deref());
     let root = artifacts::running_as_root();
     let whereabouts = if remote_host.is_none() {
         artifacts::detect(
-            engine.docker_program(),
-            engine.echoes(),
+            docker.program(),
+            docker.echoes(),
             config.parent_container.as_deref(),
         )
     } else {
