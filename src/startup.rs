@@ -23,8 +23,14 @@ use crate::stack::Stack;
 /// How often the loop looks at its children.
 const TICK: Duration = Duration::from_millis(10);
 /// How often every container is inspected, besides right after a start or
-/// a finished check.
+/// a finished check, while a started container that is not ready has no
+/// watch: only the daemon can tell when it is ready.
 const INSPECT_EVERY: Duration = Duration::from_millis(250);
+/// How often otherwise. A watch ends, and so prompts an inspection, when its
+/// check passes or its container stops; this catches the rest, such as a
+/// ready dependency that exits or the daemon finding one unhealthy, at a
+/// fraction of the cost (each inspection is a `docker` process).
+const INSPECT_WATCHED: Duration = Duration::from_secs(1);
 /// How many one-at-a-time healthchecks testbed runs at once. Each `docker
 /// exec` costs the daemon a process start: many at once slow down the very
 /// services that are starting.
@@ -50,13 +56,12 @@ pub enum Stop {
     Engine(anyhow::Error),
 }
 
-/// Starts the created containers of `services` and waits until every one
-/// is ready. Returns each service's time to ready, in the order they got
-/// ready.
 /// A service and what it is doing, or `None` once it is ready.
 pub type Status = (String, Option<String>);
 
-/// `watch` sees the status of every service after each step.
+/// Starts the created containers of `services` and waits until every one
+/// is ready. Returns each service's time to ready, in the order they got
+/// ready. `watch` sees the status of every service after each step.
 pub fn start(
     stack: &Stack,
     services: &[Service],
@@ -207,7 +212,12 @@ impl<'a> Startup<'a> {
     fn step(&mut self) -> Result<Option<Vec<(String, Duration)>>, Stop> {
         let now = Instant::now();
         let checked = self.reap_probes(now);
-        if checked || now.duration_since(self.inspected) >= INSPECT_EVERY {
+        let every = if self.all_watched() {
+            INSPECT_WATCHED
+        } else {
+            INSPECT_EVERY
+        };
+        if checked || now.duration_since(self.inspected) >= every {
             self.inspect()?;
         }
         self.check_failures()?;
@@ -227,6 +237,15 @@ impl<'a> Startup<'a> {
             return Ok(Some(times));
         }
         Ok(None)
+    }
+
+    /// Whether every started container that is not ready has a watch.
+    fn all_watched(&self) -> bool {
+        self.units
+            .iter()
+            .filter(|u| u.ready_after.is_none() && matches!(u.phase, Phase::Started))
+            .flat_map(|u| &u.containers)
+            .all(|id| self.probes.get(id).is_some_and(|p| p.watch))
     }
 
     fn inspect(&mut self) -> Result<(), Stop> {
