@@ -23,20 +23,21 @@
 # same command) started at once, timed from the first start to the last exit.
 # Each must exit 0 and leave nothing behind. --parallel 0 leaves it out.
 #
-# Then, once: `testbed --version` against /bin/true, and (with the wide stack)
-# one wide-stack service alone under `docker run`, the reference for the wide
-# stack's readiness target.
+# On wide, each round also times one wide-stack service alone under `docker
+# run`, the reference for the wide stack's readiness target.
 #
 # Every timed run also records the machine's CPU time during it (busy time in
-# /proc/stat, every process: clients, daemons, containers). And what the engine
-# alone needs, with the docker CLI doing nothing but that, measured as floors
-# for the targets it bounds:
+# /proc/stat, every process: clients, daemons, containers). And in the same
+# rounds, what the engine alone needs, with the docker CLI doing nothing but
+# that, measured as floors for the targets it bounds:
 #   wide   ten containers like the wide stack's, created and started at once:
 #          none can be ready before its own start + 1 s (`sleep 1`), so the
 #          last start + 1 s bounds any tool's "ready in";
 #   chain  the containers of one chain run created, started, run and removed
 #          with no healthcheck and no waiting: its CPU time, times the
 #          parallel runs, over the CPUs, bounds the wall time of the batch.
+#
+# Then, once: `testbed --version` against /bin/true.
 #
 # Every run gets its own project name. After each one the script checks that no
 # container, network or volume of that project is left, and aborts if one is.
@@ -57,7 +58,6 @@ CONTENDERS=(seed-002 seed-004 hand-tuned testbed)
 PROJECT_LABEL="com.docker.compose.project"
 FLOOR_LABEL="testbed-bench-floor=$$"
 VERSION_RUNS=20
-PROBE_RUNS=5            # per kind of probe (see probe_once)
 QUIET_WAIT_MAX=3600     # seconds to wait for someone else's containers to go
 MAX_TRIES=10            # attempts per measurement while the engine is shared
 
@@ -93,10 +93,12 @@ NO_OWN_LINE_NOTED=""
 # Measured once, after the stacks.
 VERSION_ROW=""
 TRUE_ROW=""
-PROBE_DAEMON=""         # one wide-stack service alone: seconds to healthy, per the daemon
-PROBE_EXEC=""           # ... and to its healthcheck's first pass under `docker exec`
-FLOOR_WIDE=""           # ten wide-stack containers: seconds from creating them to the last start + 1 s
-FLOOR_CPU=""            # one chain run's containers alone: CPU seconds
+# "slot|flavor" -> the values measured in that flavor's rounds, space-separated:
+#   probe-daemon  one wide-stack service alone: seconds to healthy, per the daemon
+#   probe-exec    ... and to its healthcheck's first pass under `docker exec`
+#   floor-wide    ten wide-stack containers: seconds from creating them to the last start + 1 s
+#   floor-cpu     one chain run's containers alone: CPU seconds
+declare -A SIDE=()
 RUN_CPU=""              # the machine's CPU seconds during the last timed run
 
 # What every dependency of fixtures/bench-wide runs; check_wide_fixture makes
@@ -315,6 +317,9 @@ select_stack() {
     mapfile -t DEPS < <(compose -f "$FILE" config --services | grep -vx tests | sort)
     [ "${#DEPS[@]}" -gt 0 ] || die "$FILE: no dependencies found"
     TESTBED_RUN=("$TESTBED" run -v -f "$FILE" --compose "${COMPOSE[*]}")
+    if [ "$STACK" = wide ]; then
+        check_wide_fixture
+    fi
     case "$STACK" in
         fail) EXPECTED=3 ;;
         *) EXPECTED=0 ;;
@@ -526,22 +531,29 @@ run_batch() {
 
 # All rounds for the selected stack and flavor. Round r starts with slot
 # number r (mod the number of slots), so no contender always runs first or
-# after the same one. On chain, the batch of parallel runs is one more slot.
+# after the same one. On chain, the batch of parallel runs and the CPU floor
+# are more slots; on wide, the two probes of one service alone and the
+# wide floor. The machine's speed can drift over half an hour, so what is
+# compared is measured in the same rounds.
 bench_stack_flavor() {
     local round i slot slots=("${CONTENDERS[@]}")
     if [ "$STACK" = chain ] && [ "$PARALLEL" -gt 0 ]; then
-        slots+=(parallel)
+        slots+=(parallel floor-cpu)
+    fi
+    if [ "$STACK" = wide ]; then
+        slots+=(probe-daemon probe-exec floor-wide)
     fi
     note "== $STACK / $FLAVOR (${COMPOSE[*]}), $RUNS round(s), expected exit code $EXPECTED"
     run_one testbed 0 warmup
     for ((round = 1; round <= RUNS; round++)); do
         for ((i = 0; i < ${#slots[@]}; i++)); do
             slot="${slots[(round - 1 + i) % ${#slots[@]}]}"
-            if [ "$slot" = parallel ]; then
-                run_batch "$round"
-            else
-                run_one "$slot" "$round"
-            fi
+            case "$slot" in
+                parallel) run_batch "$round" ;;
+                probe-*) run_probe "${slot#probe-}" ;;
+                floor-*) run_floor "${slot#floor-}" ;;
+                *) run_one "$slot" "$round" ;;
+            esac
         done
     done
 }
@@ -658,20 +670,12 @@ probe_once() {
     PROBE_SECS="$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')"
 }
 
-# $PROBE_RUNS probes of each kind, alternating. Sets PROBE_DAEMON and
-# PROBE_EXEC to the space-separated seconds.
-probe_single_service() {
-    local i mode
-    check_wide_fixture
-    PROBE_DAEMON=""
-    PROBE_EXEC=""
-    for ((i = 0; i < PROBE_RUNS; i++)); do
-        for mode in daemon exec; do
-            until_undisturbed probe_once "$mode"
-            note "  probe $((i + 1)) ($mode): ${PROBE_SECS}s"
-            if [ "$mode" = daemon ]; then PROBE_DAEMON+=" $PROBE_SECS"; else PROBE_EXEC+=" $PROBE_SECS"; fi
-        done
-    done
+# One probe of kind $1 (daemon or exec, see probe_once) in the rotation,
+# retried while the engine is shared.
+run_probe() {
+    until_undisturbed probe_once "$1"
+    note "  probe ($1): ${PROBE_SECS}s"
+    SIDE["probe-$1|$FLAVOR"]+=" $PROBE_SECS"
 }
 
 # ---------------------------------------------------------------- engine floors
@@ -739,18 +743,12 @@ floor_cpu_once() {
     [ -z "$(foreign_activity "$names $net-tests" "$start" "$EPOCHREALTIME")" ] || return 1
 }
 
-# $PROBE_RUNS measurements of each floor that the selected stacks need.
-measure_floors() {
-    local i kind
-    for ((i = 0; i < PROBE_RUNS; i++)); do
-        for kind in wide cpu; do
-            if [ "$kind" = wide ] && ! has_stack wide; then continue; fi
-            if [ "$kind" = cpu ] && ! { has_stack chain && [ "$PARALLEL" -gt 0 ]; }; then continue; fi
-            until_undisturbed "floor_${kind}_once"
-            note "  floor $((i + 1)) ($kind): $PROBE_SECS"
-            if [ "$kind" = wide ]; then FLOOR_WIDE+=" $PROBE_SECS"; else FLOOR_CPU+=" $PROBE_SECS"; fi
-        done
-    done
+# One measurement of floor $1 (wide or cpu) in the rotation, retried while
+# the engine is shared.
+run_floor() {
+    until_undisturbed "floor_${1}_once"
+    note "  floor ($1): $PROBE_SECS"
+    SIDE["floor-$1|$FLAVOR"]+=" $PROBE_SECS"
 }
 
 # ---------------------------------------------------------------- report
@@ -771,9 +769,7 @@ stack_table() {
 }
 
 wide_section() {
-    local flavor med min max exec_med daemon_med
-    daemon_med="$(median_of "$PROBE_DAEMON")"
-    exec_med="$(median_of "$PROBE_EXEC")"
+    local flavor med min max
     echo "### Wide stack: from \`up\` to all healthy, against one service alone"
     echo
     echo "testbed's \"ready in\" line: from the start of its \`compose up --no-start\`"
@@ -783,7 +779,7 @@ wide_section() {
     echo "The slowest single service's own time to healthy: all ten dependencies of"
     echo "fixtures/bench-wide have the same image, command and healthcheck (the script"
     echo "checks the file), so it is the time of any one of them alone. The script runs"
-    echo "one, $PROBE_RUNS times, on an otherwise idle engine:"
+    echo "one once in each round on wide, in the rotation, on an otherwise idle engine:"
     echo
     echo "    docker run -d --health-cmd '$PROBE_HEALTH' --health-interval 1s --health-timeout 1s \\"
     echo "        --health-retries 30 $PROBE_IMAGE /bin/sh -c '$PROBE_COMMAND'"
@@ -797,23 +793,25 @@ wide_section() {
     echo "at that first check or, when the check comes just before the file, one"
     echo "interval later."
     echo
-    echo "For comparison only: $PROBE_RUNS more runs of the same container, measured until"
+    echo "For comparison only: as many more runs of the same container, measured until"
     echo "the healthcheck's command first passes under \`docker exec\`, run back to back"
     echo "from when \`docker run -d\` returns. That is how testbed itself checks, so it"
     echo "can see a service ready before the daemon would report it healthy."
     echo
-    echo "| one service alone, until | median (s) | min (s) | max (s) |"
+    echo "| one service alone, in the rounds of, until | median (s) | min (s) | max (s) |"
     echo "| --- | ---: | ---: | ---: |"
-    read -r med min max < <(stats_of "$PROBE_DAEMON")
-    echo "| the daemon reports healthy (reference) | $med | $min | $max |"
-    read -r med min max < <(stats_of "$PROBE_EXEC")
-    echo "| its healthcheck command passes under \`docker exec\` | $med | $min | $max |"
+    for flavor in "${FLAVORS[@]}"; do
+        read -r med min max < <(stats_of "${SIDE["probe-daemon|$flavor"]:-}")
+        echo "| $flavor: the daemon reports healthy (reference) | $med | $min | $max |"
+        read -r med min max < <(stats_of "${SIDE["probe-exec|$flavor"]:-}")
+        echo "| $flavor: its healthcheck command passes under \`docker exec\` | $med | $min | $max |"
+    done
     echo
     echo "| flavor | testbed \"ready in\" median (s) | min (s) | max (s) | median minus reference (s) | median minus \`docker exec\` time (s) |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: |"
     for flavor in "${FLAVORS[@]}"; do
         read -r med min max < <(stats_of "${READY["wide|$flavor"]:-}")
-        echo "| $flavor | $med | $min | $max | $(difference "$med" "$daemon_med") | $(difference "$med" "$exec_med") |"
+        echo "| $flavor | $med | $min | $max | $(difference "$med" "$(median_of "${SIDE["probe-daemon|$flavor"]:-}")") | $(difference "$med" "$(median_of "${SIDE["probe-exec|$flavor"]:-}")") |"
     done
     echo
 }
@@ -868,36 +866,41 @@ parallel_section() {
 }
 
 floors_section() {
-    local med min max
+    local flavor med min max
     echo "### What the engine alone needs"
     echo
-    echo "Floors for the targets they bound, measured $PROBE_RUNS times each with the docker"
-    echo "CLI doing nothing but the work itself, on an otherwise idle engine."
+    echo "Floors for the targets they bound, measured once in each round of the stack"
+    echo "they bound, with the docker CLI doing nothing but the work itself, on an"
+    echo "otherwise idle engine."
     echo
     echo "| floor | median | min | max |"
     echo "| --- | ---: | ---: | ---: |"
-    if has_stack wide; then
-        read -r med min max < <(stats_of "$FLOOR_WIDE")
-        echo "| wide: a network and ten containers like the wide stack's, created at once, then started at once: until the last one's start (daemon's clock) + 1 s, the earliest its \`sleep 1\` can make it ready (s) | $med | $min | $max |"
-    fi
-    if has_stack chain && [ "$PARALLEL" -gt 0 ]; then
-        read -r med min max < <(stats_of "$FLOOR_CPU")
-        echo "| chain: the containers of one run alone: a network, three dependencies started at once (no healthcheck, no waiting), the tests' container run, all removed: machine CPU (s) | $med | $min | $max |"
-    fi
+    for flavor in "${FLAVORS[@]}"; do
+        if has_stack wide; then
+            read -r med min max < <(stats_of "${SIDE["floor-wide|$flavor"]:-}")
+            echo "| wide, in the $flavor rounds: a network and ten containers like the wide stack's, created at once, then started at once: until the last one's start (daemon's clock) + 1 s, the earliest its \`sleep 1\` can make it ready (s) | $med | $min | $max |"
+        fi
+        if has_stack chain && [ "$PARALLEL" -gt 0 ]; then
+            read -r med min max < <(stats_of "${SIDE["floor-cpu|$flavor"]:-}")
+            echo "| chain, in the $flavor rounds: the containers of one run alone: a network, three dependencies started at once (no healthcheck, no waiting), the tests' container run, all removed: machine CPU (s) | $med | $min | $max |"
+        fi
+    done
     echo
     if has_stack chain && [ "$PARALLEL" -gt 0 ]; then
         echo "$PARALLEL runs at once need at least $PARALLEL times the chain floor's CPU, spread over"
-        echo "$(nproc) CPUs: $(parallel_bound_secs) s of wall time, whatever the tool. Divided by one"
-        echo "testbed run's median, that is the lowest \"$PARALLEL at once / one\" ratio this"
-        echo "machine allows; the Targets table shows it beside the goal."
+        echo "the $(nproc) CPUs, whatever the tool: $(for flavor in "${FLAVORS[@]}"; do printf '%s s in the %s rounds; ' "$(parallel_bound_secs "$flavor")" "$flavor"; done)"
+        echo "divided by one testbed run's median, that is the lowest \"$PARALLEL at once / one\""
+        echo "ratio this machine allows. The Targets table shows it beside the goal. The floor"
+        echo "leaves out the stack's own healthchecks, which the daemon runs for as long as"
+        echo "a run waits, and compose itself."
         echo
     fi
 }
 
-# The wall time that $PARALLEL chain runs at once need at least: their floor
-# CPU over the CPUs.
+# The wall time that $PARALLEL chain runs at once need at least in the rounds
+# of flavor $1: their floor CPU over the CPUs.
 parallel_bound_secs() {
-    awk -v c="$(median_of "$FLOOR_CPU")" -v n="$PARALLEL" -v p="$(nproc)" \
+    awk -v c="$(median_of "${SIDE["floor-cpu|$1"]:-}")" -v n="$PARALLEL" -v p="$(nproc)" \
         'BEGIN { if (c == "-") print "-"; else printf "%.2f", c * n / p }'
 }
 
@@ -999,12 +1002,12 @@ targets() {
         done
     fi
     if has_stack wide; then
-        reference="$(median_of "$PROBE_DAEMON")"
         for flavor in "${FLAVORS[@]}"; do
+            reference="$(median_of "${SIDE["probe-daemon|$flavor"]:-}")"
             target_row "wide/$flavor: \`up\` to all healthy (testbed \"ready in\", median) vs one service alone ($reference s) + 0.5 s" \
                 "$(median_of "${READY["wide|$flavor"]:-}")" \
                 "$(awk -v r="$reference" 'BEGIN { if (r == "-") print "-"; else printf "%.2f", r + 0.5 }')" " s" \
-                "$(awk -v f="$(median_of "$FLOOR_WIDE")" 'BEGIN { if (f == "-") print "-"; else printf "%.2f", f }')"
+                "$(awk -v f="$(median_of "${SIDE["floor-wide|$flavor"]:-}")" 'BEGIN { if (f == "-") print "-"; else printf "%.2f", f }')"
         done
     fi
     for stack in "${STACKS[@]}"; do
@@ -1018,7 +1021,7 @@ targets() {
             one="$(median_of "${TIMES["chain|$flavor|testbed"]:-}")"
             target_row "chain/$flavor: $PARALLEL runs at once / one run (medians)" \
                 "$(ratio "$(median_of "${BATCH_TIMES[$flavor]:-}")" "$one")" 2 "×" \
-                "$(ratio "$(parallel_bound_secs)" "$one")"
+                "$(ratio "$(parallel_bound_secs "$flavor")" "$one")"
         done
     fi
     target_row "testbed --version (median)" "$(cut -d'|' -f3 <<<"$VERSION_ROW" | tr -d ' ')" 5 " ms"
@@ -1066,14 +1069,6 @@ main() {
     note "timing testbed --version ($VERSION_RUNS runs)"
     VERSION_ROW="$(time_startup "testbed --version" "$TESTBED" --version)"
     TRUE_ROW="$(time_startup "/bin/true (floor)" /bin/true)"
-    if has_stack wide; then
-        note "timing one wide-stack service alone ($PROBE_RUNS runs of each kind)"
-        probe_single_service
-    fi
-    if has_stack wide || { has_stack chain && [ "$PARALLEL" -gt 0 ]; }; then
-        note "measuring what the engine alone needs ($PROBE_RUNS runs of each floor)"
-        measure_floors
-    fi
 
     local out
     out="$(report)"
