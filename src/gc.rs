@@ -388,17 +388,21 @@ pub fn gc(
 ) -> Result<Exit, Failure> {
     let judged = judge(docker, policy).map_err(Failure::engine)?;
     let mut failed = None;
+    let mut kept = 0;
+    let mut removable = 0;
     for (stack, verdict) in judged {
         if !projects.is_empty() && !projects.contains(&stack.project) {
             continue;
         }
         let Verdict::Remove(why) = verdict else {
+            kept += 1;
             report::detail(
                 docker.echoes(),
                 format!("keeping {} ({verdict})", stack.project),
             );
             continue;
         };
+        removable += 1;
         let leftovers = stack.leftovers();
         let what = leftovers.to_string();
         if dry_run {
@@ -415,6 +419,13 @@ pub fn gc(
                 failed = Some(error);
             }
         }
+    }
+    if removable == 0 {
+        report::step(match kept {
+            0 => "nothing to remove".to_string(),
+            _ if docker.echoes() => format!("nothing to remove; {kept} stack(s) kept"),
+            _ => format!("nothing to remove; {kept} stack(s) kept (-v says why)"),
+        });
     }
     match failed {
         Some(error) => Err(Failure::engine(error)),

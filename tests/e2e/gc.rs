@@ -218,6 +218,10 @@ fn gc_keeps_a_live_run_and_ls_shows_it(flavor: Flavor) {
     assert_eq!((code, stdout.as_str()), (Some(0), ""), "{stderr}");
     let kept = format!("keeping {project} (its owner, process {}, runs)", run.pid());
     assert!(stderr.contains(&kept), "{stderr}");
+    assert!(
+        stderr.contains("nothing to remove; 1 stack(s) kept"),
+        "{stderr}"
+    );
     assert_eq!(
         labelled(&project),
         [2, 1, 0],
