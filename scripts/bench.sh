@@ -350,6 +350,19 @@ foreign_activity() {
         | awk -v ours=" $1 " 'index(ours, " " $1 " ") == 0 && index(ours, " " $NF " ") == 0 { print $NF }'
 }
 
+# Aborts if $1 (who ran) left anything of project $2 behind, with the end of
+# its log $3. The cleanup trap then removes the leftovers.
+assert_no_leftovers() {
+    local who="$1" project="$2" log="$3" leftovers
+    leftovers="$(project_leftovers "$project")"
+    [ -n "$leftovers" ] || return 0
+    echo "bench: LEAK: $who ($STACK, $FLAVOR) left this behind in project $project:" >&2
+    printf '  %s\n' "$leftovers" >&2
+    echo "bench: last lines of its output:" >&2
+    tail -n 30 "$log" >&2
+    die "$who did not clean up after itself; aborting (the leftovers are being removed)"
+}
+
 # Runs "$@", a measurement that returns 1 when someone else used the engine
 # meanwhile, until one is undisturbed; counts the ones thrown away.
 until_undisturbed() {
@@ -365,7 +378,7 @@ until_undisturbed() {
 # RUN_LOG. Aborts if the contender leaves anything behind. Returns 1 if the
 # engine was shared during the attempt, so its time does not count.
 attempt() {
-    local contender="$1" round="$2" project start end ticks leftovers foreign
+    local contender="$1" round="$2" project start end ticks foreign
     project="bench-$STACK-$FLAVOR-$contender-r$round-$$"
     RUN_LOG="$LOGDIR/$project.log"
     RUN_RC=0
@@ -389,14 +402,7 @@ attempt() {
         CURRENT_PROJECT="$project"
     fi
 
-    leftovers="$(project_leftovers "$project")"
-    if [ -n "$leftovers" ]; then
-        echo "bench: LEAK: $contender ($STACK, $FLAVOR) left this behind in project $project:" >&2
-        printf '  %s\n' "$leftovers" >&2
-        echo "bench: last lines of its output:" >&2
-        tail -n 30 "$RUN_LOG" >&2
-        die "$contender did not clean up after itself; aborting (the leftovers are being removed)"
-    fi
+    assert_no_leftovers "$contender" "$project" "$RUN_LOG"
     CURRENT_PROJECT=""
 
     foreign="$(foreign_activity "$project" "$start" "$end")"
@@ -457,7 +463,7 @@ record_own_time() {
 # $PARALLEL distinct projects, or one leaves anything behind. Returns 1 if the
 # engine was shared during the batch.
 attempt_batch() {
-    local round="$1" i log pid rc start end ticks projects=() project leftovers foreign
+    local round="$1" i log pid rc start end ticks projects=() foreign
     wait_for_quiet_engine
     BATCH_LOGS=()
     BATCH_RCS=()
@@ -492,15 +498,7 @@ attempt_batch() {
         die "parallel testbed runs shared a project name: ${projects[*]}"
     fi
     for i in "${!projects[@]}"; do
-        project="${projects[i]}"
-        leftovers="$(project_leftovers "$project")"
-        if [ -n "$leftovers" ]; then
-            echo "bench: LEAK: parallel testbed run $((i + 1)) ($STACK, $FLAVOR) left this behind in project $project:" >&2
-            printf '  %s\n' "$leftovers" >&2
-            echo "bench: last lines of its output:" >&2
-            tail -n 30 "${BATCH_LOGS[i]}" >&2
-            die "a parallel testbed run did not clean up after itself; aborting (the leftovers are being removed)"
-        fi
+        assert_no_leftovers "parallel testbed run $((i + 1))" "${projects[i]}" "${BATCH_LOGS[i]}"
     done
 
     foreign="$(foreign_activity "${projects[*]}" "$start" "$end")"
