@@ -161,10 +161,6 @@ impl Engine {
         &self.docker
     }
 
-    pub fn docker_program(&self) -> &Path {
-        self.docker.program()
-    }
-
     pub fn echoes(&self) -> bool {
         self.docker.echoes()
     }
@@ -183,11 +179,6 @@ impl Engine {
         Cmd::new(&self.compose_program)
             .args(self.compose_prefix.clone())
             .echo(self.echoes())
-    }
-
-    /// Checks that the daemon answers and returns its version.
-    pub fn ping(&self) -> Result<String, Failure> {
-        self.docker.ping()
     }
 }
 
