@@ -58,6 +58,26 @@ pub enum Command {
     /// Remove the stack `testbed up` or `run --keep` left, and its record.
     Down(Box<RunArgs>),
 
+    /// Print the recorded stack's published ports as variables for a shell.
+    ///
+    /// For tests that run on the host against the stack `testbed up` or
+    /// `run --keep` left: `eval "$(testbed env)"`. Prints
+    /// `export TESTBED_PROJECT=<project>`, then one
+    /// `export TESTBED_<SERVICE>_<PORT>=<host>:<port>` per published
+    /// container port: the service upper-cased, every other character than a
+    /// letter or digit turned into `_`, `_UDP` after UDP ports. The host is
+    /// one this machine reaches: 127.0.0.1 for 0.0.0.0, [::1] for ::, the
+    /// daemon's host when DOCKER_HOST is tcp:// or ssh://. Exits 1 when no
+    /// stack is recorded here, or it is gone.
+    #[command(after_help = ENV_EXAMPLES)]
+    Env(EnvArgs),
+
+    /// Print where the recorded stack's ports are published, as a table.
+    ///
+    /// The same ports and variables as `testbed env`, for a reader. Exits 1
+    /// when no stack is recorded here, or it is gone.
+    Ports(PortsArgs),
+
     /// Print the id of the container testbed runs in; exit 1 outside one.
     ///
     /// The candidates, best first: --parent-container; the GitLab job's build
@@ -112,6 +132,47 @@ EXAMPLES:
       also stacks older than 2 h, live or not; only say which
   testbed gc --all -p tb-api-4242-k3v9qa
       that one stack, whatever its owner";
+
+const ENV_EXAMPLES: &str = "\
+EXAMPLES:
+  testbed up && eval \"$(testbed env)\" && pytest tests/integration
+      tests on the host reach the api at $TESTBED_API_80
+  testbed env --format json > stack.json";
+
+/// Which recorded stack: the one of these compose files.
+#[derive(Debug, Args)]
+pub struct StackFiles {
+    /// Compose file the stack was started with; repeat for several, as for
+    /// `up` [default: as `up` finds them]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Echo the docker commands
+    #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub stack: StackFiles,
+
+    /// shell: `export` lines to eval; json: one object
+    #[arg(long, value_name = "FORMAT", default_value = "shell")]
+    pub format: EnvFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnvFormat {
+    Shell,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PortsArgs {
+    #[command(flatten)]
+    pub stack: StackFiles,
+}
 
 #[derive(Debug, Args)]
 pub struct LsArgs {

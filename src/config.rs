@@ -264,7 +264,7 @@ fn artifacts_dir(dir: &Path) -> Result<PathBuf, Failure> {
 
 /// The compose files of the run: `-f`, else `COMPOSE_FILE`, else the file
 /// compose would find here (with its override file).
-fn compose_files(
+pub fn compose_files(
     given: &[PathBuf],
     cwd: &Path,
     var: impl Fn(&str) -> Option<String>,

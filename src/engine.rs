@@ -7,6 +7,10 @@ use anyhow::{Context, anyhow};
 
 use crate::cmd::Cmd;
 use crate::exit::{Exit, Failure};
+use crate::model::{self, Container};
+
+/// The label compose puts on everything of a project.
+pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 
@@ -51,6 +55,43 @@ impl Docker {
     /// Checks that the daemon answers and returns its version.
     pub fn ping(&self) -> Result<String, Failure> {
         ping(&self.program, self.echo)
+    }
+
+    /// Every container of compose project `project`, one-off containers
+    /// (the tests') included only when asked for.
+    pub fn project_containers(
+        &self,
+        project: &str,
+        one_offs: bool,
+    ) -> anyhow::Result<Vec<Container>> {
+        let mut cmd = self
+            .cmd(["ps", "-aq", "--no-trunc"])
+            .args(["--filter", &format!("label={PROJECT_LABEL}={project}")]);
+        if !one_offs {
+            cmd = cmd.args(["--filter", "label=com.docker.compose.oneoff=False"]);
+        }
+        let ids = cmd.read()?;
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        self.inspect(&ids, true)
+    }
+
+    /// The state of the given containers; unknown ones are left out.
+    /// `echo: false` keeps a polling loop out of the `-v` output.
+    pub fn inspect(&self, ids: &[&str], echo: bool) -> anyhow::Result<Vec<Container>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let output = self
+            .cmd(["inspect"])
+            .args(ids.iter().copied())
+            .echo(echo && self.echo)
+            .output()?;
+        // `docker inspect` prints what it found even when some ids are gone.
+        let json = String::from_utf8_lossy(&output.stdout);
+        if json.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        model::parse_inspect(&json)
     }
 }
 

@@ -139,6 +139,21 @@ impl RunLabels {
         }
     }
 
+    /// The labels a run put on what it created, read back from them: the
+    /// run, its start and owner at least. None for anything else.
+    pub fn read(labels: &BTreeMap<String, String>) -> Option<RunLabels> {
+        let get = |key: &str| labels.get(key).cloned();
+        Some(RunLabels {
+            project: get(RUN)?,
+            started: get(STARTED)?.parse().ok()?,
+            owner: Owner::parse(&get(OWNER)?)?,
+            ttl: Duration::from_secs(get(TTL)?.parse().ok()?),
+            container: get(CONTAINER),
+            pidns: get(PIDNS),
+            keep: get(KEEP).as_deref() == Some("true"),
+        })
+    }
+
     /// Each label and its value, in a fixed order.
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = vec![
@@ -291,6 +306,29 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.to_string())
         }
+    }
+
+    #[test]
+    fn labels_read_back_what_they_wrote() {
+        for labels in [
+            labels(),
+            RunLabels {
+                container: Some("0123abcd".into()),
+                pidns: None,
+                keep: true,
+                ..labels()
+            },
+        ] {
+            let written: BTreeMap<String, String> = labels
+                .pairs()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .chain([("com.docker.compose.service".into(), "db".into())])
+                .collect();
+            assert_eq!(RunLabels::read(&written), Some(labels));
+        }
+        let compose_only = BTreeMap::from([("com.docker.compose.service".into(), "db".into())]);
+        assert_eq!(RunLabels::read(&compose_only), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod generate;
 pub mod labels;
 pub mod lifecycle;
 pub mod model;
+pub mod ports;
 pub mod project;
 pub mod reaper;
 pub mod redact;
@@ -26,7 +27,7 @@ pub mod timeline;
 
 use anyhow::Context;
 
-use cli::{Cli, Command, DoctorArgs, GcArgs, ReapArgs, RunArgs, SelfIdArgs};
+use cli::{Cli, Command, DoctorArgs, EnvFormat, GcArgs, ReapArgs, RunArgs, SelfIdArgs, StackFiles};
 use config::Action;
 use exit::{Exit, Failure, OrFail};
 
@@ -44,6 +45,21 @@ pub fn run(cli: Cli) -> Exit {
         Command::Up(args) => run_tests(Action::Up, &args),
         Command::Test(args) => run_tests(Action::Test, &args),
         Command::Down(args) => run_tests(Action::Down, &args),
+        Command::Env(args) => recorded_ports(&args.stack).map(|(project, ports)| {
+            let variables = ports::variables(&project, &ports);
+            print!(
+                "{}",
+                match args.format {
+                    EnvFormat::Shell => ports::shell(&variables),
+                    EnvFormat::Json => ports::json(&variables),
+                }
+            );
+            Exit::Tests(0)
+        }),
+        Command::Ports(args) => recorded_ports(&args.stack).map(|(_, ports)| {
+            print!("{}", ports::table(&ports));
+            Exit::Tests(0)
+        }),
         Command::SelfId(args) => self_id(&args),
         Command::Doctor(args) => doctor(&args),
         Command::Completions(args) => generate::completions(args.shell),
@@ -80,6 +96,38 @@ fn run_tests(action: Action, args: &RunArgs) -> Result<Exit, Failure> {
         config.compose = config.compose.or(Some(recorded.compose));
     }
     Ok(lifecycle::run(&config, &signals))
+}
+
+/// The project recorded here for these compose files, and where its ports
+/// are published: for `env` and `ports`, which exit 1 without one.
+fn recorded_ports(args: &StackFiles) -> Result<(String, Vec<ports::Port>), Failure> {
+    let cwd = std::env::current_dir()
+        .context("cannot read the current directory")
+        .or_fail(Exit::Usage)?;
+    let files = config::compose_files(&args.files, &cwd, |name| std::env::var(name).ok())?;
+    let Some(recorded) = session::find(&cwd, &files)? else {
+        let failure = session::nothing_recorded(&cwd);
+        return Err(Failure {
+            exit: Exit::Tests(1),
+            ..failure
+        });
+    };
+    let docker = engine::Docker::find(args.verbose)?;
+    let containers = docker
+        .project_containers(&recorded.project, false)
+        .map_err(Failure::engine)?;
+    if containers.is_empty() {
+        return Err(Failure::new(
+            Exit::Tests(1),
+            anyhow::anyhow!("the stack {} recorded here is gone", recorded.project),
+        )
+        .with_hint("start it again with `testbed down && testbed up`"));
+    }
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    Ok((
+        recorded.project,
+        ports::published(&containers, docker_host.as_deref()),
+    ))
 }
 
 /// `testbed gc`.

@@ -16,6 +16,7 @@ use crate::engine::{Docker, Engine};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
 use crate::model::{self, Container, Readiness, Service};
+use crate::ports;
 use crate::reaper::{self, Reaper, Target};
 use crate::report;
 use crate::session;
@@ -138,24 +139,28 @@ fn run_recorded(
         return Exit::Signal(signal);
     }
 
-    // A stack left up on purpose says so; `test` adds only its one-off
-    // container to a stack that `up` labelled.
+    // A stack left up on purpose says so.
     let kept = config.keep || config.action == Action::Up;
-    let labels = RunLabels::new(
+    let mut labels = RunLabels::new(
         &config.project,
         config.ttl,
         kept,
         plan.facts.whereabouts.container_id(),
     );
+    if config.action == Action::Test {
+        // Someone else's stack: ours only to use, not to remove.
+        match check_recorded(&stack, &plan, signals) {
+            // Compose v2 recreates a network or volume whose labels differ
+            // from the ones it was created with, under the running services:
+            // `test` hands compose exactly the labels `up` did.
+            Ok(recorded) => labels = recorded.unwrap_or(labels),
+            Err(failure) => return fail(&failure),
+        }
+    }
     if let Err(error) = stack.apply_labels(&labels, &plan.model) {
         return fail(&Failure::engine(error));
     }
-    if config.action == Action::Test {
-        // Someone else's stack: ours only to use, not to remove.
-        if let Err(failure) = check_recorded(&stack, &plan, signals) {
-            return fail(&failure);
-        }
-    } else {
+    if config.action != Action::Test {
         stack.begin();
     }
     // What this run would remove, should it die first.
@@ -213,11 +218,32 @@ fn record_stack(stack: &Stack, config: &Config) {
             ));
         }
     }
+    print_ports(stack);
+}
+
+/// Where each published port landed, one line each, for tests run on the
+/// host.
+fn print_ports(stack: &Stack) {
+    let containers = match stack.containers(false) {
+        Ok(containers) => containers,
+        Err(error) => return report::warn(format!("cannot list the published ports: {error:#}")),
+    };
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    let ports = ports::published(&containers, docker_host.as_deref());
+    let width = ports.iter().map(|p| p.service.len()).max().unwrap_or(0);
+    for port in &ports {
+        report::step(port.line(width));
+    }
 }
 
 /// A recorded stack must still be there, and ready, for `test`: it is
-/// never started again behind the user's back.
-fn check_recorded(stack: &Stack, plan: &Plan, signals: &Signals) -> Result<(), Failure> {
+/// never started again behind the user's back. Returns the labels its run
+/// put on it.
+fn check_recorded(
+    stack: &Stack,
+    plan: &Plan,
+    signals: &Signals,
+) -> Result<Option<RunLabels>, Failure> {
     let containers = stack.containers(false).map_err(Failure::engine)?;
     let hint = "start it again with `testbed down && testbed up`";
     if containers.is_empty() {
@@ -245,7 +271,7 @@ fn check_recorded(stack: &Stack, plan: &Plan, signals: &Signals) -> Result<(), F
             .map(|d| format!("{d} (gone)")),
     );
     if problems.is_empty() {
-        return Ok(());
+        return Ok(containers.iter().find_map(|c| RunLabels::read(&c.labels)));
     }
     Err(Failure::engine(anyhow!(
         "the stack {} recorded here is not ready: {}",

@@ -151,6 +151,23 @@ pub struct Container {
     pub state: State,
     /// The healthcheck as a command to `docker exec`, if it has one.
     pub healthcheck: Option<Healthcheck>,
+    /// Every label, compose's and testbed's.
+    pub labels: BTreeMap<String, String>,
+    /// Where its ports are published on the daemon's host.
+    pub published: Vec<Published>,
+}
+
+/// A container port published on the daemon's host, as `docker inspect`
+/// shows it under `NetworkSettings.Ports`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The port inside the container, e.g. 80.
+    pub port: u16,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// The address it is bound to on the daemon's host, e.g. `0.0.0.0` or `::`.
+    pub host_ip: String,
+    pub host_port: u16,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +239,24 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
         name: String,
         state: State,
         config: RawConfig,
+        #[serde(default)]
+        network_settings: RawNetworkSettings,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "PascalCase")]
+    struct RawNetworkSettings {
+        /// `"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "49153"}]`, or
+        /// `null` for a port that is exposed and not published.
+        #[serde(default)]
+        ports: Option<BTreeMap<String, Option<Vec<RawBinding>>>>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct RawBinding {
+        #[serde(default)]
+        host_ip: String,
+        #[serde(default)]
+        host_port: String,
     }
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase")]
@@ -244,12 +279,33 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
     Ok(raw
         .into_iter()
         .map(|r| {
-            let service = r
-                .config
-                .labels
-                .unwrap_or_default()
-                .remove("com.docker.compose.service")
+            let labels = r.config.labels.unwrap_or_default();
+            let service = labels
+                .get("com.docker.compose.service")
+                .cloned()
                 .unwrap_or_default();
+            let published = r
+                .network_settings
+                .ports
+                .unwrap_or_default()
+                .into_iter()
+                .flat_map(|(spec, bindings)| {
+                    let (port, protocol) = spec.split_once('/').unwrap_or((&spec, "tcp"));
+                    let port = port.parse::<u16>().ok();
+                    let protocol = protocol.to_string();
+                    bindings
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(move |b| {
+                            Some(Published {
+                                port: port?,
+                                protocol: protocol.clone(),
+                                host_ip: b.host_ip,
+                                host_port: b.host_port.parse().ok()?,
+                            })
+                        })
+                })
+                .collect();
             let healthcheck = r
                 .config
                 .healthcheck
@@ -260,6 +316,8 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
                 service,
                 state: r.state,
                 healthcheck,
+                labels,
+                published,
             }
         })
         .collect())
@@ -479,5 +537,26 @@ mod tests {
         assert!(containers[1].state.never_started());
         assert!(!containers[0].state.never_started());
         assert_eq!(containers[1].service, "");
+    }
+
+    #[test]
+    fn published_ports_are_parsed_and_exposed_ones_skipped() {
+        let json = r#"[{"Id":"a1","Name":"/tb-api-1","State":{"Status":"running"},
+            "Config":{"Labels":{"com.docker.compose.service":"api"}},
+            "NetworkSettings":{"Ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"49153"},{"HostIp":"::","HostPort":"49153"}],
+                "53/udp":[{"HostIp":"127.0.0.1","HostPort":"5353"}],"9000/tcp":null}}}]"#;
+        let published = &parse_inspect(json).unwrap()[0].published;
+        let seen: Vec<(u16, &str, &str, u16)> = published
+            .iter()
+            .map(|p| (p.port, p.protocol.as_str(), p.host_ip.as_str(), p.host_port))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (53, "udp", "127.0.0.1", 5353),
+                (80, "tcp", "0.0.0.0", 49153),
+                (80, "tcp", "::", 49153)
+            ]
+        );
     }
 }

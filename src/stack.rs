@@ -12,9 +12,9 @@ use anyhow::{Context, Result};
 use crate::cmd::Cmd;
 use crate::engine::{Docker, Engine};
 use crate::labels::{OverrideFile, RunLabels};
-use crate::model::{self, Container};
+use crate::model::Container;
 
-const PROJECT_LABEL: &str = "com.docker.compose.project";
+use crate::engine::PROJECT_LABEL;
 
 pub struct Stack<'a> {
     engine: &'a Engine,
@@ -103,36 +103,15 @@ impl<'a> Stack<'a> {
     /// Every container of the project, one-off containers (the tests')
     /// included only when asked for.
     pub fn containers(&self, one_offs: bool) -> Result<Vec<Container>> {
-        let mut cmd = self
-            .engine
-            .docker(["ps", "-aq", "--no-trunc"])
-            .args(["--filter", &format!("label={}", self.label())]);
-        if !one_offs {
-            cmd = cmd.args(["--filter", "label=com.docker.compose.oneoff=False"]);
-        }
-        let ids = cmd.read()?;
-        let ids: Vec<&str> = ids.split_whitespace().collect();
-        self.inspect(&ids, true)
+        self.engine
+            .client()
+            .project_containers(&self.project, one_offs)
     }
 
     /// The state of the given containers; unknown ones are left out.
     /// `echo: false` keeps a polling loop out of the `-v` output.
     pub fn inspect(&self, ids: &[&str], echo: bool) -> Result<Vec<Container>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let output = self
-            .engine
-            .docker(["inspect"])
-            .args(ids.iter().copied())
-            .echo(echo && self.engine.echoes())
-            .output()?;
-        // `docker inspect` prints what it found even when some ids are gone.
-        let json = String::from_utf8_lossy(&output.stdout);
-        if json.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        model::parse_inspect(&json)
+        self.engine.client().inspect(ids, echo)
     }
 
     /// A container's log, stdout and stderr interleaved as written.

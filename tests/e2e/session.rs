@@ -16,9 +16,15 @@ struct Out {
 /// `testbed <args>` in `dir`, with lines free of timestamps.
 fn testbed(dir: &Path, flavor: Flavor, args: &[&str]) -> Out {
     let (command, rest) = args.split_first().unwrap();
+    // `env` and `ports` read the stack; only the others drive compose.
+    let drives = !matches!(*command, "env" | "ports");
     let out = Command::new(env!("CARGO_BIN_EXE_testbed"))
         .arg(command)
-        .args(["--compose", flavor.compose(), "--output", "terminal"])
+        .args(if drives {
+            vec!["--compose", flavor.compose(), "--output", "terminal"]
+        } else {
+            Vec::new()
+        })
         .args(rest)
         .current_dir(dir)
         .env_remove("COMPOSE_PROJECT_NAME")
@@ -32,15 +38,24 @@ fn testbed(dir: &Path, flavor: Flavor, args: &[&str]) -> Out {
     }
 }
 
-/// A directory holding fixtures/basic's stack, as a project checkout.
-fn checkout() -> tempfile::TempDir {
+/// A directory holding a fixture's stack, with its files, as a project
+/// checkout.
+fn checkout_of(fixture: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        format!("{ROOT}/fixtures/basic/compose.yml"),
-        dir.path().join("compose.yml"),
-    )
-    .unwrap();
+    let from = Path::new(ROOT).join("fixtures").join(fixture);
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(from.join("."))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
     dir
+}
+
+/// fixtures/basic's stack.
+fn checkout() -> tempfile::TempDir {
+    checkout_of("basic")
 }
 
 fn recorded_project(dir: &Path) -> String {
@@ -49,8 +64,49 @@ fn recorded_project(dir: &Path) -> String {
     state["stacks"][0]["project"].as_str().unwrap().to_string()
 }
 
+/// The ids of the project's containers, one-offs included, with the
+/// networks and volumes compose made for it.
+fn resources(project: &str) -> String {
+    let label = format!("label=com.docker.compose.project={project}");
+    ["ps -aq --no-trunc", "network ls -q", "volume ls -q"]
+        .iter()
+        .map(|list| {
+            let mut args: Vec<&str> = list.split(' ').collect();
+            args.extend(["--filter", &label]);
+            docker(&args)
+        })
+        .collect()
+}
+
+/// `GET /` from a process on this machine, as tests run on the host do.
+fn fetch(address: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: testbed\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// Reruns the tests against the kept stack in `d`, with the codes 0, 3, 0:
+/// each reaches the api by its service name, and the stack's containers,
+/// network and volume stay the ones it had.
+fn test_three_times(d: &Path, flavor: Flavor, project: &str) {
+    let before = resources(project);
+    for code in ["0", "3", "0"] {
+        let env = format!("TEST_EXIT={code}");
+        let test = testbed(d, flavor, &["test", "-e", &env]);
+        assert_eq!(test.code, Some(code.parse().unwrap()), "{}", test.stderr);
+        assert_eq!(test.stdout, "api-ok\n", "{}", test.stderr);
+        assert!(!test.stderr.contains("Network"), "{}", test.stderr);
+        assert_eq!(resources(project), before, "the stack changed under `test`");
+    }
+}
+
 fn up_test_test_down(flavor: Flavor) {
-    let dir = checkout();
+    let dir = checkout_of("laptop");
     let d = dir.path();
     let none = testbed(d, flavor, &["test"]);
     assert_eq!(none.code, Some(2), "{}", none.stderr);
@@ -70,6 +126,11 @@ fn up_test_test_down(flavor: Flavor) {
         "{}",
         up.stderr
     );
+    assert!(
+        up.stderr.contains("api  80/tcp -> 127.0.0.1:"),
+        "{}",
+        up.stderr
+    );
 
     let again = testbed(d, flavor, &["up"]);
     assert_eq!(again.code, Some(2), "{}", again.stderr);
@@ -81,15 +142,7 @@ fn up_test_test_down(flavor: Flavor) {
         again.stderr
     );
 
-    let pass = testbed(d, flavor, &["test"]);
-    assert_eq!(
-        (pass.code, pass.stdout.as_str()),
-        (Some(0), "tests ran\n"),
-        "{}",
-        pass.stderr
-    );
-    let fail = testbed(d, flavor, &["test", "--", "sh", "-c", "exit 3"]);
-    assert_eq!(fail.code, Some(3), "{}", fail.stderr);
+    test_three_times(d, flavor, &project);
     // The stack is still there, the test containers are not.
     let left = docker(&[
         "ps",
@@ -97,7 +150,7 @@ fn up_test_test_down(flavor: Flavor) {
         "--filter",
         &format!("label=com.docker.compose.project={project}"),
     ]);
-    assert_eq!(left.lines().count(), 1, "only dep is left: {left}");
+    assert_eq!(left.lines().count(), 1, "only api is left: {left}");
 
     let down = testbed(d, flavor, &["down"]);
     assert_eq!(down.code, Some(0), "{}", down.stderr);
@@ -161,3 +214,74 @@ fn a_broken_recorded_stack_is_reported_not_restarted(flavor: Flavor) {
     assert_clean(&project);
 }
 per_flavor!(a_broken_recorded_stack_is_reported_not_restarted);
+
+fn run_keep_then_test_reuses_the_stack(flavor: Flavor) {
+    let dir = checkout_of("laptop");
+    let d = dir.path();
+    let run = testbed(d, flavor, &["run", "--keep"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stdout, "api-ok\n", "{}", run.stderr);
+    let project = recorded_project(d);
+    test_three_times(d, flavor, &project);
+    let down = testbed(d, flavor, &["down"]);
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert_clean(&project);
+}
+per_flavor!(run_keep_then_test_reuses_the_stack);
+
+fn env_lets_host_processes_reach_published_ports(flavor: Flavor) {
+    let dir = checkout_of("laptop");
+    let d = dir.path();
+    let none = testbed(d, flavor, &["env"]);
+    assert_eq!(none.code, Some(1), "{}", none.stderr);
+    assert!(
+        none.stderr.contains("error: no stack is recorded"),
+        "{}",
+        none.stderr
+    );
+
+    let up = testbed(d, flavor, &["up"]);
+    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    let project = recorded_project(d);
+    // What `eval "$(testbed env)"` gives a shell, read back by one.
+    let script = format!(
+        "eval \"$('{}' env)\" && echo \"$TESTBED_PROJECT $TESTBED_API_80\"",
+        env!("CARGO_BIN_EXE_testbed")
+    );
+    let shell = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&shell.stdout);
+    let (named, address) = printed.trim().split_once(' ').unwrap();
+    assert_eq!(named, project);
+    assert!(address.starts_with("127.0.0.1:"), "{printed}");
+    let response = fetch(address);
+    assert!(response.ends_with("api-ok\n"), "{response}");
+    assert!(
+        up.stderr.contains(&format!("api  80/tcp -> {address}")),
+        "{}",
+        up.stderr
+    );
+
+    let json = testbed(d, flavor, &["env", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["TESTBED_API_80"], address);
+    assert_eq!(json["TESTBED_PROJECT"], project.as_str());
+    let ports = testbed(d, flavor, &["ports"]);
+    assert!(
+        ports
+            .stdout
+            .contains(&format!("api      80/tcp  {address}")),
+        "{}",
+        ports.stdout
+    );
+
+    let down = testbed(d, flavor, &["down"]);
+    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert_clean(&project);
+    let gone = testbed(d, flavor, &["env"]);
+    assert_eq!(gone.code, Some(1), "{}", gone.stderr);
+}
+per_flavor!(env_lets_host_processes_reach_published_ports);

@@ -476,6 +476,23 @@ fn keep_leaves_the_stack_and_prints_how_to_remove_it() {
     seq.next("`rm` of the finished test container", |c| {
         is(c, &["rm", "-f", "-v", &test_container])
     });
+    // Where the kept stack's ports landed, for tests run on the host.
+    let label = format!("label=com.docker.compose.project={p}");
+    seq.next("the list of the kept stack's containers", |c| {
+        is(
+            c,
+            &[
+                "ps",
+                "-aq",
+                "--no-trunc",
+                "--filter",
+                &label,
+                "--filter",
+                "label=com.docker.compose.oneoff=False",
+            ],
+        )
+    });
+    seq.next("their `inspect`", |c| is(c, &["inspect", "fakeid-db"]));
     seq.end();
     run.assert_stderr_contains(&format!(
         "docker compose -p {p} -f {f} down -v --remove-orphans -t 0"
