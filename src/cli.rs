@@ -6,6 +6,8 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::report::{Color, Output};
+
 const EXAMPLES: &str = "\
 EXAMPLES:
   testbed run
@@ -414,21 +416,6 @@ pub enum ArtifactsMode {
     VolumesFrom,
     /// Copy the files out of the test container with `docker cp`
     Copy,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    Auto,
-    Gitlab,
-    Terminal,
-    Plain,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output, Stdio};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
@@ -15,6 +15,15 @@ use anyhow::{Context, anyhow};
 
 use crate::redact::{is_secret_name, mask_assignment, redact};
 use crate::signals::Signals;
+
+/// Who shows a command that is about to run with echo on (`-v`); set once
+/// by whatever prints, so that spawning knows nothing of printing.
+static ECHO: OnceLock<fn(&Cmd)> = OnceLock::new();
+
+/// Shows each echoed command with `show` from now on.
+pub fn echo_with(show: fn(&Cmd)) {
+    let _ = ECHO.set(show);
+}
 
 /// How often a waiting child is checked against signals and deadlines.
 const POLL: Duration = Duration::from_millis(20);
@@ -143,6 +152,12 @@ impl Cmd {
         &self.program
     }
 
+    fn show(&self) {
+        if let Some(show) = ECHO.get() {
+            show(self);
+        }
+    }
+
     fn describe(&self) -> String {
         self.label
             .clone()
@@ -154,7 +169,7 @@ impl Cmd {
 
     fn expression(&self, group: Group) -> duct::Expression {
         if self.echo {
-            crate::report::echo(self);
+            self.show();
         }
         let mut expression = duct::cmd(&self.program, &self.args);
         for (name, value) in &self.env {
@@ -377,7 +392,7 @@ impl Cmd {
     /// [`Watchdog::line`], its stderr testbed's.
     pub fn spawn_watchdog(&self, stdin: os_pipe::PipeReader) -> anyhow::Result<Watchdog> {
         if self.echo {
-            crate::report::echo(self);
+            self.show();
         }
         let mut command = std::process::Command::new(&self.program);
         command

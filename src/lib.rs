@@ -75,7 +75,7 @@ pub fn run(cli: Cli) -> Exit {
 }
 
 fn run_tests(action: Action, args: &RunArgs) -> Result<Exit, Failure> {
-    let signals = signals::Signals::install()
+    let signals = signals::Signals::install(report::signal_received)
         .context("cannot install signal handlers")
         .or_fail(Exit::Engine)?;
     let cwd = std::env::current_dir()

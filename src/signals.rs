@@ -21,9 +21,9 @@ pub struct Signals {
 
 impl Signals {
     /// Starts listening. From now on SIGINT, SIGTERM and SIGHUP (a closed
-    /// terminal) no longer kill testbed: the lifecycle sees them and tears
-    /// the stack down.
-    pub fn install() -> anyhow::Result<Signals> {
+    /// terminal) no longer kill testbed: the run sees them and tears the
+    /// stack down. `announce` is told each signal and how many have come.
+    pub fn install(announce: fn(i32, usize)) -> anyhow::Result<Signals> {
         let signals = Signals::default();
         let mut iterator = SignalIterator::new([SIGINT, SIGTERM, SIGHUP])?;
         let state = Arc::clone(&signals.state);
@@ -62,19 +62,5 @@ pub fn name(signal: i32) -> &'static str {
         SIGTERM => "SIGTERM",
         SIGHUP => "SIGHUP",
         _ => "signal",
-    }
-}
-
-fn announce(signal: i32, count: usize) {
-    match count {
-        1 => crate::report::warn(format!(
-            "received {}: stopping, then tearing the stack down (send it again to skip log collection)",
-            name(signal)
-        )),
-        2 => crate::report::warn(format!(
-            "received {} again: skipping log collection, killing the stack",
-            name(signal)
-        )),
-        _ => crate::report::warn("teardown is already running; it cannot be interrupted"),
     }
 }

@@ -16,9 +16,25 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use console::style;
 
-use crate::cli::{Color, Output};
 use crate::exit::Failure;
 use crate::redact::redact;
+
+/// How to print, as asked for with `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    Auto,
+    Gitlab,
+    Terminal,
+    Plain,
+}
+
+/// When to use colours, as asked for with `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
 
 /// Where the output goes, decided once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +71,7 @@ pub fn configure(output: Output, color: Color, env: impl Fn(&str) -> Option<Stri
     console::set_colors_enabled(colors);
     console::set_colors_enabled_stderr(colors);
     let _ = MODE.set(mode);
+    crate::cmd::echo_with(echo);
     mode
 }
 
@@ -190,7 +207,21 @@ pub fn failure(failure: &Failure) {
     emit(out);
 }
 
+/// What testbed does on SIGINT, SIGTERM and SIGHUP, said as each arrives.
+pub fn signal_received(signal: i32, count: usize) {
+    let name = crate::signals::name(signal);
+    match count {
+        1 => warn(format!(
+            "received {name}: stopping, then tearing the stack down (send it again to skip log collection)"
+        )),
+        2 => warn(format!(
+            "received {name} again: skipping log collection, killing the stack"
+        )),
+        _ => warn("teardown is already running; it cannot be interrupted"),
+    }
+}
+
 /// The `-v` echo of a command about to run: `+ docker compose -p tb-… up -d`.
-pub fn echo(cmd: &crate::cmd::Cmd) {
+fn echo(cmd: &crate::cmd::Cmd) {
     emit(format!("{} {cmd}", style("+").dim()));
 }
