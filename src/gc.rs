@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::engine::Docker;
+use crate::engine::stack::Leftovers;
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, Owner};
 use crate::report;
-use crate::stack::Leftovers;
 
 /// One container, network or volume that carries `testbed.run`.
 #[derive(Debug, Clone, PartialEq, Eq)]

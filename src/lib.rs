@@ -1,31 +1,27 @@
 //! testbed runs a project's integration tests in a throwaway Docker Compose
 //! stack, keeps the tests' exit code, and leaves nothing behind.
 
-pub mod artifacts;
 pub mod cli;
-pub mod cmd;
 pub mod config;
-pub mod container;
 pub mod doctor;
 pub mod engine;
 pub mod exit;
 pub mod gc;
 pub mod generate;
 pub mod labels;
-pub mod lifecycle;
-pub mod model;
 pub mod ports;
 pub mod project;
 pub mod reaper;
 pub mod redact;
 pub mod report;
-pub mod session;
+pub mod run;
 pub mod signals;
-pub mod stack;
-pub mod startup;
 pub mod timeline;
+pub mod topology;
 
 use anyhow::Context;
+
+use topology::container;
 
 use cli::{Cli, Command, DoctorArgs, EnvFormat, GcArgs, ReapArgs, RunArgs, SelfIdArgs, StackFiles};
 use config::Action;
@@ -83,19 +79,19 @@ fn run_tests(action: Action, args: &RunArgs) -> Result<Exit, Failure> {
         .or_fail(Exit::Usage)?;
     let mut config = config::resolve_for(action, args, &cwd, |name| std::env::var(name).ok())?;
     if matches!(action, Action::Test | Action::Down) {
-        let Some(recorded) = session::find(&cwd, &config.files)? else {
+        let Some(recorded) = run::session::find(&cwd, &config.files)? else {
             if action == Action::Down {
                 report::step(
                     "nothing to remove: no stack is recorded here for these compose files",
                 );
                 return Ok(Exit::Tests(0));
             }
-            return Err(session::nothing_recorded(&cwd));
+            return Err(run::session::nothing_recorded(&cwd));
         };
         config.project = recorded.project;
         config.compose = config.compose.or(Some(recorded.compose));
     }
-    Ok(lifecycle::run(&config, &signals))
+    Ok(run::run(&config, &signals))
 }
 
 /// The project recorded here for these compose files, and where its ports
@@ -105,8 +101,8 @@ fn recorded_ports(args: &StackFiles) -> Result<(String, Vec<ports::Port>), Failu
         .context("cannot read the current directory")
         .or_fail(Exit::Usage)?;
     let files = config::compose_files(&args.files, &cwd, |name| std::env::var(name).ok())?;
-    let Some(recorded) = session::find(&cwd, &files)? else {
-        let failure = session::nothing_recorded(&cwd);
+    let Some(recorded) = run::session::find(&cwd, &files)? else {
+        let failure = run::session::nothing_recorded(&cwd);
         return Err(Failure {
             exit: Exit::Tests(1),
             ..failure

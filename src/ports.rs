@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::Container;
+use crate::engine::model::Container;
 
 /// A published container port, and the address a process on this machine
 /// reaches it at.
@@ -180,13 +180,15 @@ pub fn table(ports: &[Port]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Published;
+    use crate::engine::model::Published;
 
     fn container(name: &str, service: &str, published: &[(u16, &str, &str, u16)]) -> Container {
         let json = format!(
             r#"[{{"Id":"{name}","Name":"/{name}","State":{{"Status":"running"}},"Config":{{"Labels":{{"com.docker.compose.service":"{service}"}}}}}}]"#
         );
-        let mut container = crate::model::parse_inspect(&json).unwrap().remove(0);
+        let mut container = crate::engine::model::parse_inspect(&json)
+            .unwrap()
+            .remove(0);
         container.published = published
             .iter()
             .map(|&(port, protocol, host_ip, host_port)| Published {

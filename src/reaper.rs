@@ -23,13 +23,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
-use crate::artifacts::{Facts, Mount, Whereabouts};
-use crate::cmd::{Cmd, Watchdog};
 use crate::engine::Docker;
+use crate::engine::cmd::{Cmd, Watchdog};
+use crate::engine::stack::{self, Leftovers};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
 use crate::report;
-use crate::stack::{self, Leftovers};
+use crate::topology::artifacts::{Facts, Mount, Whereabouts};
 
 /// What the reaper prints on stdout once it watches.
 const READY: &str = "ready";

@@ -50,7 +50,7 @@ impl Live {
     }
 
     /// Shows what each service is doing; `None` is ready.
-    pub fn update(&self, statuses: &[crate::startup::Status]) {
+    pub fn update(&self, statuses: &[crate::engine::startup::Status]) {
         for (service, what) in statuses {
             let Some((_, bar)) = self.bars.iter().find(|(s, _)| s == service) else {
                 continue;

@@ -71,7 +71,7 @@ pub fn configure(output: Output, color: Color, env: impl Fn(&str) -> Option<Stri
     console::set_colors_enabled(colors);
     console::set_colors_enabled_stderr(colors);
     let _ = MODE.set(mode);
-    crate::cmd::echo_with(echo);
+    crate::engine::cmd::echo_with(echo);
     mode
 }
 
@@ -222,6 +222,6 @@ pub fn signal_received(signal: i32, count: usize) {
 }
 
 /// The `-v` echo of a command about to run: `+ docker compose -p tb-… up -d`.
-fn echo(cmd: &crate::cmd::Cmd) {
+fn echo(cmd: &crate::engine::cmd::Cmd) {
     emit(format!("{} {cmd}", style("+").dim()));
 }

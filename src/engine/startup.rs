@@ -15,10 +15,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::cmd::{Child, Cmd};
-use crate::model::{Condition, Container, Healthcheck, Readiness, Service};
+use crate::engine::cmd::{Child, Cmd};
+use crate::engine::model::{Condition, Container, Healthcheck, Readiness, Service};
+use crate::engine::stack::Stack;
 use crate::signals::Signals;
-use crate::stack::Stack;
 
 /// How often the loop looks at its children.
 const TICK: Duration = Duration::from_millis(10);
@@ -99,7 +99,7 @@ pub fn healthy_now(stack: &Stack, container: &Container, signals: &Signals) -> b
         return false;
     };
     match child.wait(Some(Instant::now() + check.timeout), signals) {
-        Ok(crate::cmd::Waited::Done(output)) => output.status.success(),
+        Ok(crate::engine::cmd::Waited::Done(output)) => output.status.success(),
         _ => {
             child.kill();
             false

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 
-use crate::cmd::Cmd;
+use crate::engine::cmd::Cmd;
+use crate::engine::model::{self, Container};
 use crate::exit::{Exit, Failure};
-use crate::model::{self, Container};
 
 /// The label compose puts on everything of a project.
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";

@@ -13,12 +13,12 @@ use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 
 use crate::cli::ArtifactsMode;
-use crate::cmd::Cmd;
-use crate::container::{self, Candidate, ProcFiles};
 use crate::engine::Engine;
+use crate::engine::cmd::Cmd;
+use crate::engine::model::Container;
 use crate::exit::Failure;
-use crate::model::Container;
 use crate::report;
+use crate::topology::container::{self, Candidate, ProcFiles};
 
 /// The variable that tells the tests where to write.
 pub const ENV: &str = "ARTIFACTS_DIR";

@@ -2,28 +2,29 @@
 //! ready, test, collect the artifacts and logs, teardown. Teardown runs whatever the phases before it
 //! returned, and the exit code is decided only after it.
 
+pub mod session;
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
-use crate::artifacts::{self, Artifacts, Facts, Whereabouts};
 use crate::cli::LogPolicy;
-use crate::cmd::{Cmd, Group, Waited};
 use crate::config::{Action, Config, describe_files};
 use crate::doctor;
+use crate::engine::cmd::{Cmd, Group, Waited};
+use crate::engine::model::{self, Container, Readiness, Service};
+use crate::engine::stack::Stack;
+use crate::engine::startup::{self, Stop};
 use crate::engine::{Docker, Engine};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
-use crate::model::{self, Container, Readiness, Service};
 use crate::ports;
 use crate::reaper::{self, Reaper, Target};
 use crate::report;
-use crate::session;
 use crate::signals::{self, Signals};
-use crate::stack::Stack;
-use crate::startup::{self, Stop};
 use crate::timeline::{self, Timeline};
+use crate::topology::artifacts::{self, Artifacts, Facts, Whereabouts};
 
 /// Log lines shown for a dependency that failed while we waited.
 const FAILED_LOG_TAIL: usize = 50;
@@ -66,7 +67,7 @@ pub fn run(config: &Config, signals: &Signals) -> Exit {
     let exit = run_recorded(config, signals, &timeline, &mut facts);
     write_reports(config, &timeline, &facts, exit);
     if config.verbose {
-        let (calls, busy) = crate::cmd::busy();
+        let (calls, busy) = crate::engine::cmd::busy();
         let own = timeline.elapsed().saturating_sub(busy);
         report::detail(
             true,

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::Path;
 
-use crate::cmd::Cmd;
+use crate::engine::cmd::Cmd;
 
 /// Where the kernel tells a process its mounts.
 pub const MOUNTINFO: &str = "/proc/self/mountinfo";
@@ -312,7 +312,7 @@ mod tests {
     // cases; each SOURCE file says how it was made. capture.sh redoes one.
     macro_rules! fixture {
         ($case:literal, $file:literal) => {
-            include_str!(concat!("../fixtures/proc/", $case, "/", $file))
+            include_str!(concat!("../../fixtures/proc/", $case, "/", $file))
         };
     }
 

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::cmd::Cmd;
+use crate::engine::cmd::Cmd;
+use crate::engine::model::Container;
 use crate::engine::{Docker, Engine};
 use crate::labels::{OverrideFile, RunLabels};
-use crate::model::Container;
 
 use crate::engine::PROJECT_LABEL;
 

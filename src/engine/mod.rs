@@ -1,0 +1,12 @@
+//! The Docker engine as testbed drives it: `Cmd`, the only place that
+//! spawns; the docker client and the compose flavor; one compose project
+//! (`Stack`) and how its services start; and what docker and compose print,
+//! parsed.
+
+pub mod cmd;
+mod docker;
+pub mod model;
+pub mod stack;
+pub mod startup;
+
+pub use docker::*;

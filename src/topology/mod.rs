@@ -1,0 +1,6 @@
+//! Where testbed runs, as the daemon sees it: the container it may run in,
+//! that container's mounts, and how the tests' artifacts reach the side
+//! that invoked testbed.
+
+pub mod artifacts;
+pub mod container;
