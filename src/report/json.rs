@@ -1,7 +1,7 @@
 //! The JSON report (`--report`): the run's project, compose, phases,
 //! services, artifacts and exit code, for other tools to read. Its fields
-//! are documented in the README and checked by the tests; `schema` changes
-//! only when a field changes meaning or goes away.
+//! are documented in docs/reports.md and checked by the tests; `schema`
+//! changes only when a field changes meaning or goes away.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};

@@ -356,15 +356,15 @@ fn junit_and_json_reports_for_passing_and_failing_runs(flavor: Flavor) {
 }
 per_flavor!(junit_and_json_reports_for_passing_and_failing_runs);
 
-/// The fields the README documents, as (path, type), between its
+/// The fields docs/reports.md documents, as (path, type), between its
 /// `report-schema` markers.
 fn documented_fields() -> Vec<(String, String)> {
-    let readme = std::fs::read_to_string(format!("{ROOT}/README.md")).unwrap();
+    let readme = std::fs::read_to_string(format!("{ROOT}/docs/reports.md")).unwrap();
     let table = readme
         .split_once("<!-- report-schema -->")
         .and_then(|(_, rest)| rest.split_once("<!-- /report-schema -->"))
         .map(|(table, _)| table)
-        .expect("README has the report schema");
+        .expect("docs/reports.md has the report schema");
     table
         .lines()
         .filter(|l| l.starts_with("| `"))
