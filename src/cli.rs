@@ -7,6 +7,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::report::{Color, Output};
+pub use crate::topology::artifacts::ArtifactsMode;
 
 const EXAMPLES: &str = "\
 EXAMPLES:
@@ -403,19 +404,6 @@ pub struct RunArgs {
     /// The test command, replacing the service's own
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ArtifactsMode {
-    /// Pick from where testbed runs and what the daemon can see
-    Auto,
-    /// Bind-mount the directory at the same path
-    Bind,
-    /// Share the mount of testbed's container that holds the directory
-    VolumesFrom,
-    /// Copy the files out of the test container with `docker cp`
-    Copy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

@@ -61,6 +61,8 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub action: Action,
+    /// Where testbed was started: the directory the stack is recorded in.
+    pub cwd: PathBuf,
     pub files: Vec<PathBuf>,
     pub project: String,
     pub service: String,
@@ -186,6 +188,7 @@ pub fn resolve_for(
     }
     Ok(Config {
         action,
+        cwd: cwd.to_path_buf(),
         files,
         project,
         service: args

@@ -8,11 +8,10 @@ use std::path::{Path, PathBuf};
 
 use console::style;
 
-use crate::cli::ArtifactsMode;
 use crate::engine::cmd::Cmd;
 use crate::engine::{self, Engine};
 use crate::exit::Exit;
-use crate::topology::artifacts::{self, Facts, Whereabouts};
+use crate::topology::artifacts::{self, ArtifactsMode, Facts, Whereabouts};
 
 /// What one line of the diagnosis says.
 #[derive(Debug, Clone, PartialEq, Eq)]

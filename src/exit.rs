@@ -78,7 +78,14 @@ pub struct Failure {
     /// The log that explains it, such as a crashed dependency's last lines,
     /// with its title: printed in its own section, and kept in the JUnit
     /// report.
-    pub log: Option<(String, String)>,
+    pub log: Option<FailureLog>,
+}
+
+/// A log that explains a failure, under its title.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureLog {
+    pub title: String,
+    pub text: String,
 }
 
 impl Failure {
@@ -106,7 +113,10 @@ impl Failure {
     }
 
     pub fn with_log(mut self, title: impl Into<String>, log: impl Into<String>) -> Self {
-        self.log = Some((title.into(), log.into()));
+        self.log = Some(FailureLog {
+            title: title.into(),
+            text: log.into(),
+        });
         self
     }
 

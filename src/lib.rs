@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod doctor;
 pub mod engine;
+pub mod events;
 pub mod exit;
 pub mod gc;
 pub mod generate;
@@ -16,7 +17,6 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod signals;
-pub mod timeline;
 pub mod topology;
 
 use anyhow::Context;
@@ -91,7 +91,13 @@ fn run_tests(action: Action, args: &RunArgs) -> Result<Exit, Failure> {
         config.project = recorded.project;
         config.compose = config.compose.or(Some(recorded.compose));
     }
-    Ok(run::run(&config, &signals))
+    let reporter = report::Reporter::new(report::Options {
+        verbose: config.verbose,
+        junit: config.junit.clone(),
+        junit_from: config.junit_from.clone(),
+        report: config.report.clone(),
+    });
+    Ok(run::run(&config, &signals, &reporter))
 }
 
 /// The project recorded here for these compose files, and where its ports

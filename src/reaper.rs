@@ -26,6 +26,7 @@ use anyhow::anyhow;
 use crate::engine::Docker;
 use crate::engine::cmd::{Cmd, Watchdog};
 use crate::engine::stack::{self, Leftovers};
+use crate::events::{Events, RunEvent};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
 use crate::report;
@@ -85,9 +86,10 @@ impl Reaper {
         labels: &RunLabels,
         facts: &Facts,
         target: &Target,
+        events: &dyn Events,
     ) -> Option<Reaper> {
         let (kind, why) = choose(facts, std::env::var("DOCKER_HOST").ok().as_deref());
-        report::detail(docker.echoes(), format!("reaper: {} ({why})", kind.name()));
+        events.emit(RunEvent::Detail(format!("reaper: {} ({why})", kind.name())));
         let project = &labels.project;
         if let Kind::Container { .. } = &kind {
             match Reaper::spawn(docker, labels, &kind, target) {
@@ -95,18 +97,18 @@ impl Reaper {
                 Err(error) => {
                     // It may have been created before it failed.
                     let _ = docker.cmd(["rm", "-f", &container_name(project)]).output();
-                    report::warn(format!(
+                    events.emit(RunEvent::Warning(format!(
                         "{error:#}; a process watches {project} instead, which dies with this container"
-                    ));
+                    )));
                 }
             }
         }
         match Reaper::spawn(docker, labels, &Kind::Process, target) {
             Ok(reaper) => Some(reaper),
             Err(error) => {
-                report::warn(format!(
+                events.emit(RunEvent::Warning(format!(
                     "{error:#}; if testbed is killed, `testbed gc` removes {project} later"
-                ));
+                )));
                 None
             }
         }
@@ -133,17 +135,19 @@ impl Reaper {
     /// Tells the reaper that testbed has done its own teardown, whatever
     /// came of it, and waits for it to exit. What a failed teardown left is
     /// for `testbed gc`: the reaper answers for testbed's death only.
-    pub fn finish(self) {
+    pub fn finish(self, events: &dyn Events) {
         let Reaper { watchdog, mut pipe } = self;
         let _ = writeln!(pipe, "{DONE}");
         drop(pipe);
         let pid = watchdog.id();
         match watchdog.wait(EXIT_TIMEOUT) {
             Some(status) if status.success() => {}
-            Some(status) => report::warn(format!("the reaper failed ({status})")),
-            None => report::warn(format!(
+            Some(status) => {
+                events.emit(RunEvent::Warning(format!("the reaper failed ({status})")));
+            }
+            None => events.emit(RunEvent::Warning(format!(
                 "the reaper (pid {pid}) is still at work; it exits on its own"
-            )),
+            ))),
         }
     }
 }

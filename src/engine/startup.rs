@@ -56,8 +56,12 @@ pub enum Stop {
     Engine(anyhow::Error),
 }
 
-/// A service and what it is doing, or `None` once it is ready.
-pub type Status = (String, Option<String>);
+/// A service being waited for, and what it waits on; `None` once ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceStatus {
+    pub service: String,
+    pub waiting_on: Option<String>,
+}
 
 /// Starts the created containers of `services` and waits until every one
 /// is ready. Returns each service's time to ready, in the order they got
@@ -68,7 +72,7 @@ pub fn start(
     created: Vec<Container>,
     deadline: Instant,
     signals: &Signals,
-    watch: &mut dyn FnMut(&[Status]),
+    watch: &mut dyn FnMut(&[ServiceStatus]),
 ) -> Result<Vec<(String, Duration)>, Stop> {
     let mut startup = Startup::new(stack, services, created);
     loop {
@@ -468,17 +472,20 @@ impl<'a> Startup<'a> {
     fn waiting(&self) -> Vec<String> {
         self.statuses()
             .into_iter()
-            .filter_map(|(name, what)| Some(format!("{name} ({})", what?)))
+            .filter_map(|s| Some(format!("{} ({})", s.service, s.waiting_on?)))
             .collect()
     }
 
     /// Every service, with what it is doing until it is ready.
-    fn statuses(&self) -> Vec<Status> {
+    fn statuses(&self) -> Vec<ServiceStatus> {
         self.units
             .iter()
             .map(|unit| {
                 if unit.ready_after.is_some() {
-                    return (unit.name.clone(), None);
+                    return ServiceStatus {
+                        service: unit.name.clone(),
+                        waiting_on: None,
+                    };
                 }
                 let what = match unit.phase {
                     Phase::Pending => {
@@ -507,7 +514,10 @@ impl<'a> Startup<'a> {
                         .next()
                         .unwrap_or_else(|| "not ready".into()),
                 };
-                (unit.name.clone(), Some(what))
+                ServiceStatus {
+                    service: unit.name.clone(),
+                    waiting_on: Some(what),
+                }
             })
             .collect()
     }

@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
+use super::timeline::State;
 use crate::exit::Exit;
-use crate::timeline::State;
 
 /// The version of the report's fields.
 pub const SCHEMA: u32 = 1;
@@ -44,7 +44,7 @@ pub fn build(run: &Run, state: &State) -> Value {
         "started_at": time(run.started_at),
         "duration_s": seconds(run.duration),
         "phases": state.phases.iter().map(|p| json!({
-            "name": p.name,
+            "name": p.name.as_str(),
             "started_at": time(p.started_at),
             "duration_s": seconds(p.duration),
             "outcome": p.outcome.as_str(),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::timeline::{Outcome, State};
+use super::timeline::{Outcome, PhaseName, State};
 
 /// Lines of a failure's log kept in the report.
 const LOG_TAIL: usize = 50;
@@ -28,11 +28,11 @@ pub fn build(project: &str, state: &State) -> Report {
         if let Some(log) = &phase.log {
             status.set_description(tail(log));
         }
-        let mut case = TestCase::new(phase.name, status);
+        let mut case = TestCase::new(phase.name.as_str(), status);
         case.set_classname(format!("testbed.{project}"))
             .set_time(phase.duration);
         suite.add_test_case(case);
-        if phase.name == "up" {
+        if phase.name == PhaseName::Up {
             suite.add_test_cases(readiness(project, state, phase.outcome));
         }
     }
@@ -135,9 +135,9 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::timeline::{Phase, Service};
+    use crate::report::timeline::{Phase, PhaseName, Service};
 
-    fn phase(name: &'static str, outcome: Outcome, message: Option<&str>) -> Phase {
+    fn phase(name: PhaseName, outcome: Outcome, message: Option<&str>) -> Phase {
         Phase {
             name,
             started_at: SystemTime::UNIX_EPOCH,
@@ -162,13 +162,13 @@ mod tests {
     fn a_failed_dependency_is_a_failed_case_with_its_log() {
         let state = State {
             phases: vec![
-                phase("preflight", Outcome::Passed, None),
+                phase(PhaseName::Preflight, Outcome::Passed, None),
                 phase(
-                    "up",
+                    PhaseName::Up,
                     Outcome::Failed,
                     Some("dependency `db` exited with code 3"),
                 ),
-                phase("teardown", Outcome::Passed, None),
+                phase(PhaseName::Teardown, Outcome::Passed, None),
             ],
             services: vec![
                 service("db", false, "exited"),
@@ -219,7 +219,7 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("reports/c.xml"), "not xml").unwrap();
         let state = State {
-            phases: vec![phase("tests", Outcome::Passed, None)],
+            phases: vec![phase(PhaseName::Tests, Outcome::Passed, None)],
             ..State::default()
         };
         let mut report = build("tb-x", &state);

@@ -7,6 +7,7 @@ use console::style;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Mode;
+use crate::events::ServiceStatus;
 
 /// The lines, or nothing where there is no terminal to redraw.
 pub struct Live {
@@ -50,12 +51,12 @@ impl Live {
     }
 
     /// Shows what each service is doing; `None` is ready.
-    pub fn update(&self, statuses: &[crate::engine::startup::Status]) {
-        for (service, what) in statuses {
-            let Some((_, bar)) = self.bars.iter().find(|(s, _)| s == service) else {
+    pub fn update(&self, statuses: &[ServiceStatus]) {
+        for status in statuses {
+            let Some((_, bar)) = self.bars.iter().find(|(s, _)| *s == status.service) else {
                 continue;
             };
-            match what {
+            match &status.waiting_on {
                 Some(what) => bar.set_message(what.clone()),
                 None if !bar.is_finished() => {
                     let after = format!("{:.1}s", bar.elapsed().as_secs_f64());

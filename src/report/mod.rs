@@ -7,7 +7,11 @@
 pub mod json;
 pub mod junit;
 pub mod live;
+mod reporter;
 pub mod summary;
+pub mod timeline;
+
+pub use reporter::{Options, Reporter};
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::timeline::State;
+use super::timeline::{PhaseName, State};
 
 /// The summary as lines of text, without colours.
 pub fn render(state: &State) -> String {
@@ -12,7 +12,7 @@ pub fn render(state: &State) -> String {
     let width = state
         .phases
         .iter()
-        .map(|p| p.name.len())
+        .map(|p| p.name.as_str().len())
         .chain(state.services.iter().map(|s| s.name.len()))
         .chain(["service".len()])
         .max()
@@ -20,13 +20,13 @@ pub fn render(state: &State) -> String {
     let _ = writeln!(out, "{:width$}  {:>7}  result", "phase", "time");
     for phase in &state.phases {
         let result = match (phase.name, phase.outcome, state.tests_exit) {
-            ("tests", _, Some(code)) => format!("exit {code}"),
+            (PhaseName::Tests, _, Some(code)) => format!("exit {code}"),
             (_, outcome, _) => outcome.as_str().to_string(),
         };
         let _ = writeln!(
             out,
             "{:width$}  {:>7}  {result}",
-            phase.name,
+            phase.name.as_str(),
             seconds(phase.duration)
         );
     }
@@ -53,9 +53,9 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::timeline::{Outcome, Phase, Service};
+    use crate::report::timeline::{Outcome, Phase, PhaseName, Service};
 
-    fn phase(name: &'static str, millis: u64, outcome: Outcome) -> Phase {
+    fn phase(name: PhaseName, millis: u64, outcome: Outcome) -> Phase {
         Phase {
             name,
             started_at: SystemTime::UNIX_EPOCH,
@@ -70,11 +70,11 @@ mod tests {
     fn the_summary_lists_phases_then_services() {
         let state = State {
             phases: vec![
-                phase("preflight", 120, Outcome::Passed),
-                phase("up", 2_430, Outcome::Passed),
-                phase("tests", 41_200, Outcome::Passed),
-                phase("collect", 80, Outcome::Passed),
-                phase("teardown", 510, Outcome::Passed),
+                phase(PhaseName::Preflight, 120, Outcome::Passed),
+                phase(PhaseName::Up, 2_430, Outcome::Passed),
+                phase(PhaseName::Tests, 41_200, Outcome::Passed),
+                phase(PhaseName::Collect, 80, Outcome::Passed),
+                phase(PhaseName::Teardown, 510, Outcome::Passed),
             ],
             services: vec![
                 Service {

@@ -10,7 +10,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, anyhow};
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::engine::model::Readiness;
+use crate::engine::stack::Stack;
+use crate::engine::startup;
+use crate::events::{Events, RunEvent};
 use crate::exit::{Exit, Failure, OrFail};
+use crate::labels::RunLabels;
+use crate::ports;
+use crate::signals::Signals;
+
+use super::plan::Plan;
 
 /// Where the stacks started here are recorded, relative to the directory.
 pub const STATE: &str = ".testbed/state.json";
@@ -106,6 +117,94 @@ pub fn nothing_recorded(dir: &Path) -> Failure {
         dir.display()
     ))
     .with_hint("start one with `testbed up` (or `testbed run --keep`)")
+}
+
+/// The project recorded here for these files, if its stack still exists.
+pub fn recorded_and_alive(engine: &Engine, config: &Config) -> Option<String> {
+    let recorded = find(&config.cwd, &config.files).ok()??;
+    let stack = Stack::new(engine, &recorded.project, &config.files, &config.service);
+    let alive = !stack.containers(false).ok()?.is_empty();
+    alive.then_some(recorded.project)
+}
+
+/// Records a stack left running for `test` and `down`, says how to use
+/// them, and where its ports landed. Another stack that is recorded and
+/// alive keeps its record.
+pub fn record_stack(stack: &Stack, config: &Config, events: &dyn Events) {
+    let compose = &stack.engine().compose_name;
+    let down = stack.down_command(config.stop_timeout);
+    let recorded = match recorded_and_alive(stack.engine(), config) {
+        Some(other) if other != stack.project() => Err(format!(
+            "the stack {other} is recorded for these compose files and still up, so this one is not recorded"
+        )),
+        _ => record(&config.cwd, &config.files, stack.project(), compose)
+            .map_err(|failure| format!("{:#}", failure.error)),
+    };
+    events.emit(RunEvent::Step(match recorded {
+        Ok(()) => format!(
+            "stack {} is up; rerun the tests with `testbed test`, remove it with `testbed down` (or: {down})",
+            stack.project(),
+        ),
+        Err(why) => {
+            events.emit(RunEvent::Warning(why));
+            format!("stack left running; remove it with:\n  {down}")
+        }
+    }));
+    match stack.containers(false) {
+        Ok(containers) => {
+            let docker_host = std::env::var("DOCKER_HOST").ok();
+            let ports = ports::published(&containers, docker_host.as_deref());
+            events.emit(RunEvent::Ports(&ports));
+        }
+        Err(error) => events.emit(RunEvent::Warning(format!(
+            "cannot list the published ports: {error:#}"
+        ))),
+    }
+}
+
+/// A recorded stack must still be there, and ready, for `test`: it is
+/// never started again behind the user's back. Returns the labels its run
+/// put on it.
+pub fn check_recorded(
+    stack: &Stack,
+    plan: &Plan,
+    signals: &Signals,
+) -> Result<Option<RunLabels>, Failure> {
+    let containers = stack.containers(false).map_err(Failure::engine)?;
+    let hint = "start it again with `testbed down && testbed up`";
+    if containers.is_empty() {
+        return Err(Failure::engine(anyhow!(
+            "the stack {} recorded here is gone",
+            stack.project()
+        ))
+        .with_hint(hint));
+    }
+    let mut problems: Vec<String> = containers
+        .iter()
+        .filter_map(|c| match c.state.readiness() {
+            Readiness::Ready => None,
+            // Ready when testbed checked it, but not checked by the daemon yet.
+            Readiness::Waiting(_) if startup::healthy_now(stack, c, signals) => None,
+            Readiness::Waiting(what) | Readiness::Failed(what) => {
+                Some(format!("{} ({what})", c.service))
+            }
+        })
+        .collect();
+    problems.extend(
+        plan.dependencies
+            .iter()
+            .filter(|d| !containers.iter().any(|c| &c.service == *d))
+            .map(|d| format!("{d} (gone)")),
+    );
+    if problems.is_empty() {
+        return Ok(containers.iter().find_map(|c| RunLabels::read(&c.labels)));
+    }
+    Err(Failure::engine(anyhow!(
+        "the stack {} recorded here is not ready: {}",
+        stack.project(),
+        problems.join(", ")
+    ))
+    .with_hint(hint))
 }
 
 #[cfg(test)]

@@ -12,12 +12,10 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 
-use crate::cli::ArtifactsMode;
 use crate::engine::Engine;
 use crate::engine::cmd::Cmd;
 use crate::engine::model::Container;
 use crate::exit::Failure;
-use crate::report;
 use crate::topology::container::{self, Candidate, ProcFiles};
 
 /// The variable that tells the tests where to write.
@@ -284,6 +282,30 @@ pub fn running_as_root() -> bool {
     nix_uid() == 0
 }
 
+/// How the artifacts reach the side that invoked testbed, as asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArtifactsMode {
+    /// Pick from where testbed runs and what the daemon can see
+    Auto,
+    /// Bind-mount the directory at the same path
+    Bind,
+    /// Share the mount of testbed's container that holds the directory
+    VolumesFrom,
+    /// Copy the files out of the test container with `docker cp`
+    Copy,
+}
+
+/// What [`Artifacts::collect`] brought back.
+#[derive(Debug, Default)]
+pub struct Collection {
+    /// The files and the logs in the directory, unless it could not be
+    /// prepared.
+    pub counts: Option<(usize, usize)>,
+    /// What went wrong on the way, which changes no exit code.
+    pub warnings: Vec<String>,
+}
+
 impl Artifacts {
     /// The `-v` value of `compose run` that gives the tests the directory.
     pub fn volume(&self) -> String {
@@ -316,7 +338,13 @@ impl Artifacts {
     /// and, in copy mode, copies the test container's `ARTIFACTS_DIR` out.
     /// `test` is the test container's name and service, when it was created.
     /// Problems are warnings: the run's outcome stands.
-    pub fn collect(&self, engine: &Engine, test: Option<(&str, &str)>, services: &[Container]) {
+    pub fn collect(
+        &self,
+        engine: &Engine,
+        test: Option<(&str, &str)>,
+        services: &[Container],
+    ) -> Collection {
+        let mut collection = Collection::default();
         let mut wanted: Vec<(String, String)> = services
             .iter()
             .map(|c| (c.service.clone(), c.id.clone()))
@@ -327,8 +355,10 @@ impl Artifacts {
         let wanted = log_files(wanted);
         let logs_dir = self.dir.join(LOGS);
         if let Err(error) = self.prepare().and_then(|()| real_dir(&logs_dir)) {
-            report::warn(format!("cannot save the logs: {error:#}"));
-            return;
+            collection
+                .warnings
+                .push(format!("cannot save the logs: {error:#}"));
+            return collection;
         }
         // The copy comes first, so that a log file of the same name that the
         // tests wrote cannot overwrite the one saved here.
@@ -336,7 +366,7 @@ impl Artifacts {
             (Strategy::Copy, Some((container, _))) => Some(self.copy_out(engine, container)),
             _ => None,
         };
-        let saved = std::thread::scope(|scope| {
+        let saved: Vec<Result<()>> = std::thread::scope(|scope| {
             let savers: Vec<_> = wanted
                 .iter()
                 .map(|(name, container)| {
@@ -347,19 +377,19 @@ impl Artifacts {
             savers
                 .into_iter()
                 .map(|saver| saver.join().expect("saving a log panicked"))
-                .filter(|saved| match saved {
-                    Ok(()) => true,
-                    Err(error) => {
-                        report::warn(format!("{error:#}"));
-                        false
-                    }
-                })
-                .count()
+                .collect()
         });
+        let mut logs = 0;
+        for result in saved {
+            match result {
+                Ok(()) => logs += 1,
+                Err(error) => collection.warnings.push(format!("{error:#}")),
+            }
+        }
         let files = match copied {
             Some(Ok(unpacked)) => {
                 if !unpacked.skipped.is_empty() {
-                    report::warn(format!(
+                    collection.warnings.push(format!(
                         "not copied, as artifacts come back as files and directories only: {}",
                         unpacked.skipped.join(", ")
                     ));
@@ -367,17 +397,13 @@ impl Artifacts {
                 unpacked.files
             }
             Some(Err(error)) => {
-                report::warn(format!("{error:#}"));
+                collection.warnings.push(format!("{error:#}"));
                 0
             }
             None => count_files(&self.dir, &logs_dir),
         };
-        report::step(format!(
-            "artifacts: {files} {} and {saved} {} in {}/",
-            plural(files, "file"),
-            plural(saved, "log"),
-            self.dir.display()
-        ));
+        collection.counts = Some((files, logs));
+        collection
     }
 
     fn copy_out(&self, engine: &Engine, container: &str) -> Result<Unpacked> {
@@ -408,14 +434,6 @@ fn log_files(containers: Vec<(String, String)>) -> Vec<(String, String)> {
         files.push((name, container));
     }
     files
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        word.to_string()
-    } else {
-        format!("{word}s")
-    }
 }
 
 fn save_log(engine: &Engine, container: &str, path: &Path) -> Result<()> {

@@ -5,28 +5,12 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-/// How a phase ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Passed,
-    Failed,
-    Interrupted,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Passed => "passed",
-            Outcome::Failed => "failed",
-            Outcome::Interrupted => "interrupted",
-        }
-    }
-}
+pub use crate::events::{PhaseName, PhaseOutcome as Outcome};
 
 /// One phase: preflight, build, up, tests, collect, teardown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phase {
-    pub name: &'static str,
+    pub name: PhaseName,
     pub started_at: SystemTime,
     pub duration: Duration,
     pub outcome: Outcome,
@@ -65,7 +49,7 @@ pub struct State {
 /// A phase under way; [`Timeline::end`] records it.
 #[must_use]
 pub struct Running {
-    name: &'static str,
+    name: PhaseName,
     started_at: SystemTime,
     started: Instant,
 }
@@ -89,7 +73,7 @@ impl Timeline {
         self.started.elapsed()
     }
 
-    pub fn begin(&self, name: &'static str) -> Running {
+    pub fn begin(&self, name: PhaseName) -> Running {
         Running {
             name,
             started_at: SystemTime::now(),

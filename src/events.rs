@@ -1,0 +1,180 @@
+//! The events of a run: the interface between the run, which emits them and
+//! never prints, and the reporters, which consume them. The terminal's live
+//! lines, GitLab's sections, the summary, JUnit and the JSON report are each
+//! one way of consuming the same events.
+
+use std::path::Path;
+use std::time::Duration;
+
+pub use crate::engine::startup::ServiceStatus;
+use crate::exit::{Exit, Failure};
+use crate::ports::Port;
+
+/// Whatever takes a run's events.
+pub trait Events: Sync {
+    fn emit(&self, event: RunEvent<'_>);
+}
+
+/// One phase of a run, in the order they happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseName {
+    Preflight,
+    Build,
+    Up,
+    Tests,
+    Collect,
+    Teardown,
+}
+
+impl PhaseName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseName::Preflight => "preflight",
+            PhaseName::Build => "build",
+            PhaseName::Up => "up",
+            PhaseName::Tests => "tests",
+            PhaseName::Collect => "collect",
+            PhaseName::Teardown => "teardown",
+        }
+    }
+}
+
+/// How a phase ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseOutcome {
+    Passed,
+    Failed,
+    Interrupted,
+}
+
+impl PhaseOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseOutcome::Passed => "passed",
+            PhaseOutcome::Failed => "failed",
+            PhaseOutcome::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// How a run left one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceLeft<'a> {
+    pub service: &'a str,
+    /// The container's status, e.g. `running` or `exited`.
+    pub status: &'a str,
+    pub health: Option<&'a str>,
+    /// Its exit code, once it has exited.
+    pub exit_code: Option<i64>,
+}
+
+/// What came back to the artifacts directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Collected<'a> {
+    pub dir: &'a Path,
+    pub files: usize,
+    pub logs: usize,
+}
+
+/// How the run ended, decided once its stack was torn down (or kept).
+#[derive(Debug)]
+pub struct Verdict {
+    pub exit: Exit,
+    pub ending: Ending,
+    /// A teardown that failed without changing the exit code.
+    pub teardown_error: Option<anyhow::Error>,
+    /// What `testbed doctor` finds, when the environment was at fault.
+    pub diagnosis: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum Ending {
+    /// The tests passed.
+    Passed,
+    /// The tests ran and failed with this code.
+    TestsFailed(u8),
+    /// The stack is up and ready; no tests were to run (`up`).
+    Ready,
+    /// The recorded stack was removed (`down`).
+    Removed,
+    /// The run failed before or around the tests.
+    Failed(Failure),
+    /// A signal stopped the run.
+    Interrupted { signal: i32, stack: StackAfter },
+}
+
+/// What became of the stack after a signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackAfter {
+    Kept,
+    Removed,
+    /// Its teardown failed; the verdict's `teardown_error` says how.
+    Unknown,
+    /// The signal came before anything was started.
+    NeverStarted,
+}
+
+/// One thing that happened in a run.
+#[derive(Debug)]
+pub enum RunEvent<'a> {
+    /// The run begins, under this project name.
+    Started {
+        project: &'a str,
+    },
+    /// The compose command the run drives, and its version.
+    Compose {
+        name: &'a str,
+        version: &'a str,
+    },
+    /// Where the artifacts and logs go, and how they get there.
+    ArtifactsPlanned {
+        dir: &'a Path,
+        strategy: &'a str,
+        reason: &'a str,
+    },
+    PhaseStarted {
+        phase: PhaseName,
+        header: String,
+    },
+    PhaseFinished {
+        phase: PhaseName,
+        outcome: PhaseOutcome,
+        failure: Option<&'a Failure>,
+    },
+    /// Something worth a line: `starting db, api`, `running tests`.
+    Step(String),
+    /// A line that only `-v` shows.
+    Detail(String),
+    Warning(String),
+    /// The services whose readiness the run waits for, before it starts them.
+    Starting {
+        services: &'a [String],
+    },
+    /// Where each of them stands.
+    Waiting(&'a [ServiceStatus]),
+    /// The wait is over, whatever its end.
+    WaitOver,
+    ServiceReady {
+        service: &'a str,
+        after: Duration,
+    },
+    ServiceLeft(ServiceLeft<'a>),
+    TestsExited(u8),
+    /// The log of a service: whole, or the tail that explains a failure.
+    Log {
+        /// A name for its GitLab section, made of `[A-Za-z0-9_.-]`.
+        name: &'a str,
+        title: &'a str,
+        text: &'a str,
+        collapsed: bool,
+    },
+    ArtifactsCollected(Collected<'a>),
+    /// Where the kept stack's published ports landed.
+    Ports(&'a [Port]),
+    /// `--dry-run`: the commands a run would execute.
+    Plan(&'a [String]),
+    /// Every phase has run; the verdict comes next.
+    PhasesDone,
+    /// The run is over.
+    Finished(&'a Verdict),
+}

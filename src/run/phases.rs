@@ -1,0 +1,485 @@
+//! The phases of a run on its stack, in order: images, up and ready, the
+//! tests, collecting logs and artifacts, teardown. Each emits what happens;
+//! none prints.
+
+use std::time::{Duration, Instant};
+
+use anyhow::anyhow;
+
+use crate::cli::LogPolicy;
+use crate::config::{Action, Config};
+use crate::engine::cmd::{Cmd, Group, Waited};
+use crate::engine::model::{self, Container};
+use crate::engine::stack::Stack;
+use crate::engine::startup::{self, Stop};
+use crate::events::{Collected, Events, PhaseName, PhaseOutcome, RunEvent, ServiceLeft};
+use crate::exit::{Exit, Failure};
+use crate::signals::Signals;
+
+use super::decide::Outcome;
+use super::plan::{self, Plan};
+use super::session;
+
+/// Log lines shown for a dependency that failed while we waited.
+const FAILED_LOG_TAIL: usize = 50;
+
+/// One run's stack, and what drives it.
+pub struct Driver<'a> {
+    pub config: &'a Config,
+    pub plan: &'a Plan,
+    pub stack: &'a Stack<'a>,
+    pub signals: &'a Signals,
+    pub events: &'a dyn Events,
+}
+
+impl Driver<'_> {
+    fn emit(&self, event: RunEvent<'_>) {
+        self.events.emit(event);
+    }
+
+    fn begin(&self, phase: PhaseName, header: impl Into<String>) {
+        self.emit(RunEvent::PhaseStarted {
+            phase,
+            header: header.into(),
+        });
+    }
+
+    fn end(&self, phase: PhaseName, outcome: PhaseOutcome, failure: Option<&Failure>) {
+        self.emit(RunEvent::PhaseFinished {
+            phase,
+            outcome,
+            failure,
+        });
+    }
+
+    /// Ends `phase` as `result` says.
+    fn end_as<T>(&self, phase: PhaseName, result: &Result<T, Outcome>) {
+        match result {
+            Ok(_) => self.end(phase, PhaseOutcome::Passed, None),
+            Err(Outcome::Failed(failure)) => self.end(phase, PhaseOutcome::Failed, Some(failure)),
+            Err(_) => self.end(phase, PhaseOutcome::Interrupted, None),
+        }
+    }
+
+    /// Every phase before teardown: images, up, the tests, as the command
+    /// asks for them.
+    pub fn run_phases(&self) -> Outcome {
+        let config = self.config;
+        let phases = || -> Result<Option<u8>, Outcome> {
+            if config.action == Action::Test {
+                return self.tests().map(Some);
+            }
+            if config.pull || config.build {
+                self.begin(PhaseName::Build, "images: pull and build");
+                let built = self.prepare_images();
+                self.end_as(PhaseName::Build, &built);
+                built?;
+            }
+            if !self.plan.dependencies.is_empty() {
+                let header = format!("up: {}", self.plan.dependencies.join(", "));
+                self.begin(PhaseName::Up, header);
+                let up = self.bring_up();
+                self.end_as(PhaseName::Up, &up);
+                // Out of the collapsed section, so that the cause is in sight.
+                if let Err(Outcome::Failed(Failure { log: Some(log), .. })) = &up {
+                    self.emit(RunEvent::Log {
+                        name: "failed_log",
+                        title: &log.title,
+                        text: &log.text,
+                        collapsed: false,
+                    });
+                }
+                up?;
+            }
+            if config.action == Action::Up {
+                return Ok(None);
+            }
+            self.tests().map(Some)
+        };
+        match phases() {
+            Ok(Some(code)) => Outcome::Tests(code),
+            Ok(None) => Outcome::Ready,
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// The tests, as a phase; a failing test's phase carries the tail of
+    /// its log.
+    fn tests(&self) -> Result<u8, Outcome> {
+        self.begin(PhaseName::Tests, format!("tests: {}", self.config.service));
+        let tests = self.run_tests();
+        match &tests {
+            Ok(code) => {
+                self.emit(RunEvent::TestsExited(*code));
+                if *code == 0 {
+                    self.end(PhaseName::Tests, PhaseOutcome::Passed, None);
+                } else {
+                    let failure = Failure::new(
+                        Exit::Tests(*code),
+                        anyhow!("the tests exited with code {code}"),
+                    );
+                    let log = self
+                        .stack
+                        .container_logs(self.stack.test_container(), Some(FAILED_LOG_TAIL));
+                    let failure = match log {
+                        Ok(log) => failure.with_log(
+                            format!("{} (last {FAILED_LOG_TAIL} log lines)", self.config.service),
+                            log,
+                        ),
+                        Err(_) => failure,
+                    };
+                    self.end(PhaseName::Tests, PhaseOutcome::Failed, Some(&failure));
+                }
+            }
+            Err(_) => self.end_as(PhaseName::Tests, &tests),
+        }
+        tests
+    }
+
+    /// `compose build` and `compose pull`, when asked for.
+    fn prepare_images(&self) -> Result<(), Outcome> {
+        if self.config.pull {
+            self.emit(RunEvent::Step("pulling images".into()));
+            let pull = self.stack.compose("pull").arg("--ignore-pull-failures");
+            self.run_to_end(&pull, None)?;
+        }
+        if self.config.build {
+            self.emit(RunEvent::Step("building images".into()));
+            self.run_to_end(&self.stack.compose("build"), None)?;
+        }
+        Ok(())
+    }
+
+    /// Creates the dependencies, then starts each once what it depends on
+    /// allows, and waits until each is healthy, or running when it has no
+    /// healthcheck, or has completed successfully.
+    fn bring_up(&self) -> Result<(), Outcome> {
+        let (stack, plan) = (self.stack, self.plan);
+        let started = Instant::now();
+        let deadline = started + self.config.wait_timeout;
+        self.emit(RunEvent::Step(format!(
+            "starting {}",
+            plan.dependencies.join(", ")
+        )));
+        for create in plan::create_commands(stack, plan) {
+            match self.run_to_end(&create, Some(deadline)) {
+                Err(Outcome::Failed(failure)) if failure.exit == Exit::Timeout => {
+                    let waiting = plan
+                        .dependencies
+                        .iter()
+                        .map(|d| format!("{d} (not created yet)"))
+                        .collect();
+                    return Err(self.not_ready(waiting).into());
+                }
+                other => other?,
+            }
+        }
+        let created = stack.containers(false).map_err(Failure::engine)?;
+        let names: Vec<String> = created.iter().map(|c| c.service.clone()).collect();
+        let services = model::with_dependencies(&plan.services, &names);
+        self.emit(RunEvent::Starting {
+            services: &services,
+        });
+        let started_up = startup::start(
+            stack,
+            &plan.services,
+            created,
+            deadline,
+            self.signals,
+            &mut |statuses| self.emit(RunEvent::Waiting(statuses)),
+        );
+        self.emit(RunEvent::WaitOver);
+        match started_up {
+            Ok(times) => {
+                for (service, after) in times {
+                    self.emit(RunEvent::ServiceReady {
+                        service: &service,
+                        after,
+                    });
+                }
+                self.emit(RunEvent::Step(format!(
+                    "ready in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                )));
+                Ok(())
+            }
+            Err(Stop::Failed(container, why)) => {
+                Err(self.dependency_failed(&container, &why).into())
+            }
+            Err(Stop::TimedOut(waiting)) => Err(self.not_ready(waiting).into()),
+            Err(Stop::Interrupted) => Err(self.interrupted()),
+            Err(Stop::Engine(error)) => Err(Failure::engine(error).into()),
+        }
+    }
+
+    fn interrupted(&self) -> Outcome {
+        Outcome::Interrupted(self.signals.received().unwrap_or(libc::SIGTERM))
+    }
+
+    /// Names a failed dependency, with the tail of its log, which is shown
+    /// once the phase is over.
+    fn dependency_failed(&self, container: &Container, why: &str) -> Failure {
+        let log = self
+            .stack
+            .container_logs(&container.id, Some(FAILED_LOG_TAIL))
+            .unwrap_or_else(|error| format!("{error:#}"));
+        Failure::engine(anyhow!(
+            "dependency `{}` {why} before the tests could start",
+            container.service
+        ))
+        .with_hint("its log is above; rerun with --keep to inspect the stack afterwards")
+        .with_log(
+            format!("{} (last {FAILED_LOG_TAIL} log lines)", container.service),
+            log,
+        )
+    }
+
+    /// The readiness timeout, naming each service that was not ready and
+    /// what it was doing.
+    fn not_ready(&self, waiting: Vec<String>) -> Failure {
+        Failure::new(
+            Exit::Timeout,
+            anyhow!(
+                "not ready after {}: {}",
+                humantime::format_duration(self.config.wait_timeout),
+                waiting.join(", ")
+            ),
+        )
+        .with_hint("raise --wait-timeout, or check the healthchecks of the services named")
+    }
+
+    /// Runs the test service once and returns its exit code, read from the
+    /// engine: compose's own exit code cannot tell a failed test from a
+    /// failed `compose run`.
+    fn run_tests(&self) -> Result<u8, Outcome> {
+        let (stack, config) = (self.stack, self.config);
+        let name = stack.test_container();
+        let run = plan::test_command(stack, self.plan, config);
+        self.emit(RunEvent::Step(format!("running {}", config.service)));
+        let started = Instant::now();
+        // With --tty the tests own the terminal: compose puts it in raw
+        // mode, so Ctrl-C reaches them as a keystroke, and they must share
+        // our process group to read it. Otherwise a Ctrl-C is testbed's.
+        let child = if config.tty {
+            run.spawn_inherited(Group::Shared)
+        } else {
+            run.spawn_forwarded(Group::Own)
+        }
+        .map_err(Failure::engine)?;
+        let waited = child.wait(None, self.signals).map_err(Failure::engine)?;
+        let output = match waited {
+            Waited::Done(output) => output,
+            Waited::Interrupted | Waited::TimedOut => {
+                // Killed, not removed: what the tests wrote is still collected.
+                if let Err(error) = stack.kill_test_container() {
+                    self.emit(RunEvent::Warning(format!("{error:#}")));
+                }
+                child.kill();
+                return Err(self.interrupted());
+            }
+        };
+        let container = stack
+            .inspect(&[name], true)
+            .map_err(Failure::engine)?
+            .into_iter()
+            .next();
+        self.emit(RunEvent::Detail(format!(
+            "tests ran for {:.1}s",
+            started.elapsed().as_secs_f64()
+        )));
+        let status = match output.status.code() {
+            Some(code) => format!("exit status {code}"),
+            None => "a signal".into(),
+        };
+        let compose = &stack.engine().compose_name;
+        match container {
+            None => Err(Failure::engine(anyhow!(
+                "`{compose} run` failed with {status} before the test container was created"
+            ))
+            .with_hint("compose's own error is printed above")
+            .into()),
+            Some(container) if container.state.never_started() => Err(Failure::new(
+                Exit::CannotInvoke,
+                anyhow!(container.state.error.clone()).context(format!(
+                    "the test command could not be started in `{}`",
+                    config.service
+                )),
+            )
+            .into()),
+            Some(container) if container.state.status == "running" => {
+                Err(Failure::engine(anyhow!(
+                    "`{compose} run` ended with {status} while the test container was still running"
+                ))
+                .into())
+            }
+            Some(container) => Ok(container.state.exit_code.clamp(0, 255) as u8),
+        }
+    }
+
+    /// Runs a captured command under the deadline and signals; a non-zero
+    /// exit is an engine failure carrying its stderr.
+    fn run_to_end(&self, cmd: &Cmd, deadline: Option<Instant>) -> Result<(), Outcome> {
+        let child = cmd.spawn_captured().map_err(Failure::engine)?;
+        match child
+            .wait(deadline, self.signals)
+            .map_err(Failure::engine)?
+        {
+            Waited::Done(output) => cmd.check(&output).map_err(|e| Failure::engine(e).into()),
+            Waited::TimedOut => {
+                child.kill();
+                Err(Failure::new(Exit::Timeout, anyhow!("timed out")).into())
+            }
+            Waited::Interrupted => {
+                child.kill();
+                Err(self.interrupted())
+            }
+        }
+    }
+
+    /// For the reports, records how the run left each service; with
+    /// `--artifacts`, saves every service's log and brings the tests' files
+    /// home. Whatever happened before, unless a second signal asked to skip
+    /// it.
+    pub fn collect(&self) {
+        let (stack, plan, config) = (self.stack, self.plan, self.config);
+        let reports = config.report.is_some() || config.junit.is_some();
+        if plan.artifacts.is_none() && !reports {
+            return;
+        }
+        if self.signals.escalated() {
+            if plan.artifacts.is_some() {
+                self.emit(RunEvent::Warning(
+                    "second signal: not collecting the logs and artifacts".into(),
+                ));
+            }
+            return;
+        }
+        self.begin(PhaseName::Collect, "collect: logs and artifacts");
+        let containers = match stack.containers(true) {
+            Ok(containers) => containers,
+            Err(error) => {
+                self.emit(RunEvent::Warning(format!(
+                    "cannot list the containers: {error:#}"
+                )));
+                return self.end(PhaseName::Collect, PhaseOutcome::Failed, None);
+            }
+        };
+        let (tests, services): (Vec<_>, Vec<_>) = containers
+            .into_iter()
+            .partition(|c| c.name == stack.test_container());
+        for container in &services {
+            let state = &container.state;
+            let exited = matches!(state.status.as_str(), "exited" | "dead");
+            self.emit(RunEvent::ServiceLeft(ServiceLeft {
+                service: &container.service,
+                status: &state.status,
+                health: state.health.as_ref().map(|h| h.status.as_str()),
+                exit_code: exited.then_some(state.exit_code),
+            }));
+        }
+        if let Some(artifacts) = &plan.artifacts {
+            let test = tests
+                .first()
+                .map(|c| (stack.test_container(), c.service.as_str()));
+            let collected = artifacts.collect(stack.engine(), test, &services);
+            for warning in collected.warnings {
+                self.emit(RunEvent::Warning(warning));
+            }
+            if let Some((files, logs)) = collected.counts {
+                self.emit(RunEvent::ArtifactsCollected(Collected {
+                    dir: &artifacts.dir,
+                    files,
+                    logs,
+                }));
+            }
+        }
+        self.end(PhaseName::Collect, PhaseOutcome::Passed, None);
+    }
+
+    /// Shows each dependency's log when the policy asks for it.
+    pub fn show_logs(&self, outcome: &Outcome) {
+        let wanted = match self.config.logs {
+            LogPolicy::Always => true,
+            LogPolicy::OnFailure => matches!(outcome, Outcome::Tests(code) if *code != 0),
+            LogPolicy::Never => false,
+        };
+        if !wanted || self.signals.escalated() {
+            return;
+        }
+        let containers = match self.stack.containers(false) {
+            Ok(containers) => containers,
+            Err(error) => {
+                return self.emit(RunEvent::Warning(format!(
+                    "cannot list the dependencies: {error:#}"
+                )));
+            }
+        };
+        for container in &containers {
+            let text = match self.stack.container_logs(&container.id, None) {
+                Ok(log) => log,
+                Err(error) => {
+                    self.emit(RunEvent::Warning(format!("{error:#}")));
+                    continue;
+                }
+            };
+            self.emit(RunEvent::Log {
+                name: &format!("log_{}", container.service),
+                title: &format!("{} log", container.service),
+                text: &text,
+                collapsed: true,
+            });
+        }
+    }
+
+    /// Removes the stack, or keeps it where the command says so; as a
+    /// phase.
+    pub fn teardown(&self, outcome: &Outcome) -> anyhow::Result<()> {
+        self.begin(PhaseName::Teardown, "teardown");
+        let result = self.remove_stack(outcome);
+        match &result {
+            Ok(()) => self.end(PhaseName::Teardown, PhaseOutcome::Passed, None),
+            Err(error) => {
+                let failure = Failure::engine(anyhow!("{error:#}"));
+                self.end(PhaseName::Teardown, PhaseOutcome::Failed, Some(&failure));
+            }
+        }
+        result
+    }
+
+    fn remove_stack(&self, outcome: &Outcome) -> anyhow::Result<()> {
+        let (stack, config) = (self.stack, self.config);
+        if self.kept(outcome) {
+            if let Err(error) = stack.keep() {
+                self.emit(RunEvent::Warning(format!("{error:#}")));
+            }
+            if config.action != Action::Test {
+                session::record_stack(stack, config, self.events);
+            }
+            return Ok(());
+        }
+        let started = Instant::now();
+        let interrupted =
+            self.signals.received().is_some() || matches!(outcome, Outcome::Interrupted(_));
+        let stop_timeout = if self.signals.escalated() {
+            Duration::ZERO
+        } else {
+            config.stop_timeout
+        };
+        let result = stack.teardown(stop_timeout, interrupted);
+        self.emit(RunEvent::Detail(format!(
+            "torn down in {:.1}s",
+            started.elapsed().as_secs_f64()
+        )));
+        result
+    }
+
+    /// Whether the stack stays after this outcome.
+    pub fn kept(&self, outcome: &Outcome) -> bool {
+        match self.config.action {
+            Action::Run => self.config.keep,
+            Action::Up => matches!(outcome, Outcome::Ready),
+            Action::Test => true,
+            Action::Down => false,
+        }
+    }
+}
