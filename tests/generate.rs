@@ -2,22 +2,25 @@
 //! who stops early is no failure, and that a wrong shell is a usage error.
 //! Neither needs Docker.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::Stdio;
 
-use assert_cmd::Command;
 use clap::CommandFactory;
-use predicates::prelude::*;
+use common::Testbed;
 
-fn testbed(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_testbed"));
-    command.args(args);
-    command
+/// `testbed <args>`, which needs no engine.
+fn testbed(args: &[&str]) -> Testbed {
+    let (subcommand, rest) = args.split_first().unwrap();
+    Testbed::new(subcommand).args(rest).no_engine()
 }
 
 fn stdout_of(args: &[&str]) -> String {
-    let output = testbed(args).assert().success().get_output().clone();
-    String::from_utf8(output.stdout).expect("UTF-8 output")
+    let out = testbed(args).output();
+    assert_eq!(out.code, Some(0), "{out}");
+    out.stdout.clone()
 }
 
 /// A stdout whose reader is already gone, as after `| head -1` has read its
@@ -33,11 +36,8 @@ fn closed_pipe() -> Stdio {
 
 /// Runs testbed with stdout on a closed pipe; asserts exit 0 and no panic.
 fn survives_a_closed_stdout(args: &[&str]) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_testbed"))
-        .args(args)
-        .stdout(closed_pipe())
-        .output()
-        .expect("run testbed");
+    let (mut command, _) = testbed(args).to_command();
+    let output = command.stdout(closed_pipe()).output().expect("run testbed");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
@@ -71,11 +71,10 @@ fn man_page_piped_into_head_exits_0_without_a_panic() {
 
 #[test]
 fn an_unknown_shell_is_a_usage_error() {
-    testbed(&["completions", "tcsh"])
-        .assert()
-        .code(2)
-        .stdout("")
-        .stderr(predicate::str::contains("invalid value 'tcsh'"));
+    let out = testbed(&["completions", "tcsh"]).output();
+    assert_eq!(out.code, Some(2), "{out}");
+    assert_eq!(out.stdout, "", "{out}");
+    assert!(out.stderr.contains("invalid value 'tcsh'"), "{out}");
 }
 
 /// The man page as a reader sees the words, without roff's escapes.

@@ -5,20 +5,17 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
 
-use crate::support::{Flavor, Run, assert_clean, per_flavor};
+use crate::common::engine::assert_clean;
+use crate::common::{Flavor, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
 
 /// The JUnit file the fixture's tests write to reports/junit.xml.
 pub const JUNIT: &str = "<testsuite name=\"api\" tests=\"1\"><testcase name=\"answers\" classname=\"api\"/></testsuite>\n";
 
-const START_TIMEOUT: Duration = Duration::from_secs(120);
-const SIGNAL_TIMEOUT: Duration = Duration::from_secs(20);
-
 /// The fixture's tests write reports/junit.xml and result.txt, and its
 /// dependency logs a line on stdout and one on stderr.
-fn run(flavor: Flavor, scenario: &str, dir: &Path) -> Run {
-    Run::fixture("artifacts")
+fn run(flavor: Flavor, scenario: &str, dir: &Path) -> Testbed {
+    Testbed::fixture("artifacts")
         .flavor(flavor)
         .project(scenario)
         .args(["-v", "--artifacts", dir.to_str().unwrap()])
@@ -203,7 +200,7 @@ per_flavor!(sigterm_after_the_tests_wrote_files_still_collects);
 
 fn a_failed_dependency_still_leaves_its_log(flavor: Flavor) {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Run::fixture("crash")
+    let out = Testbed::fixture("crash")
         .flavor(flavor)
         .project("art-crash")
         .args(["--artifacts", tmp.path().to_str().unwrap()])

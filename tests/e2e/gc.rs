@@ -5,15 +5,9 @@
 //! test's own projects with `-p`: the engine is shared.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use crate::support::{
-    Flavor, ROOT, Run, assert_clean, docker, engine_ready, hostname, now, per_flavor,
-};
-
-const BIN: &str = env!("CARGO_BIN_EXE_testbed");
-const START_TIMEOUT: Duration = Duration::from_secs(120);
-const SIGNAL_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::common::engine::{assert_clean, docker, hostname, now, remove_project, require};
+use crate::common::{Flavor, Output, ROOT, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
 
 fn pid_namespace() -> String {
     let link = std::fs::read_link("/proc/self/ns/pid").unwrap();
@@ -31,20 +25,10 @@ fn dead_pid() -> u32 {
     pid
 }
 
-/// `testbed <args>` to its end: (exit code, stdout, stderr).
-fn testbed(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(ROOT)
-        .env_remove("TESTBED_VERBOSE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("cannot start testbed");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// `testbed <args>` to its end.
+fn testbed(args: &[&str]) -> Output {
+    let (subcommand, rest) = args.split_first().unwrap();
+    Testbed::new(subcommand).args(rest).output()
 }
 
 /// What carries `testbed.run=<project>`, by kind.
@@ -115,15 +99,15 @@ impl HandMade {
     fn gc(&self, args: &[&str]) -> String {
         let mut full = vec!["gc", "-p", &self.project];
         full.extend(args);
-        let (code, stdout, stderr) = testbed(&full);
-        assert_eq!(code, Some(0), "{stdout}{stderr}");
-        stdout
+        let out = testbed(&full);
+        assert_eq!(out.code, Some(0), "{out}");
+        out.stdout.clone()
     }
 }
 
 impl Drop for HandMade {
     fn drop(&mut self) {
-        crate::support::remove_project(&self.project);
+        remove_project(&self.project);
     }
 }
 
@@ -139,10 +123,9 @@ fn run_labels(owner: String, age: u64, ttl: u64) -> Vec<(&'static str, String)> 
 }
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn gc_removes_a_stack_whose_owner_is_gone() {
-    if !engine_ready() {
-        return;
-    }
+    require();
     let pid = dead_pid();
     let owner = format!("{}:{pid}", hostname());
     let stack = HandMade::new("dead", &run_labels(owner, 60, 7200));
@@ -155,10 +138,9 @@ fn gc_removes_a_stack_whose_owner_is_gone() {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn gc_removes_a_stack_whose_owners_container_is_gone() {
-    if !engine_ready() {
-        return;
-    }
+    require();
     let mut labels = run_labels("gitlab-job:4242".into(), 60, 7200);
     let gone = "0".repeat(64);
     labels.push(("testbed.container", gone));
@@ -175,10 +157,9 @@ fn gc_removes_a_stack_whose_owners_container_is_gone() {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn gc_removes_a_stack_past_its_ttl_and_older_than_asked() {
-    if !engine_ready() {
-        return;
-    }
+    require();
     // An owner on another host: gc cannot tell whether it lives.
     let owner = "elsewhere:4242".to_string();
     let stack = HandMade::new("ttl", &run_labels(owner.clone(), 3 * 3600, 2 * 3600));
@@ -206,7 +187,7 @@ fn gc_removes_a_stack_past_its_ttl_and_older_than_asked() {
 }
 
 fn gc_keeps_a_live_run_and_ls_shows_it(flavor: Flavor) {
-    let run = Run::fixture("slow-test")
+    let run = Testbed::fixture("slow-test")
         .flavor(flavor)
         .project("gc-live")
         .spawn();
@@ -214,13 +195,13 @@ fn gc_keeps_a_live_run_and_ls_shows_it(flavor: Flavor) {
     let project = run.project().unwrap().to_string();
     let owner = format!("{}:{}", hostname(), run.pid());
 
-    let (code, stdout, stderr) = testbed(&["gc", "-v", "-p", &project]);
-    assert_eq!((code, stdout.as_str()), (Some(0), ""), "{stderr}");
+    let gc = testbed(&["gc", "-v", "-p", &project]);
+    assert_eq!((gc.code, gc.stdout.as_str()), (Some(0), ""), "{gc}");
     let kept = format!("keeping {project} (its owner, process {}, runs)", run.pid());
-    assert!(stderr.contains(&kept), "{stderr}");
+    assert!(gc.stderr.contains(&kept), "{gc}");
     assert!(
-        stderr.contains("nothing to remove; 1 stack(s) kept"),
-        "{stderr}"
+        gc.stderr.contains("nothing to remove; 1 stack(s) kept"),
+        "{gc}"
     );
     assert_eq!(
         labelled(&project),
@@ -228,8 +209,9 @@ fn gc_keeps_a_live_run_and_ls_shows_it(flavor: Flavor) {
         "the run's containers and its network"
     );
 
-    let (code, stdout, stderr) = testbed(&["ls"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let ls = testbed(&["ls"]);
+    assert_eq!(ls.code, Some(0), "{ls}");
+    let stdout = &ls.stdout;
     let header = stdout.lines().next().unwrap_or_default();
     let columns: Vec<&str> = header.split_whitespace().collect();
     assert_eq!(
@@ -270,15 +252,15 @@ fn gc_and_ls_ignore_a_compose_project_testbed_did_not_create(flavor: Flavor) {
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
-    let (_, listed, _) = testbed(&["ls"]);
+    let listed = testbed(&["ls"]).stdout.clone();
     assert!(!listed.contains(&project), "{listed}");
     // Not even --all touches it.
-    let (code, stdout, stderr) = testbed(&["gc", "--all", "-p", &project]);
-    assert_eq!((code, stdout.as_str()), (Some(0), ""), "{stderr}");
+    let gc = testbed(&["gc", "--all", "-p", &project]);
+    assert_eq!((gc.code, gc.stdout.as_str()), (Some(0), ""), "{gc}");
     let filter = format!("label=com.docker.compose.project={project}");
     let left = docker(&["ps", "-aq", "--filter", &filter]);
     assert_eq!(left.lines().count(), 1, "the foreign container was removed");
-    crate::support::remove_project(&project);
+    remove_project(&project);
     assert_clean(&project);
 }
 per_flavor!(gc_and_ls_ignore_a_compose_project_testbed_did_not_create);

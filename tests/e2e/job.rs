@@ -1,34 +1,32 @@
-//! testbed inside a CI job container: a `JobContainer` builder that starts a
-//! container of `testbed-job:latest` (scripts/build-job-image.sh; the
-//! variable `TESTBED_JOB_IMAGE` names another) with the
-//! host's Docker socket mounted, as GitLab's docker executor runs a job, so
-//! the stacks testbed starts are its siblings; and the tests that run
-//! `testbed self-id` and `testbed run` in one.
+//! testbed inside a CI job container, a layer on the common harness: a
+//! `JobContainer` builder that starts a container of `testbed-job:latest`
+//! (scripts/build-job-image.sh; the variable `TESTBED_JOB_IMAGE` names
+//! another) with the host's Docker socket mounted, as GitLab's docker
+//! executor runs a job, so the stacks testbed starts are its siblings; and
+//! the tests that run `testbed self-id` and `testbed run` in one.
 //!
 //! ```ignore
 //! let job = JobContainer::new(flavor)
 //!     .hostname("ci-runner-7")
 //!     .copy_fixture("fixtures/basic")
 //!     .start();
-//! let out = job.testbed_run().project("pass").output();
+//! let out = job.testbed(Testbed::run().project("pass")).output();
 //! assert_eq!(out.code, Some(0), "{out}");
 //! ```
 //!
-//! The image is built once per test process. Set `TESTBED_JOB_E2E=0` to skip
-//! these tests where it cannot be built (it needs Debian's docker-compose
-//! package); under `CI=true` that is refused, as `TESTBED_E2E=0` is.
+//! The image is built once per test process, by the gate `job_ready`; a
+//! build that fails fails the test with the script's error.
 
-use std::fmt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::artifacts::JUNIT;
-use crate::support::{
-    Flavor, ROOT, RUN_TIMEOUT, Stream, assert_clean, docker, engine_ready, per_flavor,
-    remove_project,
+use crate::common::engine::{FIX, assert_clean, docker, docker_quietly, require};
+use crate::common::{
+    Flavor, Output, ROOT, RUN_TIMEOUT, Running, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor,
+    per_flavor_cases,
 };
 
 /// The image, as scripts/build-job-image.sh names it: `TESTBED_JOB_IMAGE`,
@@ -48,27 +46,16 @@ pub const WORKSPACE: &str = "/builds/group/project";
 /// How long a job container lives if its test process dies without
 /// removing it: it is started with `--rm`, so it goes when `sleep` ends.
 const LIFETIME: &str = "3600";
-/// How long testbed may take to get its test container going.
-const START_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long testbed may take to tear down after a signal.
-const SIGNAL_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The gate at the top of every job test: the engine gate, then the job
-/// image, built once per test process. A build that fails fails the test
-/// (with the script's error and its fix); only `TESTBED_JOB_E2E=0` skips,
-/// and not under `CI=true`.
-pub fn job_ready() -> bool {
-    if !engine_ready() {
-        return false;
-    }
-    if crate::support::skip_asked("TESTBED_JOB_E2E", "job-container") {
-        return false;
-    }
+/// image, built once per test process. A build that fails fails the test,
+/// with the script's error.
+pub fn job_ready() {
+    require();
     static IMAGE_BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     if let Err(problem) = IMAGE_BUILT.get_or_init(build_image) {
         panic!("{problem}");
     }
-    true
 }
 
 fn build_image() -> Result<(), String> {
@@ -82,7 +69,7 @@ fn build_image() -> Result<(), String> {
     if !out.status.success() {
         return Err(format!(
             "cannot build {}: `bash scripts/build-job-image.sh` failed ({}):\n{}{}\
-             (set TESTBED_JOB_E2E=0 to skip the job-container tests outside CI)",
+             (the job-container tests need it; `--skip job` leaves them out)\n{FIX}",
             image(),
             out.status,
             String::from_utf8_lossy(&out.stderr),
@@ -109,19 +96,8 @@ fn remove_stale_volumes() {
         return;
     };
     for volume in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-        let _ = quietly(&["volume", "rm", volume]);
+        let _ = docker_quietly(&["volume", "rm", volume]);
     }
-}
-
-/// `docker <args>`, best effort: whether it succeeded.
-fn quietly(args: &[&str]) -> bool {
-    Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// Where the job's workspace lives.
@@ -210,10 +186,7 @@ impl JobContainer {
     /// Starts the container detached, `sleep` as its first process, and
     /// copies the fixtures in.
     pub fn start(self) -> Job {
-        assert!(
-            job_ready(),
-            "JobContainer::start needs the job gate; call job_ready() first"
-        );
+        job_ready();
         static JOBS: AtomicUsize = AtomicUsize::new(0);
         let n = JOBS.fetch_add(1, Ordering::SeqCst);
         let name = format!("tbjob-{}-{n}", std::process::id());
@@ -298,35 +271,59 @@ impl Job {
     }
 
     /// Runs `args` in the workspace (`docker exec`), to the end.
-    pub fn exec(&self, args: &[&str]) -> JobOutput {
+    pub fn exec(&self, args: &[&str]) -> Output {
         let mut cmd = self.docker_exec(&[]);
         cmd.args(args);
-        Running::spawn(cmd, None, None, self).finish(RUN_TIMEOUT)
+        Running::start(&mut cmd, None).finish(RUN_TIMEOUT)
     }
 
     /// Starts `args` in the workspace, its output piped, to watch and
     /// signal it.
-    pub fn spawn(&self, args: &[&str]) -> Running<'_> {
+    pub fn spawn(&self, args: &[&str]) -> Running {
         self.spawn_with(args, &[], None)
+    }
+
+    /// `testbed` with the command line of `testbed` (its `--compose` the
+    /// job's flavor), in the workspace.
+    pub fn testbed(&self, testbed: Testbed) -> InJob<'_> {
+        InJob { job: self, testbed }
     }
 
     /// `spawn`, with variables for `docker exec -e` and the project to
     /// clean up after.
+    ///
+    /// Signals go through `docker exec <job> kill <pid>`: killing the
+    /// `docker exec` client here does not reach the process in the
+    /// container (the client even exits 0 and leaves it running), and
+    /// `docker kill` reaches only PID 1.
     fn spawn_with<S: AsRef<std::ffi::OsStr>>(
         &self,
         args: &[S],
         env: &[(String, String)],
         project: Option<String>,
-    ) -> Running<'_> {
+    ) -> Running {
         static SPAWNED: AtomicUsize = AtomicUsize::new(0);
         let n = SPAWNED.fetch_add(1, Ordering::SeqCst);
-        // A shell writes the command's pid where `signal` finds it, then
+        // A shell writes the command's pid where `kill` finds it, then
         // becomes the command.
         let pid_file = format!("/tmp/spawned-{n}.pid");
         let mut cmd = self.docker_exec(env);
         cmd.args(["sh", "-c", r#"echo $$ >"$0" && exec "$@""#, &pid_file]);
         cmd.args(args);
-        Running::spawn(cmd, Some(pid_file), project, self)
+        let container = self.id.clone();
+        let kill = move |signal: libc::c_int| {
+            let pid = wait_for_pid(&container, &pid_file, Duration::from_secs(30))
+                .ok_or_else(|| format!("no pid was written to {pid_file}"))?;
+            let kill = ["exec", &container, "kill", &format!("-{signal}"), &pid];
+            if docker_quietly(&kill) {
+                Ok(())
+            } else {
+                Err(format!("`docker {}` failed", kill.join(" ")))
+            }
+        };
+        Running::start(&mut cmd, None)
+            .owning(project, true)
+            .killed_by(Box::new(kill))
     }
 
     /// The contents of `path` (relative to the workspace), or None if it
@@ -354,17 +351,6 @@ impl Job {
         found
     }
 
-    /// `testbed run --compose <flavor>` in the workspace.
-    pub fn testbed_run(&self) -> JobRun<'_> {
-        JobRun {
-            job: self,
-            args: Vec::new(),
-            env: Vec::new(),
-            scenario: None,
-            command: Vec::new(),
-        }
-    }
-
     /// `docker exec -w <workspace> [-e NAME]… <container>`, the values of
     /// `env` in docker's own environment.
     fn docker_exec(&self, env: &[(String, String)]) -> Command {
@@ -378,6 +364,27 @@ impl Job {
     }
 }
 
+/// Polls for the pid a spawned command's wrapper wrote; None if there is
+/// none by `timeout`. Never panics: `Drop` uses it.
+fn wait_for_pid(container: &str, pid_file: &str, timeout: Duration) -> Option<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let out = Command::new("docker")
+            .args(["exec", container, "cat", pid_file])
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if pid.parse::<u32>().is_ok() {
+            return Some(pid);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 impl Drop for Job {
     fn drop(&mut self) {
         let container = if self.id.is_empty() {
@@ -385,12 +392,14 @@ impl Drop for Job {
         } else {
             &self.id
         };
-        let _ = quietly(&["rm", "-f", "-v", container]);
+        let _ = docker_quietly(&["rm", "-f", "-v", container]);
         if let Some(volume) = &self.volume {
             // The engine may take a moment to let go of a removed
             // container's volume.
             for _ in 0..50 {
-                if quietly(&["volume", "rm", volume]) || !quietly(&["volume", "inspect", volume]) {
+                if docker_quietly(&["volume", "rm", volume])
+                    || !docker_quietly(&["volume", "inspect", volume])
+                {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(100));
@@ -399,253 +408,25 @@ impl Drop for Job {
     }
 }
 
-/// A `testbed run` command line, run in a job's workspace.
+/// A testbed command line to run in a job's workspace.
 #[must_use]
-pub struct JobRun<'a> {
+pub struct InJob<'a> {
     job: &'a Job,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-    scenario: Option<String>,
-    command: Vec<String>,
+    testbed: Testbed,
 }
 
-impl<'a> JobRun<'a> {
-    /// `-p tbjob-<scenario>-<flavor>-<pid>-<n>`, unique to this run.
-    pub fn project(mut self, scenario: &str) -> JobRun<'a> {
-        self.scenario = Some(scenario.into());
-        self
-    }
-
-    pub fn args<const N: usize>(mut self, args: [&str; N]) -> JobRun<'a> {
-        self.args.extend(args.map(String::from));
-        self
-    }
-
-    /// A variable for testbed (`docker exec -e`).
-    pub fn env(mut self, name: &str, value: &str) -> JobRun<'a> {
-        self.env.push((name.into(), value.into()));
-        self
-    }
-
-    /// The test command, after `--`.
-    pub fn command<const N: usize>(mut self, words: [&str; N]) -> JobRun<'a> {
-        self.command = words.map(String::from).to_vec();
-        self
-    }
-
-    /// Runs testbed to the end.
-    pub fn output(self) -> JobOutput {
+impl InJob<'_> {
+    /// Runs it to the end.
+    pub fn output(self) -> Output {
         self.spawn().finish(RUN_TIMEOUT)
     }
 
-    /// Starts testbed with its output piped, to watch and signal it.
-    pub fn spawn(self) -> Running<'a> {
-        static RUNS: AtomicUsize = AtomicUsize::new(0);
-        let project = self.scenario.as_ref().map(|scenario| {
-            let flavor = self.job.flavor.tag();
-            let n = RUNS.fetch_add(1, Ordering::SeqCst);
-            format!("tbjob-{scenario}-{flavor}-{}-{n}", std::process::id())
-        });
-        let mut args: Vec<String> = [
-            "testbed",
-            "run",
-            "--output",
-            "terminal",
-            "--compose",
-            self.job.flavor.compose(),
-        ]
-        .map(String::from)
-        .into();
-        if let Some(project) = &project {
-            args.extend(["-p".into(), project.clone()]);
-        }
-        args.extend(self.args);
-        if !self.command.is_empty() {
-            args.push("--".into());
-            args.extend(self.command);
-        }
-        self.job.spawn_with(&args, &self.env, project)
-    }
-}
-
-/// A `docker exec` under way, its output captured on this side. Dropped
-/// before it ended (a failed test), what `spawn` started gets SIGTERM, so
-/// that a testbed tears its stack down before the job container goes.
-///
-/// Signals go through `docker exec <job> kill <pid>`: killing the `docker
-/// exec` client here does not reach the process in the container (the
-/// client even exits 0 and leaves it running), and `docker kill` reaches
-/// only PID 1.
-pub struct Running<'a> {
-    job: &'a Job,
-    pid_file: Option<String>,
-    exited: Receiver<ExitStatus>,
-    status: Option<ExitStatus>,
-    stdout: Arc<Stream>,
-    stderr: Arc<Stream>,
-    project: Option<String>,
-}
-
-impl<'a> Running<'a> {
-    fn spawn(
-        mut cmd: Command,
-        pid_file: Option<String>,
-        project: Option<String>,
-        job: &'a Job,
-    ) -> Running<'a> {
-        let mut child: Child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start docker exec");
-        let stdout = Stream::read(child.stdout.take().unwrap());
-        let stderr = Stream::read(child.stderr.take().unwrap());
-        let (tx, exited) = mpsc::channel();
-        std::thread::spawn(move || tx.send(child.wait().expect("waiting for docker exec")));
-        Running {
-            job,
-            pid_file,
-            exited,
-            status: None,
-            stdout,
-            stderr,
-            project,
-        }
-    }
-
-    /// Waits until the stdout of the command in the job contains `needle`.
-    pub fn wait_for_stdout(&self, needle: &str, timeout: Duration) {
-        let seen = self
-            .stdout
-            .wait_until(timeout, |text, _| text.contains(needle));
-        assert!(
-            seen,
-            "`{needle}` did not appear on stdout within {timeout:?}\n{}",
-            self.snapshot(None)
-        );
-    }
-
-    /// The project named with `-p`, if any.
-    pub fn project(&self) -> Option<&str> {
-        self.project.as_deref()
-    }
-
-    /// Sends `signal` to the spawned command (testbed) in the job container.
-    pub fn signal(&self, signal: libc::c_int) {
-        let pid = self.spawned_pid();
-        let kill = self
-            .job
-            .exec(&["kill", &format!("-{signal}"), &pid.to_string()]);
-        assert_eq!(kill.code, Some(0), "kill -{signal} {pid} failed\n{kill}");
-    }
-
-    /// The spawned process's pid in the job container, once its wrapper
-    /// wrote it.
-    fn spawned_pid(&self) -> u32 {
-        assert!(
-            self.pid_file.is_some(),
-            "only what `spawn` started can be signalled"
-        );
-        self.wait_for_pid(Duration::from_secs(30))
-            .unwrap_or_else(|| panic!("no pid was written\n{}", self.snapshot(None)))
-    }
-
-    /// Polls for the pid file; None if there is none by `timeout`. Never
-    /// panics: `Drop` uses it.
-    fn wait_for_pid(&self, timeout: Duration) -> Option<u32> {
-        let pid_file = self.pid_file.as_deref()?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            let out = Command::new("docker")
-                .args(["exec", &self.job.id, "cat", pid_file])
-                .stdin(Stdio::null())
-                .output()
-                .ok()?;
-            if let Ok(pid) = String::from_utf8_lossy(&out.stdout).trim().parse() {
-                return Some(pid);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Waits for the command to exit, at most `timeout`.
-    pub fn finish(mut self, timeout: Duration) -> JobOutput {
-        let status = match self.exited.recv_timeout(timeout) {
-            Ok(status) => status,
-            Err(_) => panic!(
-                "`docker exec` did not exit within {timeout:?}\n{}",
-                self.snapshot(None)
-            ),
-        };
-        self.status = Some(status);
-        for stream in [&self.stdout, &self.stderr] {
-            stream.wait_until(Duration::from_secs(10), |_, closed| closed);
-        }
-        self.snapshot(Some(status))
-    }
-
-    fn snapshot(&self, status: Option<ExitStatus>) -> JobOutput {
-        JobOutput {
-            code: status.and_then(|s| s.code()),
-            status: status.map_or("still running".into(), |s| s.to_string()),
-            stdout: self.stdout.text(),
-            stderr: self.stderr.text(),
-            project: self.project.clone().unwrap_or_default(),
-        }
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if self.status.is_some() {
-            return;
-        }
-        if let Some(pid) = self.wait_for_pid(Duration::from_secs(5)) {
-            let pid = pid.to_string();
-            let _ = quietly(&["exec", &self.job.id, "kill", "-TERM", &pid]);
-            if self.exited.recv_timeout(Duration::from_secs(30)).is_err() {
-                let _ = quietly(&["exec", &self.job.id, "kill", "-KILL", &pid]);
-            }
-        }
-        let _ = self.exited.recv_timeout(Duration::from_secs(10));
-        if let Some(project) = &self.project {
-            remove_project(project);
-        }
-    }
-}
-
-/// How a command in a job ended. For a `testbed run` with `-p`, dropping it
-/// removes whatever its project left on the engine, so that a failing test
-/// does not leak its stack into the next.
-pub struct JobOutput {
-    /// The exit code of `docker exec`: the command's own.
-    pub code: Option<i32>,
-    status: String,
-    pub stdout: String,
-    pub stderr: String,
-    /// The `-p` name; empty for other commands.
-    pub project: String,
-}
-
-impl fmt::Display for JobOutput {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "project: {}\nstatus: {}\n--- stdout ---\n{}--- stderr ---\n{}---",
-            self.project, self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Drop for JobOutput {
-    fn drop(&mut self) {
-        if !self.project.is_empty() {
-            remove_project(&self.project);
-        }
+    /// Starts it, its output piped, to watch and signal it.
+    pub fn spawn(self) -> Running {
+        let line = self.testbed.flavor(self.job.flavor).command_line();
+        let mut args = vec!["testbed".to_string()];
+        args.extend(line.args);
+        self.job.spawn_with(&args, &line.env, line.project)
     }
 }
 
@@ -659,19 +440,17 @@ fn assert_self_id(job: &Job) {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn self_id_in_a_job_container_is_its_full_id() {
-    if !job_ready() {
-        return;
-    }
+    job_ready();
     let job = JobContainer::new(Flavor::V2).start();
     assert_self_id(&job);
 }
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn self_id_holds_when_the_hostname_is_no_container_id() {
-    if !job_ready() {
-        return;
-    }
+    job_ready();
     let job = JobContainer::new(Flavor::V2)
         .hostname("ci-runner-7")
         .start();
@@ -681,10 +460,9 @@ fn self_id_holds_when_the_hostname_is_no_container_id() {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn self_id_holds_in_a_private_cgroup_namespace() {
-    if !job_ready() {
-        return;
-    }
+    job_ready();
     let job = JobContainer::new(Flavor::V2).cgroupns_private().start();
     // The premise: the cgroup files name no container here.
     for file in ["/proc/self/cgroup", "/proc/1/cpuset"] {
@@ -698,10 +476,9 @@ fn self_id_holds_in_a_private_cgroup_namespace() {
 }
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn self_id_finds_a_gitlab_job_by_its_runner_labels() {
-    if !job_ready() {
-        return;
-    }
+    job_ready();
     // Unique, so that no other container carries these labels.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -732,15 +509,14 @@ fn run_in_a_job_container_passes_and_leaves_nothing(flavor: Flavor) {
         .hostname("ci-runner-7")
         .copy_fixture("fixtures/basic")
         .start();
-    let out = job.testbed_run().project("pass").args(["-v"]).output();
+    let out = job
+        .testbed(Testbed::run().project("pass").args(["-v"]))
+        .output();
     assert_eq!(out.code, Some(0), "{out}");
     assert_eq!(out.stdout, "tests ran\n", "{out}");
     assert!(out.stderr.contains("tests passed"), "{out}");
     // The flavor asked for is the one that ran, and only it.
-    let other = match flavor {
-        Flavor::V1 => Flavor::V2,
-        Flavor::V2 => Flavor::V1,
-    };
+    let other = flavor.other();
     let ran = |f: Flavor| {
         let echo = format!("+ {} -p {} ", f.compose(), out.project);
         out.stderr.lines().any(|l| l.starts_with(&echo))
@@ -760,11 +536,13 @@ fn run_in_a_job_container_exits_with_the_tests_code(flavor: Flavor) {
         .start();
     // The code travels as a variable: docker exec, testbed, the test container.
     let out = job
-        .testbed_run()
-        .project("code")
-        .env("EXIT_CODE", "42")
-        .args(["-e", "EXIT_CODE"])
-        .command(["sh", "-c", "exit $EXIT_CODE"])
+        .testbed(
+            Testbed::run()
+                .project("code")
+                .env("EXIT_CODE", "42")
+                .args(["-e", "EXIT_CODE"])
+                .command(["sh", "-c", "exit $EXIT_CODE"]),
+        )
         .output();
     assert_eq!(out.code, Some(42), "{out}");
     assert!(out.stderr.contains("tests failed (exit 42)"), "{out}");
@@ -779,7 +557,7 @@ fn sigterm_in_a_job_container_exits_143_and_tears_down(flavor: Flavor) {
     let job = JobContainer::new(flavor)
         .copy_fixture("fixtures/slow-test")
         .start();
-    let run = job.testbed_run().project("sigterm").spawn();
+    let run = job.testbed(Testbed::run().project("sigterm")).spawn();
     run.wait_for_stdout("tests started", START_TIMEOUT);
     // The stack is a sibling of the job container, on the same engine. (Not
     // `docker ps` without -a: the engine may report the container running
@@ -804,10 +582,9 @@ per_flavor!(
 /// Fixtures, the environment and reading back work the same on a volume
 /// and on the container's layer, and the workspace is where GitLab has it.
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn job_workspace_holds_the_fixture_and_what_commands_write() {
-    if !job_ready() {
-        return;
-    }
+    job_ready();
     for (job, volume) in [
         (JobContainer::new(Flavor::V2).workspace_volume(), true),
         (JobContainer::new(Flavor::V2).workspace_on_layer(), false),
@@ -848,10 +625,9 @@ fn job_workspace_holds_the_fixture_and_what_commands_write() {
 /// `signal` reaches the spawned process inside the container, which
 /// killing the host-side `docker exec` client would not.
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn job_signal_reaches_the_spawned_process() {
-    if !job_ready() {
-        return;
-    }
+    job_ready();
     let job = JobContainer::new(Flavor::V2).workspace_on_layer().start();
     let script = "trap 'echo got TERM; exit 7' TERM; echo ready; while :; do sleep 1; done";
     let running = job.spawn(&["sh", "-c", script]);
@@ -864,20 +640,19 @@ fn job_signal_reaches_the_spawned_process() {
 
 /// Dropping a job removes its container and its volume.
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn dropped_job_leaves_no_container_or_volume() {
-    if !job_ready() {
-        return;
-    }
+    job_ready();
     let job = JobContainer::new(Flavor::V2).start();
     let id = job.id().to_string();
     let volume = job.volume.clone().expect("a workspace volume");
     drop(job);
     assert!(
-        !quietly(&["container", "inspect", &id]),
+        !docker_quietly(&["container", "inspect", &id]),
         "{id} is still there"
     );
     assert!(
-        !quietly(&["volume", "inspect", &volume]),
+        !docker_quietly(&["volume", "inspect", &volume]),
         "{volume} is still there"
     );
 }
@@ -892,9 +667,11 @@ const ARTIFACTS: &str = "build/api_tests";
 /// there by `strategy`.
 fn assert_artifacts_arrive(job: &Job, scenario: &str, strategy: &str) {
     let out = job
-        .testbed_run()
-        .project(scenario)
-        .args(["-v", "--artifacts", ARTIFACTS])
+        .testbed(
+            Testbed::run()
+                .project(scenario)
+                .args(["-v", "--artifacts", ARTIFACTS]),
+        )
         .output();
     assert_eq!(out.code, Some(0), "{out}");
     let chosen = format!("testbed: artifacts: {strategy} (");
@@ -928,9 +705,12 @@ fn artifacts_share_the_job_volume(flavor: Flavor) {
         .start();
     assert_artifacts_arrive(&job, "art-share", "volumes-from");
     let out = job
-        .testbed_run()
-        .project("art-why")
-        .args(["--dry-run", "-v", "--artifacts", ARTIFACTS])
+        .testbed(Testbed::run().project("art-why").args([
+            "--dry-run",
+            "-v",
+            "--artifacts",
+            ARTIFACTS,
+        ]))
         .output();
     let reason = format!(
         "testbed runs in container {}, and {WORKSPACE}/{ARTIFACTS} is on its mount {BUILDS})",
@@ -940,48 +720,48 @@ fn artifacts_share_the_job_volume(flavor: Flavor) {
 }
 per_flavor!(artifacts_share_the_job_volume, crate::job::job_ready);
 
-fn artifacts_share_the_job_volume_with_a_custom_hostname(flavor: Flavor) {
-    let job = JobContainer::new(flavor)
-        .hostname("runner-abc123-project-42-concurrent-0")
+/// A job container made by `made` from a plain one, with the artifacts
+/// fixture: the artifacts arrive in its workspace by `strategy`.
+fn artifacts_arrive_in_a_job(
+    flavor: Flavor,
+    made: fn(JobContainer) -> JobContainer,
+    scenario: &str,
+    strategy: &str,
+) {
+    let job = made(JobContainer::new(flavor))
         .copy_fixture("fixtures/artifacts")
         .start();
-    assert_artifacts_arrive(&job, "art-host", "volumes-from");
+    assert_artifacts_arrive(&job, scenario, strategy);
 }
-per_flavor!(
-    artifacts_share_the_job_volume_with_a_custom_hostname,
-    crate::job::job_ready
-);
-
-fn artifacts_share_the_job_volume_in_a_private_cgroup_namespace(flavor: Flavor) {
-    let job = JobContainer::new(flavor)
-        .cgroupns_private()
-        .copy_fixture("fixtures/artifacts")
-        .start();
-    assert_artifacts_arrive(&job, "art-cgns", "volumes-from");
-}
-per_flavor!(
-    artifacts_share_the_job_volume_in_a_private_cgroup_namespace,
-    crate::job::job_ready
-);
-
-fn artifacts_on_the_job_layer_are_copied(flavor: Flavor) {
-    let job = JobContainer::new(flavor)
-        .workspace_on_layer()
-        .copy_fixture("fixtures/artifacts")
-        .start();
-    assert_artifacts_arrive(&job, "art-layer", "copy");
-}
-per_flavor!(artifacts_on_the_job_layer_are_copied, crate::job::job_ready);
+per_flavor_cases!(artifacts_arrive_in_a_job, gate = crate::job::job_ready, {
+    artifacts_share_the_job_volume_with_a_custom_hostname: (
+        |job| job.hostname("runner-abc123-project-42-concurrent-0"),
+        "art-host",
+        "volumes-from",
+    );
+    artifacts_share_the_job_volume_in_a_private_cgroup_namespace: (
+        JobContainer::cgroupns_private,
+        "art-cgns",
+        "volumes-from",
+    );
+    artifacts_on_the_job_layer_are_copied: (
+        JobContainer::workspace_on_layer,
+        "art-layer",
+        "copy",
+    );
+});
 
 fn artifacts_are_copied_when_told_the_daemon_is_remote(flavor: Flavor) {
     let job = JobContainer::new(flavor)
         .copy_fixture("fixtures/artifacts")
         .start();
     let out = job
-        .testbed_run()
-        .project("art-remote")
-        .env("TESTBED_ARTIFACTS_MODE", "copy")
-        .args(["--artifacts", ARTIFACTS])
+        .testbed(
+            Testbed::run()
+                .project("art-remote")
+                .env("TESTBED_ARTIFACTS_MODE", "copy")
+                .args(["--artifacts", ARTIFACTS]),
+        )
         .output();
     assert_eq!(out.code, Some(0), "{out}");
     let dir = format!("{WORKSPACE}/{ARTIFACTS}");
@@ -1006,14 +786,16 @@ fn sigterm_in_a_job_container_still_collects_the_artifacts(flavor: Flavor) {
         .copy_fixture("fixtures/artifacts")
         .start();
     let run = job
-        .testbed_run()
-        .project("art-term")
-        .args(["--artifacts", ARTIFACTS])
-        .command([
-            "sh",
-            "-c",
-            "echo partial > $ARTIFACTS_DIR/partial.txt; echo tests started; sleep 300",
-        ])
+        .testbed(
+            Testbed::run()
+                .project("art-term")
+                .args(["--artifacts", ARTIFACTS])
+                .command([
+                    "sh",
+                    "-c",
+                    "echo partial > $ARTIFACTS_DIR/partial.txt; echo tests started; sleep 300",
+                ]),
+        )
         .spawn();
     run.wait_for_stdout("tests started", START_TIMEOUT);
     run.signal(libc::SIGTERM);
@@ -1041,10 +823,9 @@ per_flavor!(
 );
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn doctor_in_a_job_container_names_it_and_the_strategy() {
-    if !job_ready() {
-        return;
-    }
+    job_ready();
     let job = JobContainer::new(Flavor::V2)
         .hostname("ci-runner-7")
         .start();

@@ -2,12 +2,8 @@
 //! container, its networks and its named volumes, under both compose
 //! flavors, and nothing on what compose did not create.
 
-use std::time::Duration;
-
-use crate::support::{Flavor, Run, assert_clean, docker, hostname, now, per_flavor};
-
-const START_TIMEOUT: Duration = Duration::from_secs(120);
-const SIGNAL_TIMEOUT: Duration = Duration::from_secs(20);
+use crate::common::engine::{assert_clean, docker, hostname, now};
+use crate::common::{Flavor, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
 
 /// `testbed.*` labels of each object, one `name key=value…` line each.
 fn labelled(kind: &[&str], filter: &str, name: &str) -> Vec<(String, String)> {
@@ -36,7 +32,7 @@ fn every_resource_of_a_run_carries_the_labels(flavor: Flavor) {
         &external,
     ]);
     let before = now();
-    let run = Run::fixture("labels")
+    let run = Testbed::fixture("labels")
         .flavor(flavor)
         .project("labels")
         .env("TB_E2E_EXTERNAL_NETWORK", &external)

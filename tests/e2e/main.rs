@@ -1,7 +1,12 @@
 //! Real-engine end-to-end tests: `testbed run` against the fixtures on the
 //! local Docker engine, under compose v1 and v2. Each test checks the exit
 //! code, what was printed, and that the project left nothing behind.
-//! `TESTBED_E2E=0` skips them; a missing engine fails them.
+//! They are `#[ignore]`d, so that `cargo test` shows them as such; run them
+//! with `cargo test -- --include-ignored`, where a missing engine fails
+//! them, saying how to start it (`bash scripts/setup-engine.sh`).
+
+#[path = "../common/mod.rs"]
+mod common;
 
 mod artifacts;
 mod doctor;
@@ -12,16 +17,26 @@ mod output;
 mod reaper;
 mod session;
 mod startup;
-mod support;
 
-use std::time::Duration;
+use common::engine::{assert_clean, docker};
+use common::{
+    Flavor, RUN_TIMEOUT, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor, per_flavor_cases,
+};
 
-use support::{Flavor, Run, assert_clean, docker, engine_ready, per_flavor};
-
-/// How long a run may take to get its test container going.
-const START_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long testbed may take to tear down after a signal.
-const SIGNAL_TIMEOUT: Duration = Duration::from_secs(20);
+/// Under `CI=true` the real-engine tests must run: a CI that ran `cargo
+/// test` without `--include-ignored` would be green having proved nothing.
+/// (With it, a missing engine fails each of them.)
+#[test]
+fn under_ci_the_engine_tests_are_not_left_out() {
+    if std::env::var("CI").as_deref() != Ok("true") {
+        return;
+    }
+    let included = std::env::args().any(|a| a == "--include-ignored" || a == "--ignored");
+    assert!(
+        included,
+        "CI=true, but the real-engine tests are ignored: run `cargo test -- --include-ignored`"
+    );
+}
 
 /// Whether `line` holds `word` as a whole word, not inside another one
 /// (`dep`, not `dependencies`).
@@ -33,7 +48,7 @@ fn names(line: &str, word: &str) -> bool {
 // ---- exit codes --------------------------------------------------------
 
 fn passing_suite_exits_0(flavor: Flavor) {
-    let out = Run::fixture("example")
+    let out = Testbed::fixture("example")
         .flavor(flavor)
         .project("pass")
         .output();
@@ -45,7 +60,7 @@ fn passing_suite_exits_0(flavor: Flavor) {
 per_flavor!(passing_suite_exits_0);
 
 fn failing_suite_exits_1_and_shows_dependency_logs(flavor: Flavor) {
-    let out = Run::fixture("example")
+    let out = Testbed::fixture("example")
         .flavor(flavor)
         .project("fail")
         .env("EXAMPLE_FAIL", "1")
@@ -61,7 +76,7 @@ per_flavor!(failing_suite_exits_1_and_shows_dependency_logs);
 
 fn test_exit_codes_pass_through(flavor: Flavor) {
     for code in [1, 3, 42] {
-        let out = Run::fixture("basic")
+        let out = Testbed::fixture("basic")
             .flavor(flavor)
             .project("code")
             .command(["sh", "-c", &format!("exit {code}")])
@@ -77,14 +92,14 @@ fn test_exit_codes_pass_through(flavor: Flavor) {
 per_flavor!(test_exit_codes_pass_through);
 
 fn killed_test_container_exits_137(flavor: Flavor) {
-    let run = Run::fixture("slow-test")
+    let run = Testbed::fixture("slow-test")
         .flavor(flavor)
         .project("kill")
         .spawn();
     run.wait_for_stdout("tests started", START_TIMEOUT);
     let project = run.project().unwrap().to_string();
     docker(&["kill", &format!("{project}-tests-run")]);
-    let out = run.finish(support::RUN_TIMEOUT);
+    let out = run.finish(RUN_TIMEOUT);
     assert_eq!(out.code, Some(137), "{out}");
     assert!(out.stderr.contains("tests failed (exit 137)"), "{out}");
     assert_clean(&out.project);
@@ -92,7 +107,7 @@ fn killed_test_container_exits_137(flavor: Flavor) {
 per_flavor!(killed_test_container_exits_137);
 
 fn test_command_that_cannot_be_invoked_exits_126(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("noexec")
         .command(["no-such-test-runner"])
@@ -107,7 +122,7 @@ per_flavor!(test_command_that_cannot_be_invoked_exits_126);
 // ---- dependencies that do not become ready -----------------------------
 
 fn never_healthy_dependency_times_out_with_124(flavor: Flavor) {
-    let out = Run::fixture("never-healthy")
+    let out = Testbed::fixture("never-healthy")
         .flavor(flavor)
         .project("never")
         .args(["--wait-timeout", "3s"])
@@ -122,7 +137,7 @@ per_flavor!(never_healthy_dependency_times_out_with_124);
 /// The deadline also covers `up` itself (creating, maybe pulling): a timeout
 /// that strikes before `up` returns must still say which services it was.
 fn readiness_timeout_during_up_names_the_dependencies(flavor: Flavor) {
-    let out = Run::fixture("never-healthy")
+    let out = Testbed::fixture("never-healthy")
         .flavor(flavor)
         .project("upslow")
         .args(["--wait-timeout", "1ms"])
@@ -134,7 +149,7 @@ fn readiness_timeout_during_up_names_the_dependencies(flavor: Flavor) {
 per_flavor!(readiness_timeout_during_up_names_the_dependencies);
 
 fn unhealthy_dependency_fails_with_125(flavor: Flavor) {
-    let out = Run::fixture("unhealthy")
+    let out = Testbed::fixture("unhealthy")
         .flavor(flavor)
         .project("unhealthy")
         .output();
@@ -149,7 +164,7 @@ fn unhealthy_dependency_fails_with_125(flavor: Flavor) {
 per_flavor!(unhealthy_dependency_fails_with_125);
 
 fn crashing_dependency_fails_with_125_and_shows_its_log(flavor: Flavor) {
-    let out = Run::fixture("crash")
+    let out = Testbed::fixture("crash")
         .flavor(flavor)
         .project("crash")
         .output();
@@ -164,7 +179,7 @@ fn crashing_dependency_fails_with_125_and_shows_its_log(flavor: Flavor) {
 per_flavor!(crashing_dependency_fails_with_125_and_shows_its_log);
 
 fn dependencies_without_healthcheck_are_ready_once_running(flavor: Flavor) {
-    let out = Run::fixture("no-healthcheck")
+    let out = Testbed::fixture("no-healthcheck")
         .flavor(flavor)
         .project("nohc")
         .output();
@@ -177,8 +192,10 @@ per_flavor!(dependencies_without_healthcheck_are_ready_once_running);
 
 // ---- signals -----------------------------------------------------------
 
+/// testbed interrupted by `signal` while the tests run: it tears down,
+/// says so by `name`, and exits with `code`, 128+n.
 fn interrupted_mid_test(flavor: Flavor, signal: libc::c_int, code: i32, name: &str) {
-    let run = Run::fixture("slow-test")
+    let run = Testbed::fixture("slow-test")
         .flavor(flavor)
         .project(&name.to_lowercase())
         .spawn();
@@ -192,32 +209,19 @@ fn interrupted_mid_test(flavor: Flavor, signal: libc::c_int, code: i32, name: &s
     );
     assert_clean(&out.project);
 }
-
-fn sigint_mid_test_exits_130_and_tears_down(flavor: Flavor) {
-    interrupted_mid_test(flavor, libc::SIGINT, 130, "SIGINT");
-}
-per_flavor!(sigint_mid_test_exits_130_and_tears_down);
-
-fn sigterm_mid_test_exits_143_and_tears_down(flavor: Flavor) {
-    interrupted_mid_test(flavor, libc::SIGTERM, 143, "SIGTERM");
-}
-per_flavor!(sigterm_mid_test_exits_143_and_tears_down);
-
-fn sighup_mid_test_exits_129_and_tears_down(flavor: Flavor) {
-    interrupted_mid_test(flavor, libc::SIGHUP, 129, "SIGHUP");
-}
-per_flavor!(sighup_mid_test_exits_129_and_tears_down);
+per_flavor_cases!(interrupted_mid_test {
+    sigint_mid_test_exits_130_and_tears_down: (libc::SIGINT, 130, "SIGINT");
+    sigterm_mid_test_exits_143_and_tears_down: (libc::SIGTERM, 143, "SIGTERM");
+    sighup_mid_test_exits_129_and_tears_down: (libc::SIGHUP, 129, "SIGHUP");
+});
 
 // ---- project names -----------------------------------------------------
 
 fn parallel_runs_get_distinct_generated_names(flavor: Flavor) {
     let runs: Vec<_> = (0..4)
-        .map(|_| Run::fixture("example").flavor(flavor).spawn())
+        .map(|_| Testbed::fixture("example").flavor(flavor).spawn())
         .collect();
-    let outs: Vec<_> = runs
-        .into_iter()
-        .map(|r| r.finish(support::RUN_TIMEOUT))
-        .collect();
+    let outs: Vec<_> = runs.into_iter().map(|r| r.finish(RUN_TIMEOUT)).collect();
     let mut names = Vec::new();
     for out in &outs {
         assert_eq!(out.code, Some(0), "{out}");
@@ -243,64 +247,13 @@ fn parallel_runs_get_distinct_generated_names(flavor: Flavor) {
 per_flavor!(parallel_runs_get_distinct_generated_names);
 
 // ---- bad input ---------------------------------------------------------
-
-#[test]
-fn missing_compose_file_is_a_usage_error() {
-    if !engine_ready() {
-        return;
-    }
-    let out = Run::file("nope.yml").project("nofile").output();
-    assert_eq!(out.code, Some(2), "{out}");
-    assert!(out.error_line().contains("nope.yml"), "{out}");
-    assert_clean(&out.project);
-}
-
-#[test]
-fn bad_flag_value_is_a_usage_error() {
-    if !engine_ready() {
-        return;
-    }
-    let out = Run::fixture("basic")
-        .project("badflag")
-        .args(["--wait-timeout", "abc"])
-        .output();
-    assert_eq!(out.code, Some(2), "{out}");
-    let error = out.error_line();
-    assert!(
-        error.contains("--wait-timeout") && error.contains("abc"),
-        "{out}"
-    );
-    assert_clean(&out.project);
-}
-
-#[test]
-fn missing_docker_exits_127() {
-    if !engine_ready() {
-        return;
-    }
-    let empty = tempfile::tempdir().unwrap();
-    let out = Run::fixture("basic")
-        .project("nodocker")
-        .env("PATH", empty.path().to_str().unwrap())
-        .output();
-    assert_eq!(out.code, Some(127), "{out}");
-    assert!(out.error_line().contains("docker"), "{out}");
-    assert_clean(&out.project);
-}
-
-fn malformed_compose_file_exits_125(flavor: Flavor) {
-    let out = Run::file("fixtures/bad/malformed.yml")
-        .flavor(flavor)
-        .project("malformed")
-        .output();
-    assert_eq!(out.code, Some(125), "{out}");
-    assert!(out.error_line().contains("malformed.yml"), "{out}");
-    assert_clean(&out.project);
-}
-per_flavor!(malformed_compose_file_exits_125);
+//
+// What testbed checks before it runs compose (a missing or malformed file,
+// `x-testbed`, flags, a missing docker) is tested against the fake docker,
+// in tests/sequence/usage.rs.
 
 fn unknown_service_is_a_usage_error_listing_the_services(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("nosvc")
         .args(["-s", "nope"])
@@ -318,7 +271,7 @@ fn unknown_service_is_a_usage_error_listing_the_services(flavor: Flavor) {
 per_flavor!(unknown_service_is_a_usage_error_listing_the_services);
 
 fn unreachable_daemon_exits_125_with_a_hint(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("nodaemon")
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
@@ -346,43 +299,10 @@ fn unreachable_daemon_exits_125_with_a_hint(flavor: Flavor) {
 }
 per_flavor!(unreachable_daemon_exits_125_with_a_hint);
 
-fn compose_file_without_services_exits_125(flavor: Flavor) {
-    let out = Run::file("fixtures/bad/no-services.yml")
-        .flavor(flavor)
-        .project("nosvcs")
-        .output();
-    assert_eq!(out.code, Some(125), "{out}");
-    assert!(out.error_line().contains("no services"), "{out}");
-    assert_clean(&out.project);
-}
-per_flavor!(compose_file_without_services_exits_125);
-
-fn unknown_x_testbed_key_is_named(flavor: Flavor) {
-    let out = Run::file("fixtures/bad/x-testbed-unknown-key.yml")
-        .flavor(flavor)
-        .project("xkey")
-        .output();
-    assert_eq!(out.code, Some(125), "{out}");
-    assert!(out.error_line().contains("servce"), "{out}");
-    assert_clean(&out.project);
-}
-per_flavor!(unknown_x_testbed_key_is_named);
-
-fn wrong_x_testbed_type_is_named(flavor: Flavor) {
-    let out = Run::file("fixtures/bad/x-testbed-bad-type.yml")
-        .flavor(flavor)
-        .project("xtype")
-        .output();
-    assert_eq!(out.code, Some(125), "{out}");
-    assert!(out.error_line().contains("wait-timeout"), "{out}");
-    assert_clean(&out.project);
-}
-per_flavor!(wrong_x_testbed_type_is_named);
-
 // ---- options -----------------------------------------------------------
 
 fn dry_run_prints_the_commands_and_starts_nothing(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("dry")
         .args(["--dry-run"])
@@ -412,7 +332,7 @@ fn dry_run_prints_the_commands_and_starts_nothing(flavor: Flavor) {
 per_flavor!(dry_run_prints_the_commands_and_starts_nothing);
 
 fn dry_run_with_a_stop_timeout_prints_compose_down(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("dry-down")
         .args(["--dry-run", "--stop-timeout", "5s"])
@@ -433,11 +353,11 @@ per_flavor!(dry_run_with_a_stop_timeout_prints_compose_down);
 fn keep_leaves_the_dependencies_and_prints_a_working_down_command(flavor: Flavor) {
     // Its own directory, where the kept stack is recorded.
     let dir = tempfile::tempdir().unwrap();
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("keep")
         .args(["--keep"])
-        .in_dir(dir.path())
+        .dir(dir.path())
         .output();
     assert_eq!(out.code, Some(0), "{out}");
     let running = docker(&[
@@ -464,7 +384,7 @@ fn keep_leaves_the_dependencies_and_prints_a_working_down_command(flavor: Flavor
         .unwrap_or_else(|| panic!("no down command printed\n{out}"));
     let removed = std::process::Command::new("sh")
         .args(["-c", down])
-        .current_dir(support::ROOT)
+        .current_dir(common::ROOT)
         .output()
         .unwrap();
     assert!(
@@ -478,7 +398,7 @@ per_flavor!(keep_leaves_the_dependencies_and_prints_a_working_down_command);
 
 fn env_passes_a_secret_without_printing_it(flavor: Flavor) {
     let secret = "s3cr3t-value-123";
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("secret")
         .env("SECRET_TOKEN", secret)
@@ -500,7 +420,7 @@ fn env_passes_a_secret_without_printing_it(flavor: Flavor) {
 per_flavor!(env_passes_a_secret_without_printing_it);
 
 fn test_container_knows_its_project_name(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("projvar")
         .command(["sh", "-c", "echo \"project=$TESTBED_PROJECT\""])
@@ -512,7 +432,7 @@ fn test_container_knows_its_project_name(flavor: Flavor) {
 per_flavor!(test_container_knows_its_project_name);
 
 fn logs_never_hides_dependency_logs_on_failure(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("lognever")
         .args(["--logs", "never"])
@@ -525,7 +445,7 @@ fn logs_never_hides_dependency_logs_on_failure(flavor: Flavor) {
 per_flavor!(logs_never_hides_dependency_logs_on_failure);
 
 fn logs_always_shows_dependency_logs_on_success(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("logalways")
         .args(["--logs", "always"])
@@ -539,7 +459,7 @@ per_flavor!(logs_always_shows_dependency_logs_on_success);
 // ---- output ------------------------------------------------------------
 
 fn stdout_holds_only_the_tests_output(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("stdout")
         .output();
@@ -552,7 +472,7 @@ fn stdout_holds_only_the_tests_output(flavor: Flavor) {
 per_flavor!(stdout_holds_only_the_tests_output);
 
 fn verbose_echoes_the_docker_commands(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("verbose")
         .args(["-v"])

@@ -2,11 +2,12 @@
 //! colours, a closed stdout, and the JUnit and JSON reports.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::support::{Flavor, ROOT, Run, assert_clean, per_flavor};
+use crate::common::engine::{assert_clean, require};
+use crate::common::{Flavor, ROOT, Testbed, per_flavor};
 
 const ESC: char = '\u{1b}';
 
@@ -46,7 +47,7 @@ fn markers(log: &str) -> Vec<Marker> {
 
 fn gitlab_mode_folds_each_phase_into_a_section(flavor: Flavor) {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Run::fixture("artifacts")
+    let out = Testbed::fixture("artifacts")
         .flavor(flavor)
         .project("gitlab")
         .env("GITLAB_CI", "true")
@@ -124,7 +125,7 @@ fn redact(text: &str, project: &str) -> String {
 }
 
 fn plain_mode_stamps_every_line_and_prints_no_escape_codes(flavor: Flavor) {
-    let out = Run::fixture("bench-chain")
+    let out = Testbed::fixture("bench-chain")
         .flavor(flavor)
         .project("plain")
         .env("TESTBED_OUTPUT", "plain")
@@ -171,17 +172,16 @@ testbed: tests passed after N.Ns",
 per_flavor!(plain_mode_stamps_every_line_and_prints_no_escape_codes);
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn colour_follows_the_color_flag() {
-    if !crate::support::engine_ready() {
-        return;
-    }
-    let out = Run::fixture("basic")
+    require();
+    let out = Testbed::fixture("basic")
         .project("color")
         .args(["--color", "always"])
         .output();
     assert!(out.stderr.contains(&format!("{ESC}[1mtestbed:")), "{out}");
     assert_clean(&out.project);
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .project("nocolor")
         .env("TESTBED_OUTPUT", "gitlab")
         .env("NO_COLOR", "1")
@@ -192,22 +192,15 @@ fn colour_follows_the_color_flag() {
 }
 
 fn a_closed_stdout_is_not_a_failure(flavor: Flavor) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_testbed"))
-        .args([
-            "run",
-            "-f",
-            "fixtures/basic/compose.yml",
-            "--compose",
-            flavor.compose(),
-        ])
-        .args([
-            "--",
+    let (mut cmd, _) = Testbed::fixture("basic")
+        .flavor(flavor)
+        .command([
             "sh",
             "-c",
             "i=0; while [ $i -lt 20000 ]; do echo line $i; i=$((i+1)); done",
         ])
-        .current_dir(ROOT)
-        .env("TESTBED_OUTPUT", "terminal")
+        .to_command();
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -272,7 +265,7 @@ fn junit_and_json_reports_for_passing_and_failing_runs(flavor: Flavor) {
     let tmp = tempfile::tempdir().unwrap();
     let (junit_path, json_path) = (tmp.path().join("junit.xml"), tmp.path().join("run.json"));
     let artifacts = tmp.path().join("artifacts");
-    let reports = |run: Run| {
+    let reports = |run: Testbed| {
         run.flavor(flavor).args([
             "--junit",
             junit_path.to_str().unwrap(),
@@ -282,7 +275,7 @@ fn junit_and_json_reports_for_passing_and_failing_runs(flavor: Flavor) {
     };
 
     // Passing, with the tests' own JUnit merged in.
-    let out = reports(Run::fixture("artifacts").project("rep-pass"))
+    let out = reports(Testbed::fixture("artifacts").project("rep-pass"))
         .args([
             "--artifacts",
             artifacts.to_str().unwrap(),
@@ -316,7 +309,7 @@ fn junit_and_json_reports_for_passing_and_failing_runs(flavor: Flavor) {
     assert_clean(&out.project);
 
     // The tests fail: their case fails, with their log.
-    let out = reports(Run::fixture("basic").project("rep-fail"))
+    let out = reports(Testbed::fixture("basic").project("rep-fail"))
         .command(["sh", "-c", "echo assertion failed: 1 == 2; exit 3"])
         .output();
     assert_eq!(out.code, Some(3), "{out}");
@@ -332,7 +325,7 @@ fn junit_and_json_reports_for_passing_and_failing_runs(flavor: Flavor) {
     assert_clean(&out.project);
 
     // A dependency crashes: up fails with its log; no tests case.
-    let out = reports(Run::fixture("crash").project("rep-crash")).output();
+    let out = reports(Testbed::fixture("crash").project("rep-crash")).output();
     assert_eq!(out.code, Some(125), "{out}");
     assert_eq!(
         cases(&junit(&junit_path), "testbed"),

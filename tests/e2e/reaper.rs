@@ -7,16 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use crate::job::{JobContainer, job_ready};
-use crate::support::{
-    Flavor, REAP_BOUND, RUN_TIMEOUT, Run, Running, assert_clean, docker, per_flavor, processes_of,
-    wait_until_reaped,
+use crate::common::engine::{assert_clean, docker, processes_of, wait_for, wait_until_reaped};
+use crate::common::{
+    BUSY_SIGNAL_TIMEOUT, Flavor, REAP_BOUND, RUN_TIMEOUT, Running, START_TIMEOUT, Testbed,
+    per_flavor,
 };
-
-/// How long a run may take to get to the moment it is killed.
-const START_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a run may take to exit after SIGTERM.
-const SIGNAL_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::job::{JobContainer, job_ready};
 
 /// Whether a container of `project` runs.
 fn runs_a_container(project: &str) -> bool {
@@ -31,15 +27,6 @@ fn runs_a_container(project: &str) -> bool {
     ])
     .trim()
     .is_empty()
-}
-
-/// Waits until `condition` holds, at most `timeout`.
-fn wait_for(what: &str, timeout: Duration, condition: impl Fn() -> bool) {
-    let started = Instant::now();
-    while !condition() {
-        assert!(started.elapsed() < timeout, "no {what} within {timeout:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// Kills testbed with SIGKILL, then checks that its stack and its reaper
@@ -68,7 +55,7 @@ fn expect_reaped(run: Running, killed: Instant) {
 }
 
 fn sigkill_during_up_leaves_nothing(flavor: Flavor) {
-    let run = Run::fixture("bench-chain")
+    let run = Testbed::fixture("bench-chain")
         .flavor(flavor)
         .project("kill-up")
         .spawn();
@@ -91,7 +78,7 @@ fn sigkill_during_a_slow_up_leaves_nothing(flavor: Flavor) {
     .unwrap();
     std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let compose = format!("{} {}", shim.display(), flavor.compose());
-    let run = Run::fixture("basic")
+    let run = Testbed::fixture("basic")
         .project(&format!("kill-slow-{}", flavor.tag()))
         .args(["--compose", &compose])
         .spawn();
@@ -114,7 +101,7 @@ fn sigkill_during_a_slow_up_leaves_nothing(flavor: Flavor) {
 per_flavor!(sigkill_during_a_slow_up_leaves_nothing);
 
 fn sigkill_while_waiting_leaves_nothing(flavor: Flavor) {
-    let run = Run::fixture("never-healthy")
+    let run = Testbed::fixture("never-healthy")
         .flavor(flavor)
         .project("kill-wait")
         .args(["--wait-timeout", "10m"])
@@ -128,7 +115,7 @@ fn sigkill_while_waiting_leaves_nothing(flavor: Flavor) {
 per_flavor!(sigkill_while_waiting_leaves_nothing);
 
 fn sigkill_during_the_tests_leaves_nothing(flavor: Flavor) {
-    let run = Run::fixture("slow-test")
+    let run = Testbed::fixture("slow-test")
         .flavor(flavor)
         .project("kill-test")
         .spawn();
@@ -144,7 +131,7 @@ fn sigkill_during_the_tests_leaves_nothing(flavor: Flavor) {
 per_flavor!(sigkill_during_the_tests_leaves_nothing);
 
 fn a_normal_run_leaves_no_reaper(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("no-reaper")
         .args(["-v"])
@@ -161,21 +148,10 @@ fn a_normal_run_leaves_no_reaper(flavor: Flavor) {
 }
 per_flavor!(a_normal_run_leaves_no_reaper);
 
-/// `testbed <args>` in `dir` with the compose of `flavor`, started with its
-/// output piped.
-fn testbed_in(dir: &std::path::Path, flavor: Flavor, args: &[&str]) -> std::process::Child {
-    let (command, rest) = args.split_first().unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_testbed"))
-        .arg(command)
-        .args(["--compose", flavor.compose()])
-        .args(rest)
-        .current_dir(dir)
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap()
+/// `testbed <args>` in `dir` with the compose of `flavor`.
+fn testbed_in(dir: &std::path::Path, flavor: Flavor, args: &[&str]) -> Testbed {
+    let (subcommand, rest) = args.split_first().unwrap();
+    Testbed::new(subcommand).dir(dir).flavor(flavor).args(rest)
 }
 
 /// `testbed test` killed: its reaper removes its test container, and only
@@ -184,46 +160,38 @@ fn sigkill_of_test_removes_only_its_test_container(flavor: Flavor) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::copy(
-        format!("{}/fixtures/slow-test/compose.yml", crate::support::ROOT),
+        format!("{}/fixtures/slow-test/compose.yml", crate::common::ROOT),
         d.join("compose.yml"),
     )
     .unwrap();
-    let up = testbed_in(d, flavor, &["up"]).wait_with_output().unwrap();
-    assert_eq!(up.status.code(), Some(0), "{up:?}");
+    let up = testbed_in(d, flavor, &["up"]).output();
+    assert_eq!(up.code, Some(0), "{up}");
     let state = std::fs::read_to_string(d.join(".testbed/state.json")).unwrap();
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     let project = state["stacks"][0]["project"].as_str().unwrap().to_string();
     let dep = format!("label=com.docker.compose.project={project}");
 
-    let mut test = testbed_in(d, flavor, &["test"]);
-    let stdout = crate::support::Stream::read(test.stdout.take().unwrap());
-    let stderr = crate::support::Stream::read(test.stderr.take().unwrap());
-    assert!(
-        stdout.wait_until(START_TIMEOUT, |text, _| text.contains("tests started")),
-        "{}",
-        stderr.text()
-    );
+    let test = testbed_in(d, flavor, &["test"]).spawn();
+    test.wait_for_stdout("tests started", START_TIMEOUT);
     let killed = Instant::now();
-    test.kill().unwrap();
-    test.wait().unwrap();
+    test.signal(libc::SIGKILL);
     let tests = format!("{project}-tests-run");
     wait_for("the test container to go", REAP_BOUND, || {
         docker(&["ps", "-aq", "--filter", &format!("name=^{tests}$")])
             .trim()
             .is_empty()
     });
-    stderr.wait_until(REAP_BOUND, |_, closed| closed);
+    // The reaper writes to testbed's stderr, and closes it when it is done.
+    test.wait_for_stderr(
+        &format!("reaper: testbed ended before it removed {tests}"),
+        REAP_BOUND,
+    );
+    let out = test.finish(REAP_BOUND);
     eprintln!(
         "note: {tests} reaped {:.1?} after SIGKILL",
         killed.elapsed()
     );
-    assert!(
-        stderr
-            .text()
-            .contains(&format!("reaper: testbed ended before it removed {tests}")),
-        "{}",
-        stderr.text()
-    );
+    assert_eq!(out.code, None, "testbed was not killed\n{out}");
     assert!(runs_a_container(&project), "the stack went too");
     assert_eq!(
         docker(&["ps", "-aq", "--filter", &dep]).lines().count(),
@@ -231,12 +199,10 @@ fn sigkill_of_test_removes_only_its_test_container(flavor: Flavor) {
         "only the dependency is left"
     );
 
-    let again = testbed_in(d, flavor, &["test", "--", "echo", "again"])
-        .wait_with_output()
-        .unwrap();
-    assert_eq!(again.status.code(), Some(0), "{again:?}");
-    let down = testbed_in(d, flavor, &["down"]).wait_with_output().unwrap();
-    assert_eq!(down.status.code(), Some(0), "{down:?}");
+    let again = testbed_in(d, flavor, &["test", "--", "echo", "again"]).output();
+    assert_eq!(again.code, Some(0), "{again}");
+    let down = testbed_in(d, flavor, &["down"]).output();
+    assert_eq!(down.code, Some(0), "{down}");
     assert_clean(&project);
 }
 per_flavor!(sigkill_of_test_removes_only_its_test_container);
@@ -247,7 +213,7 @@ fn killed_job_container_has_its_stack_removed(flavor: Flavor) {
     let job = JobContainer::new(flavor)
         .copy_fixture("fixtures/slow-test")
         .start();
-    let run = job.testbed_run().project("job-kill").spawn();
+    let run = job.testbed(Testbed::run().project("job-kill")).spawn();
     run.wait_for_stdout("tests started", START_TIMEOUT);
     let project = run.project().unwrap().to_string();
     // The reaper is a sibling of the job, on the daemon.
@@ -277,7 +243,7 @@ fn sigkill_of_testbed_in_a_job_container_leaves_nothing(flavor: Flavor) {
     let job = JobContainer::new(flavor)
         .copy_fixture("fixtures/slow-test")
         .start();
-    let run = job.testbed_run().project("job-sigkill").spawn();
+    let run = job.testbed(Testbed::run().project("job-sigkill")).spawn();
     run.wait_for_stdout("tests started", START_TIMEOUT);
     let project = run.project().unwrap().to_string();
     let killed = Instant::now();
@@ -298,17 +264,14 @@ per_flavor!(
 );
 
 #[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn a_normal_run_in_a_job_container_leaves_no_reaper() {
-    if !job_ready() {
-        return;
-    }
+    job_ready();
     let job = JobContainer::new(Flavor::V2)
         .copy_fixture("fixtures/basic")
         .start();
     let out = job
-        .testbed_run()
-        .project("job-normal")
-        .args(["-v"])
+        .testbed(Testbed::run().project("job-normal").args(["-v"]))
         .output();
     assert_eq!(out.code, Some(0), "{out}");
     assert!(
@@ -328,7 +291,7 @@ fn a_normal_run_in_a_job_container_leaves_no_reaper() {
 fn eight_runs_at_once_two_interrupted(flavor: Flavor) {
     let runs: Vec<Running> = (0..8)
         .map(|i| {
-            Run::fixture("bench-chain")
+            Testbed::fixture("bench-chain")
                 .flavor(flavor)
                 .project(&format!("par{i}"))
                 .spawn()
@@ -347,7 +310,7 @@ fn eight_runs_at_once_two_interrupted(flavor: Flavor) {
     let killed_at = Instant::now();
     killed.signal(libc::SIGKILL);
 
-    let out = terminated.finish(SIGNAL_TIMEOUT);
+    let out = terminated.finish(BUSY_SIGNAL_TIMEOUT);
     assert_eq!(out.code, Some(143), "{out}");
     let out = killed.finish(RUN_TIMEOUT);
     assert_eq!(out.code, None, "{out}");

@@ -3,38 +3,20 @@
 //! is reported, never restarted.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use crate::support::{Flavor, ROOT, assert_clean, docker, per_flavor};
+use crate::common::engine::{assert_clean, docker};
+use crate::common::{Flavor, Output, ROOT, Testbed, per_flavor};
 
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// `testbed <args>` in `dir`, with lines free of timestamps.
-fn testbed(dir: &Path, flavor: Flavor, args: &[&str]) -> Out {
-    let (command, rest) = args.split_first().unwrap();
+/// `testbed <args>` in `dir`, to its end.
+fn testbed(dir: &Path, flavor: Flavor, args: &[&str]) -> Output {
+    let (subcommand, rest) = args.split_first().unwrap();
+    let testbed = Testbed::new(subcommand).dir(dir).args(rest);
     // `env` and `ports` read the stack; only the others drive compose.
-    let drives = !matches!(*command, "env" | "ports");
-    let out = Command::new(env!("CARGO_BIN_EXE_testbed"))
-        .arg(command)
-        .args(if drives {
-            vec!["--compose", flavor.compose(), "--output", "terminal"]
-        } else {
-            Vec::new()
-        })
-        .args(rest)
-        .current_dir(dir)
-        .env_remove("COMPOSE_PROJECT_NAME")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Out {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    if matches!(*subcommand, "env" | "ports") {
+        testbed.output()
+    } else {
+        testbed.flavor(flavor).output()
     }
 }
 
@@ -98,9 +80,9 @@ fn test_three_times(d: &Path, flavor: Flavor, project: &str) {
     for code in ["0", "3", "0"] {
         let env = format!("TEST_EXIT={code}");
         let test = testbed(d, flavor, &["test", "-e", &env]);
-        assert_eq!(test.code, Some(code.parse().unwrap()), "{}", test.stderr);
-        assert_eq!(test.stdout, "api-ok\n", "{}", test.stderr);
-        assert!(!test.stderr.contains("Network"), "{}", test.stderr);
+        assert_eq!(test.code, Some(code.parse().unwrap()), "{test}");
+        assert_eq!(test.stdout, "api-ok\n", "{test}");
+        assert!(!test.stderr.contains("Network"), "{test}");
         assert_eq!(resources(project), before, "the stack changed under `test`");
     }
 }
@@ -109,37 +91,30 @@ fn up_test_test_down(flavor: Flavor) {
     let dir = checkout_of("laptop");
     let d = dir.path();
     let none = testbed(d, flavor, &["test"]);
-    assert_eq!(none.code, Some(2), "{}", none.stderr);
+    assert_eq!(none.code, Some(2), "{none}");
     assert!(
         none.stderr.contains("hint: start one with `testbed up`"),
-        "{}",
-        none.stderr
+        "{none}"
     );
 
     let up = testbed(d, flavor, &["up"]);
-    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    assert_eq!(up.code, Some(0), "{up}");
     let project = recorded_project(d);
     assert!(
         up.stderr.contains(&format!(
             "stack {project} is up; rerun the tests with `testbed test`"
         )),
-        "{}",
-        up.stderr
+        "{up}"
     );
-    assert!(
-        up.stderr.contains("api  80/tcp -> 127.0.0.1:"),
-        "{}",
-        up.stderr
-    );
+    assert!(up.stderr.contains("api  80/tcp -> 127.0.0.1:"), "{up}");
 
     let again = testbed(d, flavor, &["up"]);
-    assert_eq!(again.code, Some(2), "{}", again.stderr);
+    assert_eq!(again.code, Some(2), "{again}");
     assert!(
         again
             .stderr
             .contains(&format!("the stack {project} is already up")),
-        "{}",
-        again.stderr
+        "{again}"
     );
 
     test_three_times(d, flavor, &project);
@@ -153,21 +128,16 @@ fn up_test_test_down(flavor: Flavor) {
     assert_eq!(left.lines().count(), 1, "only api is left: {left}");
 
     let down = testbed(d, flavor, &["down"]);
-    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert_eq!(down.code, Some(0), "{down}");
     assert!(
         down.stderr.contains(&format!("stack {project} removed")),
-        "{}",
-        down.stderr
+        "{down}"
     );
     assert!(!d.join(".testbed/state.json").exists());
     assert_clean(&project);
     let twice = testbed(d, flavor, &["down"]);
-    assert_eq!(twice.code, Some(0), "{}", twice.stderr);
-    assert!(
-        twice.stderr.contains("nothing to remove"),
-        "{}",
-        twice.stderr
-    );
+    assert_eq!(twice.code, Some(0), "{twice}");
+    assert!(twice.stderr.contains("nothing to remove"), "{twice}");
 }
 per_flavor!(up_test_test_down);
 
@@ -175,7 +145,7 @@ fn a_broken_recorded_stack_is_reported_not_restarted(flavor: Flavor) {
     let dir = checkout();
     let d = dir.path();
     let run = testbed(d, flavor, &["run", "--keep"]);
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.code, Some(0), "{run}");
     let project = recorded_project(d);
     let dep = docker(&[
         "ps",
@@ -185,19 +155,17 @@ fn a_broken_recorded_stack_is_reported_not_restarted(flavor: Flavor) {
     ]);
     docker(&["kill", dep.trim()]);
     let test = testbed(d, flavor, &["test"]);
-    assert_eq!(test.code, Some(125), "{}", test.stderr);
+    assert_eq!(test.code, Some(125), "{test}");
     assert!(
         test.stderr.contains(&format!(
             "error: the stack {project} recorded here is not ready: dep (exited with code 137)"
         )),
-        "{}",
-        test.stderr
+        "{test}"
     );
     assert!(
         test.stderr
             .contains("hint: start it again with `testbed down && testbed up`"),
-        "{}",
-        test.stderr
+        "{test}"
     );
     // Not restarted behind our back.
     let state = docker(&[
@@ -210,7 +178,7 @@ fn a_broken_recorded_stack_is_reported_not_restarted(flavor: Flavor) {
     ]);
     assert_eq!(state.trim(), "exited");
     let down = testbed(d, flavor, &["down"]);
-    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert_eq!(down.code, Some(0), "{down}");
     assert_clean(&project);
 }
 per_flavor!(a_broken_recorded_stack_is_reported_not_restarted);
@@ -219,12 +187,12 @@ fn run_keep_then_test_reuses_the_stack(flavor: Flavor) {
     let dir = checkout_of("laptop");
     let d = dir.path();
     let run = testbed(d, flavor, &["run", "--keep"]);
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(run.stdout, "api-ok\n", "{}", run.stderr);
+    assert_eq!(run.code, Some(0), "{run}");
+    assert_eq!(run.stdout, "api-ok\n", "{run}");
     let project = recorded_project(d);
     test_three_times(d, flavor, &project);
     let down = testbed(d, flavor, &["down"]);
-    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert_eq!(down.code, Some(0), "{down}");
     assert_clean(&project);
 }
 per_flavor!(run_keep_then_test_reuses_the_stack);
@@ -233,15 +201,14 @@ fn env_lets_host_processes_reach_published_ports(flavor: Flavor) {
     let dir = checkout_of("laptop");
     let d = dir.path();
     let none = testbed(d, flavor, &["env"]);
-    assert_eq!(none.code, Some(1), "{}", none.stderr);
+    assert_eq!(none.code, Some(1), "{none}");
     assert!(
         none.stderr.contains("error: no stack is recorded"),
-        "{}",
-        none.stderr
+        "{none}"
     );
 
     let up = testbed(d, flavor, &["up"]);
-    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    assert_eq!(up.code, Some(0), "{up}");
     let project = recorded_project(d);
     // What `eval "$(testbed env)"` gives a shell, read back by one.
     let script = format!(
@@ -261,8 +228,7 @@ fn env_lets_host_processes_reach_published_ports(flavor: Flavor) {
     assert!(response.ends_with("api-ok\n"), "{response}");
     assert!(
         up.stderr.contains(&format!("api  80/tcp -> {address}")),
-        "{}",
-        up.stderr
+        "{up}"
     );
 
     let json = testbed(d, flavor, &["env", "--format", "json"]);
@@ -274,14 +240,13 @@ fn env_lets_host_processes_reach_published_ports(flavor: Flavor) {
         ports
             .stdout
             .contains(&format!("api      80/tcp  {address}")),
-        "{}",
-        ports.stdout
+        "{ports}"
     );
 
     let down = testbed(d, flavor, &["down"]);
-    assert_eq!(down.code, Some(0), "{}", down.stderr);
+    assert_eq!(down.code, Some(0), "{down}");
     assert_clean(&project);
     let gone = testbed(d, flavor, &["env"]);
-    assert_eq!(gone.code, Some(1), "{}", gone.stderr);
+    assert_eq!(gone.code, Some(1), "{gone}");
 }
 per_flavor!(env_lets_host_processes_reach_published_ports);

@@ -4,11 +4,12 @@
 
 use std::time::Duration;
 
-use crate::support::{Flavor, Run, assert_clean, per_flavor};
+use crate::common::engine::assert_clean;
+use crate::common::{Flavor, Testbed, per_flavor};
 
 fn conditions_are_kept_and_healthchecks_do_not_wait_for_the_interval(flavor: Flavor) {
     // The daemon would first check db and api after 30 s each.
-    let out = Run::fixture("depends")
+    let out = Testbed::fixture("depends")
         .flavor(flavor)
         .project("depends")
         .args(["-v", "--wait-timeout", "20s"])
@@ -28,7 +29,7 @@ fn conditions_are_kept_and_healthchecks_do_not_wait_for_the_interval(flavor: Fla
 per_flavor!(conditions_are_kept_and_healthchecks_do_not_wait_for_the_interval);
 
 fn a_failed_one_shot_dependency_stops_the_run_with_its_log(flavor: Flavor) {
-    let out = Run::fixture("depends")
+    let out = Testbed::fixture("depends")
         .flavor(flavor)
         .project("depends-fail")
         .env("MIGRATE_EXIT", "2")
@@ -45,7 +46,7 @@ fn a_failed_one_shot_dependency_stops_the_run_with_its_log(flavor: Flavor) {
 per_flavor!(a_failed_one_shot_dependency_stops_the_run_with_its_log);
 
 fn a_dependent_that_never_gets_to_start_is_named_on_timeout(flavor: Flavor) {
-    let out = Run::fixture("waits-for")
+    let out = Testbed::fixture("waits-for")
         .flavor(flavor)
         .project("waits-for")
         .args(["--wait-timeout", "3s"])
@@ -65,7 +66,7 @@ per_flavor!(a_dependent_that_never_gets_to_start_is_named_on_timeout);
 fn teardown_kills_services_that_ignore_sigterm_at_once(flavor: Flavor) {
     // Every long-running service of bench-chain ignores SIGTERM: a graceful
     // stop of its three levels would take 3 x 10 s.
-    let out = Run::fixture("bench-chain")
+    let out = Testbed::fixture("bench-chain")
         .flavor(flavor)
         .project("kill")
         .args(["-v"])
@@ -87,7 +88,7 @@ fn teardown_kills_services_that_ignore_sigterm_at_once(flavor: Flavor) {
 per_flavor!(teardown_kills_services_that_ignore_sigterm_at_once);
 
 fn a_stop_timeout_stops_gracefully_with_compose_down(flavor: Flavor) {
-    let out = Run::fixture("basic")
+    let out = Testbed::fixture("basic")
         .flavor(flavor)
         .project("graceful")
         .args(["-v", "--stop-timeout", "3s"])

@@ -3,11 +3,15 @@
 //! records each argv as a JSON line and misbehaves on request through
 //! `FAKE_*` variables.
 
+#[path = "../common/mod.rs"]
+mod common;
 mod support;
+mod usage;
 
-use std::time::Duration;
+use std::time::Instant;
 
-use support::{Call, Run, Testbed};
+use common::{FAKE_SIGNAL_TIMEOUT, FAKE_START_TIMEOUT};
+use support::{Call, Fake, Recorded};
 
 /// A matcher of one recorded call.
 type Matcher<'a> = Box<dyn Fn(&Call) -> bool + 'a>;
@@ -75,17 +79,17 @@ fn valid_project_name(name: &str) -> bool {
 
 /// Walks the recorded calls in order.
 struct Sequence<'a> {
-    run: &'a Run,
+    run: &'a Recorded,
     at: usize,
 }
 
 impl<'a> Sequence<'a> {
-    fn new(run: &'a Run) -> Self {
+    fn new(run: &'a Recorded) -> Self {
         Sequence { run, at: 0 }
     }
 
     /// Walks on from the first call that matches.
-    fn after(run: &'a Run, what: &str, matches: impl Fn(&Call) -> bool) -> Self {
+    fn after(run: &'a Recorded, what: &str, matches: impl Fn(&Call) -> bool) -> Self {
         let at = run
             .position(matches)
             .unwrap_or_else(|| panic!("no {what}\n{}", run.describe()));
@@ -179,7 +183,7 @@ impl<'a> Sequence<'a> {
 /// `compose -p P -f F [-f LABELS] <rest>` as testbed runs it: every
 /// command after preflight's `config` gets the labels override, except
 /// `down`, which may run after it is gone.
-fn compose_argv(run: &Run, rest: &[&str]) -> Vec<String> {
+fn compose_argv(run: &Recorded, rest: &[&str]) -> Vec<String> {
     let p = run.project();
     let mut argv: Vec<String> = ["compose", "-p", &p, "-f", &run.compose_file]
         .map(String::from)
@@ -195,7 +199,7 @@ fn compose_argv(run: &Run, rest: &[&str]) -> Vec<String> {
 
 /// The compose probe, then the daemon check and `compose config`, which run
 /// at once.
-fn assert_preflight(seq: &mut Sequence, run: &Run) {
+fn assert_preflight(seq: &mut Sequence, run: &Recorded) {
     // The compose version probe, `compose config` and the daemon check run
     // concurrently.
     let config = compose_argv(run, &["config"]);
@@ -211,7 +215,7 @@ fn assert_preflight(seq: &mut Sequence, run: &Run) {
 
 /// Up to the `compose run` of the tests: preflight, then `up --no-start db`,
 /// `docker start` of db and the polls until it is ready.
-fn assert_passing_bring_up(seq: &mut Sequence, run: &Run) {
+fn assert_passing_bring_up(seq: &mut Sequence, run: &Recorded) {
     let p = run.project();
     assert_preflight(seq, run);
     seq.next("`compose up --no-start db`", |c| {
@@ -244,7 +248,7 @@ fn assert_passing_bring_up(seq: &mut Sequence, run: &Run) {
     );
 }
 
-fn assert_passing_sequence(run: &Run) {
+fn assert_passing_sequence(run: &Recorded) {
     run.assert_code(0);
     let p = run.project();
     assert!(valid_project_name(&p), "invalid project name {p:?}");
@@ -291,19 +295,18 @@ fn assert_passing_sequence(run: &Run) {
     );
 }
 
+/// With the compose testbed finds, and with the plugin named: was also
+/// `an_explicit_compose_plugin_runs_the_same_commands`.
 #[test]
 fn a_passing_run_issues_the_documented_commands_in_order() {
-    assert_passing_sequence(&Testbed::new().run());
-}
-
-#[test]
-fn an_explicit_compose_plugin_runs_the_same_commands() {
-    assert_passing_sequence(&Testbed::new().args(&["--compose", "docker compose"]).run());
+    for args in [&[][..], &["--compose", "docker compose"]] {
+        assert_passing_sequence(&Fake::new().args(args).run());
+    }
 }
 
 #[test]
 fn env_values_travel_in_the_environment_never_on_argv() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .args(&["-e", "SECRET_TOKEN", "-e", "LEVEL=debug"])
         .env("SECRET_TOKEN", "hunter2-secret")
         .env(
@@ -338,7 +341,7 @@ fn env_values_travel_in_the_environment_never_on_argv() {
 
 #[test]
 fn the_tests_exit_code_is_passed_through() {
-    let run = Testbed::new().env("FAKE_TEST_EXIT", "3").run();
+    let run = Fake::new().env("FAKE_TEST_EXIT", "3").run();
     run.assert_code(3);
     // On failure the dependencies' logs are shown, then the stack removed.
     let logs = run
@@ -354,7 +357,7 @@ fn the_tests_exit_code_is_passed_through() {
 
 #[test]
 fn the_default_teardown_kills_and_removes_by_label_without_compose_down() {
-    let run = Testbed::new().env("FAKE_VOLUMES", "data").run();
+    let run = Fake::new().env("FAKE_VOLUMES", "data").run();
     run.assert_code(0).assert_no_compose("down");
     let p = run.project();
     let mut seq = Sequence::after(&run, "`inspect` of the tests", |c| {
@@ -374,7 +377,7 @@ fn the_default_teardown_kills_and_removes_by_label_without_compose_down() {
 
 #[test]
 fn a_stop_timeout_stops_the_stack_with_compose_down() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .env("FAKE_VOLUMES", "data")
         .args(&["--stop-timeout", "3s"])
         .run();
@@ -397,7 +400,7 @@ fn a_stop_timeout_stops_the_stack_with_compose_down() {
 
 #[test]
 fn a_failed_teardown_does_not_hide_a_test_failure() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .env("FAKE_TEST_EXIT", "3")
         .env("FAKE_RM_EXIT", "1")
         .run();
@@ -410,7 +413,7 @@ fn a_failed_teardown_does_not_hide_a_test_failure() {
 
 #[test]
 fn a_failed_teardown_after_passing_tests_is_an_engine_failure() {
-    let run = Testbed::new().env("FAKE_RM_EXIT", "1").run();
+    let run = Fake::new().env("FAKE_RM_EXIT", "1").run();
     run.assert_code(125)
         .assert_stderr_contains("error:")
         .assert_stderr_contains("teardown failed")
@@ -431,7 +434,7 @@ fn a_failed_teardown_after_passing_tests_is_an_engine_failure() {
 
 #[test]
 fn a_failed_compose_down_is_an_engine_failure_and_what_it_left_is_removed() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .args(&["--stop-timeout", "3s"])
         .env("FAKE_DOWN_EXIT", "1")
         .run();
@@ -449,7 +452,7 @@ fn a_failed_compose_down_is_an_engine_failure_and_what_it_left_is_removed() {
 
 #[test]
 fn a_failed_up_is_an_engine_failure_and_still_tears_down() {
-    let run = Testbed::new().env("FAKE_UP_EXIT", "1").run();
+    let run = Fake::new().env("FAKE_UP_EXIT", "1").run();
     run.assert_code(125)
         .assert_stderr_contains("error:")
         .assert_stderr_contains("is already in use")
@@ -465,7 +468,7 @@ fn a_failed_up_is_an_engine_failure_and_still_tears_down() {
 
 #[test]
 fn keep_leaves_the_stack_and_prints_how_to_remove_it() {
-    let run = Testbed::new().args(&["--keep"]).run();
+    let run = Fake::new().args(&["--keep"]).run();
     run.assert_code(0).assert_no_compose("down");
     let p = run.project();
     let f = &run.compose_file;
@@ -509,7 +512,7 @@ fn keep_leaves_the_stack_and_prints_how_to_remove_it() {
 
 /// The lines `--dry-run` prints, after checking that it ran nothing but
 /// read-only commands.
-fn dry_run_plan(run: &Run) -> Vec<String> {
+fn dry_run_plan(run: &Recorded) -> Vec<String> {
     run.assert_code(0);
     for call in &run.calls {
         let read_only =
@@ -526,7 +529,7 @@ fn dry_run_plan(run: &Run) -> Vec<String> {
 
 #[test]
 fn dry_run_starts_nothing_and_prints_the_plan() {
-    let run = Testbed::new().args(&["--dry-run"]).run();
+    let run = Fake::new().args(&["--dry-run"]).run();
     let plan = dry_run_plan(&run);
     let p = run.project();
     let f = &run.compose_file;
@@ -564,7 +567,7 @@ fn dry_run_starts_nothing_and_prints_the_plan() {
     );
     assert!(!has(" down "), "{}", run.describe());
 
-    let run = Testbed::new()
+    let run = Fake::new()
         .args(&["--dry-run", "--stop-timeout", "3s"])
         .run();
     let plan = dry_run_plan(&run);
@@ -580,10 +583,12 @@ fn dry_run_starts_nothing_and_prints_the_plan() {
 
 #[test]
 fn sigterm_during_up_stops_it_and_tears_down_with_143() {
-    let running = Testbed::new().env("FAKE_UP_SLEEP", "30").spawn();
-    running.wait_for_call(Duration::from_secs(20), |c| c.is_compose("up"));
+    let running = Fake::new().env("FAKE_UP_SLEEP", "30").spawn();
+    running.wait_for_call(FAKE_START_TIMEOUT, |c| c.is_compose("up"));
+    let signalled = Instant::now();
     running.signal(libc::SIGTERM);
-    let run = running.finish_within(Duration::from_secs(10));
+    let run = running.finish_within(FAKE_SIGNAL_TIMEOUT);
+    let elapsed = signalled.elapsed();
     run.assert_code(143)
         .assert_stderr_contains("SIGTERM")
         .assert_no_compose("run")
@@ -594,19 +599,19 @@ fn sigterm_during_up_stops_it_and_tears_down_with_143() {
     seq.sweep(&p, &[], &[], &[]);
     seq.end();
     assert!(
-        run.elapsed < Duration::from_secs(10),
+        elapsed < FAKE_SIGNAL_TIMEOUT,
         "testbed waited for the interrupted `up`"
     );
 }
 
 #[test]
 fn sigint_during_the_tests_kills_the_test_container_and_tears_down_with_130() {
-    let running = Testbed::new().env("FAKE_RUN_SLEEP", "30").spawn();
+    let running = Fake::new().env("FAKE_RUN_SLEEP", "30").spawn();
     // Once the test container runs: a signal before it exists has nothing
     // to kill.
-    running.wait_for_object(Duration::from_secs(20), &["container", "True", "running"]);
+    running.wait_for_object(FAKE_START_TIMEOUT, &["container", "True", "running"]);
     running.signal(libc::SIGINT);
-    let run = running.finish_within(Duration::from_secs(10));
+    let run = running.finish_within(FAKE_SIGNAL_TIMEOUT);
     run.assert_code(130).assert_no_compose("down");
     let p = run.project();
     let test_container = format!("{p}-tests-run");
@@ -633,15 +638,15 @@ fn sigint_during_the_tests_kills_the_test_container_and_tears_down_with_130() {
 
 #[test]
 fn sigint_with_a_stop_timeout_sweeps_after_compose_down() {
-    let running = Testbed::new()
+    let running = Fake::new()
         .args(&["--stop-timeout", "2s"])
         .env("FAKE_RUN_SLEEP", "30")
         .spawn();
     // Once the test container runs: a signal before it exists has nothing
     // to kill.
-    running.wait_for_object(Duration::from_secs(20), &["container", "True", "running"]);
+    running.wait_for_object(FAKE_START_TIMEOUT, &["container", "True", "running"]);
     running.signal(libc::SIGINT);
-    let run = running.finish_within(Duration::from_secs(10));
+    let run = running.finish_within(FAKE_SIGNAL_TIMEOUT);
     run.assert_code(130);
     let p = run.project();
     let test_container = format!("{p}-tests-run");
@@ -663,7 +668,7 @@ fn sigint_with_a_stop_timeout_sweeps_after_compose_down() {
 
 #[test]
 fn an_unreachable_daemon_is_an_engine_failure_with_a_hint() {
-    let run = Testbed::new().env("FAKE_DAEMON_DOWN", "1").run();
+    let run = Fake::new().env("FAKE_DAEMON_DOWN", "1").run();
     run.assert_code(125)
         .assert_stderr_contains("error:")
         .assert_stderr_contains("hint:")
@@ -675,7 +680,7 @@ fn an_unreachable_daemon_is_an_engine_failure_with_a_hint() {
 #[test]
 fn a_missing_compose_plugin_is_not_found() {
     for args in [&[][..], &["--compose", "docker compose"][..]] {
-        let run = Testbed::new()
+        let run = Fake::new()
             .args(args)
             .env("FAKE_NO_COMPOSE_PLUGIN", "1")
             .run();
@@ -702,7 +707,7 @@ fn a_missing_compose_plugin_is_not_found() {
 
 #[test]
 fn verbose_echoes_commands_but_not_the_polls_nor_secret_values() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .args(&["-v", "-e", "SECRET_TOKEN"])
         .env("SECRET_TOKEN", "hunter2-secret")
         .env("FAKE_HEALTH", "starting")
@@ -736,7 +741,7 @@ fn verbose_echoes_commands_but_not_the_polls_nor_secret_values() {
 
 #[test]
 fn services_limits_what_up_creates_and_testbed_starts() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .args(&["--services", "db"])
         .env("FAKE_SERVICES", "db cache tests")
         .run();
@@ -751,20 +756,8 @@ fn services_limits_what_up_creates_and_testbed_starts() {
 }
 
 #[test]
-fn an_unknown_service_in_services_is_a_usage_error_listing_them() {
-    let run = Testbed::new()
-        .args(&["--services", "nope"])
-        .env("FAKE_SERVICES", "db cache tests")
-        .run();
-    run.assert_code(2)
-        .assert_stderr_contains("`nope`")
-        .assert_stderr_contains("cache, db, tests")
-        .assert_no_compose("up");
-}
-
-#[test]
 fn without_services_every_other_service_is_started() {
-    let run = Testbed::new().env("FAKE_SERVICES", "db cache tests").run();
+    let run = Fake::new().env("FAKE_SERVICES", "db cache tests").run();
     run.assert_code(0);
     assert_eq!(
         run.only_compose("up").compose_args(),
@@ -803,7 +796,7 @@ services:
     image: busybox
 ";
 
-fn test_service(run: &Run) -> String {
+fn test_service(run: &Recorded) -> String {
     let test_run = run.only_compose("run");
     let p = run.project();
     let service = test_run.argv.last().unwrap().clone();
@@ -824,30 +817,24 @@ fn test_service(run: &Run) -> String {
 
 #[test]
 fn the_test_service_comes_from_flag_then_env_then_x_testbed() {
-    let services = "db api-tests tests smoke";
-    let block = Testbed::new()
-        .compose_file(WITH_BLOCK)
-        .env("FAKE_SERVICES", services)
-        .run();
-    block.assert_code(0);
-    assert_eq!(test_service(&block), "api-tests");
-
-    let env = Testbed::new()
-        .compose_file(WITH_BLOCK)
-        .env("FAKE_SERVICES", services)
-        .env("TESTBED_SERVICE", "tests")
-        .run();
-    env.assert_code(0);
-    assert_eq!(test_service(&env), "tests");
-
-    let flag = Testbed::new()
-        .compose_file(WITH_BLOCK)
-        .env("FAKE_SERVICES", services)
-        .env("TESTBED_SERVICE", "tests")
-        .args(&["--service", "smoke"])
-        .run();
-    flag.assert_code(0);
-    assert_eq!(test_service(&flag), "smoke");
+    // (TESTBED_SERVICE, the flags, the test service that runs)
+    let cases: [(Option<&str>, &[&str], &str); 3] = [
+        (None, &[], "api-tests"),
+        (Some("tests"), &[], "tests"),
+        (Some("tests"), &["--service", "smoke"], "smoke"),
+    ];
+    for (env, args, expected) in cases {
+        let mut fake = Fake::new()
+            .compose_file(WITH_BLOCK)
+            .env("FAKE_SERVICES", "db api-tests tests smoke")
+            .args(args);
+        if let Some(service) = env {
+            fake = fake.env("TESTBED_SERVICE", service);
+        }
+        let run = fake.run();
+        run.assert_code(0);
+        assert_eq!(test_service(&run), expected, "{}", run.describe());
+    }
 }
 
 /// api waits for db to be healthy; the tests need both.
@@ -868,8 +855,8 @@ services:
     depends_on: [api]
 ";
 
-fn api_on_db() -> Testbed {
-    Testbed::new()
+fn api_on_db() -> Fake {
+    Fake::new()
         .compose_file(API_ON_DB)
         .env("FAKE_SERVICES", "db api tests")
         .env("FAKE_DEPENDS", "api:db:service_healthy")
@@ -918,7 +905,7 @@ fn a_service_healthy_dependency_is_started_after_its_healthcheck_succeeds() {
 
 #[test]
 fn an_exec_healthcheck_success_makes_a_service_ready_while_the_daemon_says_starting() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .env("FAKE_HEALTH", "starting")
         .env("FAKE_HEALTHY_AFTER", "1")
         .args(&["--wait-timeout", "20s"])
@@ -940,7 +927,7 @@ fn an_exec_healthcheck_success_makes_a_service_ready_while_the_daemon_says_start
 #[test]
 fn a_dependency_without_a_healthcheck_is_ready_once_started() {
     // Any healthcheck would stay `starting` and fail when run.
-    let run = Testbed::new()
+    let run = Fake::new()
         .env("FAKE_SERVICES", "cache tests")
         .env("FAKE_HEALTH", "starting cache=none")
         .args(&["--wait-timeout", "20s"])
@@ -958,7 +945,7 @@ fn a_dependency_without_a_healthcheck_is_ready_once_started() {
 
 #[test]
 fn a_dependency_that_completed_successfully_lets_its_dependent_start() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .env("FAKE_SERVICES", "migrate api tests")
         .env("FAKE_DEPENDS", "api:migrate:service_completed_successfully")
         .env("FAKE_EXIT", "migrate=0")
@@ -974,7 +961,7 @@ fn a_dependency_that_completed_successfully_lets_its_dependent_start() {
 
 #[test]
 fn a_dependency_that_exits_non_zero_fails_before_its_dependents_with_its_log() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .env("FAKE_SERVICES", "migrate api tests")
         .env("FAKE_DEPENDS", "api:migrate:service_completed_successfully")
         .env("FAKE_EXIT", "migrate=1")
@@ -998,24 +985,64 @@ fn a_dependency_that_exits_non_zero_fails_before_its_dependents_with_its_log() {
     );
 }
 
+/// What goes wrong on the engine before the tests can run, what testbed
+/// must say, and whether `compose run` of the tests was tried; each case
+/// leaves nothing behind. Was `a_dependency_that_cannot_be_started_is_an_engine_failure`,
+/// `an_unhealthy_dependency_fails_before_the_tests_with_its_log`,
+/// `a_test_service_that_cannot_be_created_is_an_engine_failure` and
+/// `a_test_command_that_cannot_be_started_exits_126`.
 #[test]
-fn a_dependency_that_cannot_be_started_is_an_engine_failure() {
-    let run = Testbed::new().env("FAKE_START_EXIT", "1").run();
-    run.assert_code(125)
-        .assert_stderr_contains("cannot start `db`")
-        .assert_stderr_contains("port is already allocated")
-        .assert_no_compose("run")
-        .assert_nothing_left();
-}
-
-#[test]
-fn an_unhealthy_dependency_fails_before_the_tests_with_its_log() {
-    let run = Testbed::new().env("FAKE_HEALTH", "unhealthy").run();
-    run.assert_code(125)
-        .assert_stderr_contains("dependency `db` turned unhealthy: fake probe: connection refused")
-        .assert_stderr_contains("db | fake log line")
-        .assert_no_compose("run")
-        .assert_nothing_left();
+fn failures_before_the_tests_run_exit_125_or_126_and_leave_nothing() {
+    let cases: [(&str, &str, i32, [&str; 2], bool); 4] = [
+        (
+            "FAKE_START_EXIT",
+            "1",
+            125,
+            ["cannot start `db`", "port is already allocated"],
+            false,
+        ),
+        (
+            "FAKE_HEALTH",
+            "unhealthy",
+            125,
+            [
+                "dependency `db` turned unhealthy: fake probe: connection refused",
+                // Its log.
+                "db | fake log line",
+            ],
+            false,
+        ),
+        (
+            "FAKE_RUN_FAIL",
+            "create",
+            125,
+            [
+                "before the test container was created",
+                "pull access denied",
+            ],
+            true,
+        ),
+        (
+            "FAKE_RUN_FAIL",
+            "start",
+            126,
+            [
+                "could not be started in `tests`",
+                "executable file not found",
+            ],
+            true,
+        ),
+    ];
+    for (name, value, code, said, tests_tried) in cases {
+        let run = Fake::new().env(name, value).run();
+        run.assert_code(code).assert_nothing_left();
+        for needle in said {
+            run.assert_stderr_contains(needle);
+        }
+        if !tests_tried {
+            run.assert_no_compose("run");
+        }
+    }
 }
 
 #[test]
@@ -1041,10 +1068,10 @@ fn a_dependency_that_never_gets_healthy_times_out_with_124_naming_what_waits() {
 
 #[test]
 fn sigterm_while_waiting_for_readiness_tears_down_with_143() {
-    let running = Testbed::new().env("FAKE_HEALTH", "starting").spawn();
-    running.wait_for_call(Duration::from_secs(20), |c| is_probe(c, "db"));
+    let running = Fake::new().env("FAKE_HEALTH", "starting").spawn();
+    running.wait_for_call(FAKE_START_TIMEOUT, |c| is_probe(c, "db"));
     running.signal(libc::SIGTERM);
-    let run = running.finish_within(Duration::from_secs(10));
+    let run = running.finish_within(FAKE_SIGNAL_TIMEOUT);
     run.assert_code(143)
         .assert_no_compose("run")
         .assert_no_compose("down")
@@ -1053,7 +1080,7 @@ fn sigterm_while_waiting_for_readiness_tears_down_with_143() {
 
 #[test]
 fn without_dependencies_nothing_is_started_or_waited_for() {
-    let run = Testbed::new().env("FAKE_SERVICES", "tests").run();
+    let run = Fake::new().env("FAKE_SERVICES", "tests").run();
     run.assert_code(0).assert_no_compose("up");
     let p = run.project();
     let test_container = format!("{p}-tests-run");
@@ -1076,7 +1103,7 @@ fn without_dependencies_nothing_is_started_or_waited_for() {
 
 #[test]
 fn the_test_command_follows_the_service_verbatim() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .args(&["--", "sh", "-c", "echo \"hi there\" \\o/\n"])
         .run();
     run.assert_code(0);
@@ -1091,7 +1118,7 @@ fn the_test_command_follows_the_service_verbatim() {
 
 #[test]
 fn pull_and_build_come_before_up() {
-    let run = Testbed::new().args(&["--pull", "--build"]).run();
+    let run = Fake::new().args(&["--pull", "--build"]).run();
     run.assert_code(0);
     let pull = run.position(|c| c.is_compose("pull")).unwrap();
     let build = run.position(|c| c.is_compose("build")).unwrap();
@@ -1110,66 +1137,36 @@ services:
   cache: {image: redis:7}
   tests: {image: busybox}
 ";
-    let block = Testbed::new()
-        .compose_file(yaml)
-        .env("FAKE_SERVICES", "db cache tests")
-        .run();
-    block.assert_code(0);
-    assert_eq!(
-        block.only_compose("up").compose_args(),
-        ["--no-start", "db"]
-    );
-    assert_eq!(
-        block.only_compose("down").compose_args(),
-        ["-v", "--remove-orphans", "-t", "7"]
-    );
-    let flags = Testbed::new()
-        .compose_file(yaml)
-        .env("FAKE_SERVICES", "db cache tests")
-        .env("TESTBED_SERVICES", "cache")
-        .args(&["--stop-timeout", "3"])
-        .run();
-    flags.assert_code(0);
-    assert_eq!(
-        flags.only_compose("up").compose_args(),
-        ["--no-start", "cache"]
-    );
-    assert_eq!(
-        flags.only_compose("down").compose_args(),
-        ["-v", "--remove-orphans", "-t", "3"]
-    );
-}
-
-#[test]
-fn a_test_service_that_cannot_be_created_is_an_engine_failure() {
-    let run = Testbed::new().env("FAKE_RUN_FAIL", "create").run();
-    run.assert_code(125)
-        .assert_stderr_contains("before the test container was created")
-        .assert_stderr_contains("pull access denied")
-        .assert_nothing_left();
-}
-
-#[test]
-fn a_test_command_that_cannot_be_started_exits_126() {
-    let run = Testbed::new().env("FAKE_RUN_FAIL", "start").run();
-    run.assert_code(126)
-        .assert_stderr_contains("could not be started in `tests`")
-        .assert_stderr_contains("executable file not found")
-        .assert_nothing_left();
-}
-
-#[test]
-fn an_unknown_test_service_is_a_usage_error() {
-    let run = Testbed::new().args(&["--service", "nope"]).run();
-    run.assert_code(2)
-        .assert_stderr_contains("`nope`")
-        .assert_stderr_contains("db, tests")
-        .assert_no_compose("up");
+    // (TESTBED_SERVICES, the flags, what `up` starts, the grace period of
+    // `down`)
+    let cases: [(Option<&str>, &[&str], &str, &str); 2] = [
+        (None, &[], "db", "7"),
+        (Some("cache"), &["--stop-timeout", "3"], "cache", "3"),
+    ];
+    for (env, args, started, grace) in cases {
+        let mut fake = Fake::new()
+            .compose_file(yaml)
+            .env("FAKE_SERVICES", "db cache tests")
+            .args(args);
+        if let Some(services) = env {
+            fake = fake.env("TESTBED_SERVICES", services);
+        }
+        let run = fake.run();
+        run.assert_code(0);
+        assert_eq!(
+            run.only_compose("up").compose_args(),
+            ["--no-start", started]
+        );
+        assert_eq!(
+            run.only_compose("down").compose_args(),
+            ["-v", "--remove-orphans", "-t", grace]
+        );
+    }
 }
 
 #[test]
 fn a_sub_second_stop_timeout_is_rounded_up_for_compose_down() {
-    let run = Testbed::new().args(&["--stop-timeout", "500ms"]).run();
+    let run = Fake::new().args(&["--stop-timeout", "500ms"]).run();
     run.assert_code(0);
     let down = run.only_compose("down");
     assert!(
@@ -1181,7 +1178,7 @@ fn a_sub_second_stop_timeout_is_rounded_up_for_compose_down() {
 
 #[test]
 fn env_for_the_tests_does_not_reconfigure_compose_itself() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .args(&["-e", "DOCKER_HOST=tcp://dind:2375"])
         .env("FAKE_DOCKER_RECORD_ENV", "DOCKER_HOST")
         .run();
@@ -1200,7 +1197,7 @@ fn env_for_the_tests_does_not_reconfigure_compose_itself() {
 
 #[test]
 fn tests_get_no_terminal_unless_tty_is_asked_for() {
-    let run = Testbed::new().run();
+    let run = Fake::new().run();
     run.assert_code(0);
     assert!(
         run.only_compose("run")
@@ -1209,7 +1206,7 @@ fn tests_get_no_terminal_unless_tty_is_asked_for() {
         "{}",
         run.describe()
     );
-    let run = Testbed::new().args(&["--tty"]).run();
+    let run = Fake::new().args(&["--tty"]).run();
     run.assert_code(0);
     assert!(
         !run.only_compose("run")
@@ -1222,7 +1219,7 @@ fn tests_get_no_terminal_unless_tty_is_asked_for() {
 
 #[test]
 fn artifacts_in_copy_mode_save_every_log_and_copy_the_tests_files_out() {
-    let run = Testbed::new()
+    let run = Fake::new()
         .args(&["--artifacts", "out", "--artifacts-mode", "copy"])
         .run();
     run.assert_code(0);

@@ -1,15 +1,15 @@
-//! Runs the testbed binary against the fake `docker` in `tests/fake-docker`
-//! and reads back the commands it recorded.
+//! The fake engine, a layer on the common harness: testbed runs with a PATH
+//! that holds the fake `docker` of tests/fake-docker and nothing else, and
+//! what that fake recorded (the calls, in order) and still holds (the
+//! containers, networks and volumes) is read back.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long any one testbed run may take before the test gives up on it.
-const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::common::{Output, ROOT, RUN_TIMEOUT, Running, Testbed};
+
 const POLL: Duration = Duration::from_millis(10);
 
 /// A stack with a `db` and a `tests` service, as most projects have.
@@ -22,22 +22,29 @@ services:
     depends_on: [db]
 ";
 
-/// One `testbed run` in a temporary directory, with a PATH that holds the
-/// fake `docker` and nothing else: no real `docker` or `docker-compose` can
-/// be reached, whatever is installed on the machine.
-pub struct Testbed {
+/// A testbed command line against the fake engine, in a temporary
+/// directory whose `work/compose.yml` is the stack. Nothing of the caller's
+/// environment reaches it, and no real `docker` or `docker-compose` can be
+/// reached, whatever is installed on the machine.
+#[must_use]
+pub struct Fake {
     root: tempfile::TempDir,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
+    testbed: Testbed,
 }
 
-impl Testbed {
-    pub fn new() -> Testbed {
+impl Fake {
+    /// `testbed run` on [`COMPOSE_YML`].
+    pub fn new() -> Fake {
+        Fake::with(Testbed::run())
+    }
+
+    /// `testbed` the way `testbed` says, on [`COMPOSE_YML`].
+    pub fn with(testbed: Testbed) -> Fake {
         let root = tempfile::Builder::new()
             .prefix("testbed-seq-")
             .tempdir()
             .expect("create a temporary directory");
-        let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-docker/docker");
+        let fake = Path::new(ROOT).join("tests/fake-docker/docker");
         let mode = std::os::unix::fs::PermissionsExt::mode(
             &std::fs::metadata(&fake)
                 .unwrap_or_else(|e| panic!("{}: {e}", fake.display()))
@@ -51,97 +58,87 @@ impl Testbed {
         let bin = root.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         std::os::unix::fs::symlink(&fake, bin.join("docker")).unwrap();
-        std::fs::create_dir(root.path().join("work")).unwrap();
-        let testbed = Testbed {
-            root,
-            args: vec!["run".into()],
-            env: vec![("FAKE_DOCKER_RECORD_ENV".into(), "TESTBED_PROJECT".into())],
-        };
-        testbed.compose_file(COMPOSE_YML)
+        let work = root.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        let testbed = testbed
+            .dir(&work)
+            .no_engine()
+            // Nothing from the caller's environment (COMPOSE_FILE,
+            // TESTBED_*, CI_*, DOCKER_HOST…) may leak into the run.
+            .env_clear()
+            .env("PATH", bin.to_str().unwrap())
+            .env(
+                "FAKE_DOCKER_LOG",
+                root.path().join("docker.log").to_str().unwrap(),
+            )
+            .env("FAKE_DOCKER_RECORD_ENV", "TESTBED_PROJECT");
+        Fake { root, testbed }.compose_file(COMPOSE_YML)
     }
 
     /// Replaces `compose.yml` in the working directory.
-    pub fn compose_file(self, yaml: &str) -> Testbed {
+    pub fn compose_file(self, yaml: &str) -> Fake {
         std::fs::write(self.work().join("compose.yml"), yaml).unwrap();
         self
     }
 
-    pub fn args(mut self, args: &[&str]) -> Testbed {
-        self.args.extend(args.iter().map(|a| a.to_string()));
+    pub fn args(self, args: &[&str]) -> Fake {
+        self.map(|t| t.args(args))
+    }
+
+    /// A variable for testbed, and so for the fake: the later of two
+    /// settings of one name wins.
+    pub fn env(self, name: &str, value: &str) -> Fake {
+        self.map(|t| t.env(name, value))
+    }
+
+    /// Changes the command line some other way.
+    pub fn map(mut self, change: impl FnOnce(Testbed) -> Testbed) -> Fake {
+        self.testbed = change(self.testbed);
         self
     }
 
-    pub fn env(mut self, name: &str, value: &str) -> Testbed {
-        self.env.push((name.into(), value.into()));
-        self
-    }
-
-    fn work(&self) -> PathBuf {
+    /// The directory testbed runs in, which holds `compose.yml`.
+    pub fn work(&self) -> PathBuf {
         self.root.path().join("work")
     }
 
-    fn log(&self) -> PathBuf {
-        self.root.path().join("docker.log")
-    }
-
-    fn spawn_child(&self) -> Child {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_testbed"));
-        command
-            .args(&self.args)
-            .current_dir(self.work())
-            // Nothing from the caller's environment (COMPOSE_FILE,
-            // TESTBED_*, CI_*, DOCKER_HOST…) may leak into the run.
-            .env_clear()
-            .env("PATH", self.root.path().join("bin"))
-            .env("FAKE_DOCKER_LOG", self.log())
-            // Lines without timestamps, unless a test asks for a mode.
-            .env("TESTBED_OUTPUT", "terminal")
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command.spawn().expect("start testbed")
-    }
-
     /// Runs testbed to the end.
-    pub fn run(self) -> Run {
+    pub fn run(self) -> Recorded {
         self.spawn().finish()
     }
 
     /// Starts testbed and returns at once, for signal tests.
-    pub fn spawn(self) -> Running {
-        let mut child = self.spawn_child();
-        let stdout = reader(child.stdout.take().unwrap());
-        let stderr = reader(child.stderr.take().unwrap());
-        Running {
-            testbed: self,
-            child,
-            stdout,
-            stderr,
+    pub fn spawn(self) -> FakeRunning {
+        let running = self.testbed.spawn();
+        FakeRunning {
+            root: self.root,
+            running,
         }
     }
 }
 
-fn reader(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
+/// A testbed process that is still running against the fake engine.
+pub struct FakeRunning {
+    root: tempfile::TempDir,
+    running: Running,
 }
 
-/// A testbed process that is still running.
-pub struct Running {
-    testbed: Testbed,
-    child: Child,
-    stdout: JoinHandle<String>,
-    stderr: JoinHandle<String>,
+impl Deref for FakeRunning {
+    type Target = Running;
+
+    fn deref(&self) -> &Running {
+        &self.running
+    }
 }
 
-impl Running {
+impl FakeRunning {
+    fn log(&self) -> PathBuf {
+        self.root.path().join("docker.log")
+    }
+
     /// The calls recorded so far.
     pub fn calls(&self) -> Vec<Call> {
-        read_log(&self.testbed.log())
+        read_log(&self.log())
     }
 
     /// Waits until a recorded call matches, or panics after `timeout`.
@@ -158,11 +155,12 @@ impl Running {
     }
 
     /// Waits until the fake engine holds an object whose line (see
-    /// [`Run::leftovers`]) has all of `words`, or panics after `timeout`.
+    /// [`Recorded::leftovers`]) has all of `words`, or panics after
+    /// `timeout`.
     pub fn wait_for_object(&self, timeout: Duration, words: &[&str]) {
         let deadline = Instant::now() + timeout;
         let held = || {
-            leftovers(&self.testbed.log()).iter().any(|object| {
+            leftovers(&self.log()).iter().any(|object| {
                 let fields: Vec<&str> = object.split(' ').collect();
                 words.iter().all(|w| fields.contains(w))
             })
@@ -177,50 +175,26 @@ impl Running {
         }
     }
 
-    pub fn signal(&self, signal: libc::c_int) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill(2) has no memory-safety preconditions.
-        let sent = unsafe { libc::kill(pid, signal) };
-        assert_eq!(sent, 0, "kill({pid}, {signal}) failed");
-    }
-
     /// Waits for testbed to exit, at most `timeout`.
-    pub fn finish_within(mut self, timeout: Duration) -> Run {
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > timeout {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "testbed did not exit within {timeout:?}; calls:\n{}",
-                    transcript(&self.calls())
-                );
-            }
-            std::thread::sleep(POLL);
-        };
-        let elapsed = started.elapsed();
-        let calls = read_log(&self.testbed.log());
-        Run {
-            status,
-            elapsed,
-            stdout: self.stdout.join().unwrap(),
-            stderr: self.stderr.join().unwrap(),
+    pub fn finish_within(self, timeout: Duration) -> Recorded {
+        let log = self.log();
+        let output = self.running.finish(timeout);
+        let calls = read_log(&log);
+        Recorded {
+            output,
             labels_file: labels_file(&calls),
             calls,
-            compose_file: std::fs::canonicalize(self.testbed.work())
+            compose_file: std::fs::canonicalize(self.root.path().join("work"))
                 .unwrap()
                 .join("compose.yml")
                 .display()
                 .to_string(),
-            leftovers: leftovers(&self.testbed.log()),
-            _root: self.testbed.root,
+            leftovers: leftovers(&log),
+            _root: self.root,
         }
     }
 
-    pub fn finish(self) -> Run {
+    pub fn finish(self) -> Recorded {
         self.finish_within(RUN_TIMEOUT)
     }
 }
@@ -350,12 +324,10 @@ fn labels_file(calls: &[Call]) -> Option<String> {
     })
 }
 
-/// A finished testbed run.
-pub struct Run {
-    pub status: ExitStatus,
-    pub elapsed: Duration,
-    pub stdout: String,
-    pub stderr: String,
+/// A finished testbed run against the fake engine: its [`Output`], and what
+/// the engine saw and kept.
+pub struct Recorded {
+    pub output: Output,
     pub calls: Vec<Call>,
     /// The compose file as testbed passes it: an absolute path.
     pub compose_file: String,
@@ -369,12 +341,20 @@ pub struct Run {
     _root: tempfile::TempDir,
 }
 
-impl Run {
+impl Deref for Recorded {
+    type Target = Output;
+
+    fn deref(&self) -> &Output {
+        &self.output
+    }
+}
+
+impl Recorded {
     /// Everything about the run, for assertion messages.
     pub fn describe(&self) -> String {
         format!(
-            "status: {:?}\n--- docker calls ---\n{}\n--- left on the engine ---\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status,
+            "status: {}\n--- docker calls ---\n{}\n--- left on the engine ---\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.output.status,
             transcript(&self.calls),
             self.leftovers.join("\n"),
             self.stdout,
@@ -382,9 +362,9 @@ impl Run {
         )
     }
 
-    pub fn assert_code(&self, code: i32) -> &Run {
+    pub fn assert_code(&self, code: i32) -> &Recorded {
         assert_eq!(
-            self.status.code(),
+            self.code,
             Some(code),
             "expected exit code {code}\n{}",
             self.describe()
@@ -394,12 +374,12 @@ impl Run {
 
     /// The project name testbed announced on stderr.
     pub fn project(&self) -> String {
-        self.stderr
-            .lines()
-            .find_map(|line| line.strip_prefix("testbed: project "))
-            .unwrap_or_else(|| panic!("no `testbed: project` line\n{}", self.describe()))
-            .trim()
-            .to_string()
+        assert!(
+            !self.output.project.is_empty(),
+            "no `testbed: project` line\n{}",
+            self.describe()
+        );
+        self.output.project.clone()
     }
 
     pub fn compose_calls(&self, subcommand: &str) -> Vec<&Call> {
@@ -426,7 +406,7 @@ impl Run {
         self.calls.iter().position(what)
     }
 
-    pub fn assert_no_compose(&self, subcommand: &str) -> &Run {
+    pub fn assert_no_compose(&self, subcommand: &str) -> &Recorded {
         assert!(
             self.compose_calls(subcommand).is_empty(),
             "unexpected `compose {subcommand}`\n{}",
@@ -441,7 +421,7 @@ impl Run {
     }
 
     /// Nothing of the stack is left on the engine.
-    pub fn assert_nothing_left(&self) -> &Run {
+    pub fn assert_nothing_left(&self) -> &Recorded {
         assert!(
             self.leftovers.is_empty(),
             "left on the engine:\n  {}\n{}",
@@ -451,7 +431,7 @@ impl Run {
         self
     }
 
-    pub fn assert_stderr_contains(&self, needle: &str) -> &Run {
+    pub fn assert_stderr_contains(&self, needle: &str) -> &Recorded {
         assert!(
             self.stderr.contains(needle),
             "stderr lacks {needle:?}\n{}",
