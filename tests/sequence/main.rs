@@ -5,6 +5,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod snapshots;
 mod support;
 mod usage;
 

@@ -1,0 +1,148 @@
+//! Snapshots (insta) of what testbed prints, against the fake docker, which
+//! answers the same way every time: the summary at the end of a run,
+//! `testbed doctor`, and the plan of `--dry-run`. What changes from run to
+//! run (the project name, temporary paths, durations, timestamps, pids) is
+//! redacted; the snapshots live in tests/sequence/snapshots/.
+//!
+//! A change to one of these outputs fails its test and leaves a
+//! `.snap.new` beside the snapshot; review it, then accept it with
+//! `INSTA_UPDATE=always cargo test --test sequence snapshots` (or
+//! `cargo insta review`, where cargo-insta is installed).
+
+use crate::common::Testbed;
+use crate::support::{Fake, Recorded};
+
+/// `text` with every regex metacharacter escaped.
+fn escape(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$#&-~".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
+/// The redactions for what changes between two runs of the same case.
+fn redactions(run: &Recorded) -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    if !run.project.is_empty() {
+        settings.add_filter(&escape(&run.project), "[PROJECT]");
+    }
+    // The fake engine's directory: /tmp/testbed-seq-XXXXXX/{bin,work}.
+    settings.add_filter(r"/\S*/testbed-seq-[^/\s]+", "[TMP]");
+    // Durations keep their width where they are right-aligned in a table
+    // cell (two spaces, then seven characters), as `0.1s` does.
+    settings.add_filter(r"  \d\d\.\ds\b", "   N.Ns");
+    settings.add_filter(r"   \d\d\d\.\ds\b", "    N.Ns");
+    settings.add_filter(r"\b\d+\.\ds\b", "N.Ns");
+    settings.add_filter(
+        r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)",
+        "[TIMESTAMP]",
+    );
+    settings.add_filter(r"\bprocess \d+", "process [PID]");
+    // v1 or v2, as this machine has it.
+    settings.add_filter(r"(?m)^· cgroup: .*$", "· cgroup: [VERSION]");
+    settings
+}
+
+/// From the summary's heading to the end of stderr.
+fn summary(run: &Recorded) -> &str {
+    let at = run
+        .stderr
+        .find("──── summary ────")
+        .unwrap_or_else(|| panic!("no summary\n{}", run.describe()));
+    &run.stderr[at..]
+}
+
+#[test]
+fn the_summary_at_the_end_of_a_run() {
+    let cases = [
+        ("passed", vec![]),
+        ("tests_failed", vec![("FAKE_TEST_EXIT", "3")]),
+        ("dependency_unhealthy", vec![("FAKE_HEALTH", "unhealthy")]),
+        (
+            "healthy_after_probes",
+            vec![
+                ("FAKE_SERVICES", "migrate db tests"),
+                ("FAKE_EXIT", "migrate=0"),
+                ("FAKE_HEALTH", "starting migrate=none"),
+                ("FAKE_HEALTHY_AFTER", "2"),
+            ],
+        ),
+    ];
+    for (name, env) in cases {
+        let mut fake = Fake::new();
+        for (key, value) in env {
+            fake = fake.env(key, value);
+        }
+        let run = fake.run();
+        redactions(&run).bind(|| {
+            insta::assert_snapshot!(format!("summary_{name}"), summary(&run));
+        });
+    }
+}
+
+#[test]
+fn the_plan_of_dry_run() {
+    let cases: [(&str, &[&str]); 3] = [
+        ("default", &[]),
+        ("stop_timeout", &["--stop-timeout", "3s"]),
+        (
+            "artifacts_and_env",
+            &[
+                "--artifacts",
+                "out",
+                "-e",
+                "LEVEL=debug",
+                "--",
+                "pytest",
+                "-x",
+            ],
+        ),
+    ];
+    for (name, args) in cases {
+        let run = Fake::new().args(&["--dry-run"]).args(args).run();
+        run.assert_code(0);
+        redactions(&run).bind(|| {
+            insta::assert_snapshot!(format!("dry_run_{name}"), run.stdout);
+        });
+    }
+}
+
+#[test]
+fn doctor_output() {
+    let cases = [
+        ("healthy", vec![]),
+        (
+            // Named, so that the hint does not depend on whether this
+            // machine has a /var/run/docker.sock.
+            "daemon_down",
+            vec![
+                ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+                ("FAKE_DAEMON_DOWN", "1"),
+            ],
+        ),
+        ("no_compose_plugin", vec![("FAKE_NO_COMPOSE_PLUGIN", "1")]),
+        (
+            "gitlab_tls_mismatch",
+            vec![
+                ("GITLAB_CI", "true"),
+                ("CI_JOB_ID", "4242"),
+                ("DOCKER_HOST", "tcp://127.0.0.1:2375"),
+                ("DOCKER_TLS_CERTDIR", "/certs"),
+                ("FAKE_DAEMON_DOWN", "1"),
+            ],
+        ),
+    ];
+    for (name, env) in cases {
+        let mut fake = Fake::with(Testbed::new("doctor")).env("NO_COLOR", "1");
+        for (key, value) in env {
+            fake = fake.env(key, value);
+        }
+        let run = fake.run();
+        let text = format!("exit code: {:?}\n{}", run.code, run.stdout);
+        redactions(&run).bind(|| {
+            insta::assert_snapshot!(format!("doctor_{name}"), text);
+        });
+    }
+}
