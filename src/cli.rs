@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::config::{LogPolicy, Policy, RunArgs};
 pub use crate::report::{Color, Output};
 pub use crate::topology::artifacts::ArtifactsMode;
 
@@ -41,25 +42,26 @@ pub struct Cli {
 pub enum Command {
     /// Start the dependencies, run the tests, tear everything down.
     #[command(after_help = crate::exit::TABLE, after_long_help = run_long_help())]
-    Run(Box<RunArgs>),
+    Run(Box<RunCommand>),
 
     /// Start the dependencies, wait until they are ready, and leave them up.
     ///
     /// The stack is recorded in .testbed/state.json, keyed by the compose
-    /// files, for `testbed test` and `testbed down`. Takes run's options.
+    /// files, for `testbed test`, `env`, `ports` and `down`. Prints where
+    /// each published port landed.
     #[command(after_help = crate::exit::TABLE)]
-    Up(Box<RunArgs>),
+    Up(Box<UpCommand>),
 
     /// Run the tests against the stack `testbed up` left, in seconds.
     ///
-    /// Exits with the tests' code, as run does. If the recorded stack is
-    /// gone or not ready, says so: it never starts another. Takes run's
-    /// options (the project comes from the record).
+    /// Exits with the tests' code, as run does. The stack is used exactly as
+    /// `up` left it: if it is gone or not ready, test says so and never
+    /// starts another.
     #[command(after_help = crate::exit::TABLE)]
-    Test(Box<RunArgs>),
+    Test(Box<TestCommand>),
 
     /// Remove the stack `testbed up` or `run --keep` left, and its record.
-    Down(Box<RunArgs>),
+    Down(DownCommand),
 
     /// Print the recorded stack's published ports as variables for a shell.
     ///
@@ -274,92 +276,14 @@ fn run_long_help() -> String {
     format!("{}\n\n{EXAMPLES}", crate::exit::TABLE)
 }
 
+/// How to reach compose and what to print: every command that drives a
+/// stack takes these.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub struct ComposeOptions {
     /// Compose file; repeat to merge several, in order [default: compose.yaml,
     /// compose.yml, docker-compose.yaml or docker-compose.yml here, or COMPOSE_FILE]
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
-
-    /// Compose project name [default: generated, unique per run]
-    #[arg(short = 'p', long, env = "COMPOSE_PROJECT_NAME", value_name = "NAME")]
-    pub project_name: Option<String>,
-
-    /// The service that runs the tests [default: tests]
-    #[arg(short = 's', long, env = "TESTBED_SERVICE", value_name = "NAME")]
-    pub service: Option<String>,
-
-    /// Dependencies to start, comma-separated [default: every other service]
-    #[arg(
-        long,
-        env = "TESTBED_SERVICES",
-        value_name = "A,B",
-        value_delimiter = ','
-    )]
-    pub services: Option<Vec<String>>,
-
-    /// How long the dependencies may take to be healthy (or running, without
-    /// a healthcheck), e.g. 90s or 2m [default: 120s]
-    #[arg(long, env = "TESTBED_WAIT_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
-    pub wait_timeout: Option<Duration>,
-
-    /// Grace period for the services to stop on SIGTERM at teardown, e.g. 10s
-    /// [default: 0s: a throwaway stack is killed at once]
-    #[arg(long, env = "TESTBED_STOP_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
-    pub stop_timeout: Option<Duration>,
-
-    /// How long the stack may live: once it has passed, `testbed gc` removes
-    /// the stack even if its run is still going, e.g. 90m or 1d [default: 2h]
-    #[arg(long, env = "TESTBED_TTL", value_name = "DURATION", value_parser = parse_duration)]
-    pub ttl: Option<Duration>,
-
-    /// When to print the dependencies' logs [default: on-failure]
-    #[arg(long, env = "TESTBED_LOGS", value_name = "WHEN")]
-    pub logs: Option<LogPolicy>,
-
-    /// Pass a variable to the test container: NAME takes its value from this
-    /// environment; NAME=VALUE sets it. Values never appear on a command line
-    #[arg(short = 'e', long = "env", value_name = "NAME[=VALUE]")]
-    pub env: Vec<String>,
-
-    /// Build the images first (`compose build`)
-    #[arg(long, env = "TESTBED_BUILD", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub build: bool,
-
-    /// Pull the images first (`compose pull`)
-    #[arg(long, env = "TESTBED_PULL", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub pull: bool,
-
-    /// Directory for the tests' files and the services' logs, also when the
-    /// tests fail. The tests find it in ARTIFACTS_DIR; each service's log is
-    /// saved as logs/<service>.log
-    #[arg(long, env = "TESTBED_ARTIFACTS", value_name = "DIR")]
-    pub artifacts: Option<PathBuf>,
-
-    /// How the files reach the artifacts directory: bind-mount it, share the
-    /// volume of testbed's own container (volumes-from), or copy them out
-    /// after the tests [default: auto, which -v explains]
-    #[arg(long, env = "TESTBED_ARTIFACTS_MODE", value_name = "MODE")]
-    pub artifacts_mode: Option<ArtifactsMode>,
-
-    /// The container testbed runs in, if detection gets it wrong (id, prefix
-    /// or name)
-    #[arg(long, env = "TESTBED_PARENT_CONTAINER", value_name = "CONTAINER")]
-    pub parent_container: Option<String>,
-
-    /// Leave the stack running and print the command that removes it
-    #[arg(long, env = "TESTBED_KEEP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub keep: bool,
-
-    /// Give the tests a terminal, e.g. for a debugger. Compose then owns the
-    /// keyboard: Ctrl-C goes to the tests, and stops the run only if they
-    /// exit on it
-    #[arg(long, env = "TESTBED_TTY", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
-    pub tty: bool,
-
-    /// Print the commands a run would execute, and start nothing
-    #[arg(long, action = ArgAction::SetTrue)]
-    pub dry_run: bool,
 
     /// Compose command to use, e.g. "docker compose" or docker-compose
     /// [default: the docker compose plugin, else docker-compose]
@@ -381,6 +305,71 @@ pub struct RunArgs {
         hide_default_value = true
     )]
     pub output: Output,
+}
+
+/// Starting a stack: `run` and `up`.
+#[derive(Debug, Args)]
+pub struct StartOptions {
+    /// Compose project name [default: generated, unique per run]
+    #[arg(short = 'p', long, env = "COMPOSE_PROJECT_NAME", value_name = "NAME")]
+    pub project_name: Option<String>,
+
+    /// Dependencies to start, comma-separated [default: every other service]
+    #[arg(
+        long,
+        env = "TESTBED_SERVICES",
+        value_name = "A,B",
+        value_delimiter = ','
+    )]
+    pub services: Option<Vec<String>>,
+
+    /// How long the dependencies may take to be healthy (or running, without
+    /// a healthcheck), e.g. 90s or 2m [default: 120s]
+    #[arg(long, env = "TESTBED_WAIT_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_timeout: Option<Duration>,
+
+    /// How long the stack may live: once it has passed, `testbed gc` removes
+    /// the stack even if its run is still going, e.g. 90m or 1d [default: 2h]
+    #[arg(long, env = "TESTBED_TTL", value_name = "DURATION", value_parser = parse_duration)]
+    pub ttl: Option<Duration>,
+
+    /// Build the images first (`compose build`)
+    #[arg(long, env = "TESTBED_BUILD", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub build: bool,
+
+    /// Pull the images first (`compose pull`)
+    #[arg(long, env = "TESTBED_PULL", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub pull: bool,
+}
+
+/// The test service, where testbed runs, and what a run leaves behind:
+/// `run`, `up` and `test`.
+#[derive(Debug, Args)]
+pub struct RunOptions {
+    /// The service that runs the tests [default: tests]
+    #[arg(short = 's', long, env = "TESTBED_SERVICE", value_name = "NAME")]
+    pub service: Option<String>,
+
+    /// When to print the dependencies' logs [default: on-failure]
+    #[arg(long, env = "TESTBED_LOGS", value_name = "WHEN")]
+    pub logs: Option<LogPolicy>,
+
+    /// Directory for the tests' files and the services' logs, also when the
+    /// tests fail. The tests find it in ARTIFACTS_DIR; each service's log is
+    /// saved as logs/<service>.log
+    #[arg(long, env = "TESTBED_ARTIFACTS", value_name = "DIR")]
+    pub artifacts: Option<PathBuf>,
+
+    /// How the files reach the artifacts directory: bind-mount it, share the
+    /// volume of testbed's own container (volumes-from), or copy them out
+    /// after the tests [default: auto, which -v explains]
+    #[arg(long, env = "TESTBED_ARTIFACTS_MODE", value_name = "MODE")]
+    pub artifacts_mode: Option<ArtifactsMode>,
+
+    /// The container testbed runs in, if detection gets it wrong (id, prefix
+    /// or name)
+    #[arg(long, env = "TESTBED_PARENT_CONTAINER", value_name = "CONTAINER")]
+    pub parent_container: Option<String>,
 
     /// Write a JUnit XML report here: one test case per phase and per
     /// dependency's readiness, for GitLab's artifacts:reports:junit
@@ -397,21 +386,198 @@ pub struct RunArgs {
     )]
     pub junit_from: Option<String>,
 
-    /// Write a JSON summary of the run here (its fields are in the README)
+    /// Write a JSON summary of the run here (its fields are in docs/reports.md)
     #[arg(long, env = "TESTBED_REPORT", value_name = "PATH")]
     pub report: Option<PathBuf>,
+}
+
+/// Running the tests: `run` and `test`.
+#[derive(Debug, Args)]
+pub struct TestOptions {
+    /// Pass a variable to the test container: NAME takes its value from this
+    /// environment; NAME=VALUE sets it. Values never appear on a command line
+    #[arg(short = 'e', long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+
+    /// Give the tests a terminal, e.g. for a debugger. Compose then owns the
+    /// keyboard: Ctrl-C goes to the tests, and stops the run only if they
+    /// exit on it
+    #[arg(long, env = "TESTBED_TTY", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub tty: bool,
 
     /// The test command, replacing the service's own
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LogPolicy {
-    Always,
-    OnFailure,
-    Never,
+/// Removing a stack: `run`, `up` (when it fails) and `down`.
+#[derive(Debug, Args)]
+pub struct TeardownOptions {
+    /// Grace period for the services to stop on SIGTERM at teardown, e.g. 10s
+    /// [default: 0s: a throwaway stack is killed at once]
+    #[arg(long, env = "TESTBED_STOP_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    pub stop_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunCommand {
+    #[command(flatten)]
+    pub compose: ComposeOptions,
+    #[command(flatten)]
+    pub start: StartOptions,
+    #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
+    pub tests: TestOptions,
+    #[command(flatten)]
+    pub teardown: TeardownOptions,
+
+    /// Leave the stack running, recorded for `test` and `down`
+    #[arg(long, env = "TESTBED_KEEP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub keep: bool,
+
+    /// Print the commands a run would execute, and start nothing
+    #[arg(long, action = ArgAction::SetTrue)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpCommand {
+    #[command(flatten)]
+    pub compose: ComposeOptions,
+    #[command(flatten)]
+    pub start: StartOptions,
+    #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
+    pub teardown: TeardownOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct TestCommand {
+    #[command(flatten)]
+    pub compose: ComposeOptions,
+    #[command(flatten)]
+    pub run: RunOptions,
+    #[command(flatten)]
+    pub tests: TestOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct DownCommand {
+    #[command(flatten)]
+    pub compose: ComposeOptions,
+    #[command(flatten)]
+    pub teardown: TeardownOptions,
+}
+
+impl Command {
+    /// The `--output` of a command that drives a stack; `auto` for the rest.
+    pub fn output(&self) -> Output {
+        match self {
+            Command::Run(command) => command.compose.output,
+            Command::Up(command) => command.compose.output,
+            Command::Test(command) => command.compose.output,
+            Command::Down(command) => command.compose.output,
+            _ => Output::Auto,
+        }
+    }
+}
+
+impl RunCommand {
+    /// The policy it runs under, and its options, flat.
+    pub fn flatten(self) -> (Policy, RunArgs) {
+        let mut args = RunArgs::default();
+        args.compose(self.compose)
+            .start(self.start)
+            .run(self.run)
+            .tests(self.tests)
+            .teardown(self.teardown);
+        args.dry_run = self.dry_run;
+        (Policy::run(self.keep), args)
+    }
+}
+
+impl UpCommand {
+    /// The policy it runs under, and its options, flat.
+    pub fn flatten(self) -> (Policy, RunArgs) {
+        let mut args = RunArgs::default();
+        args.compose(self.compose)
+            .start(self.start)
+            .run(self.run)
+            .teardown(self.teardown);
+        (Policy::UP, args)
+    }
+}
+
+impl TestCommand {
+    /// The policy it runs under, and its options, flat.
+    pub fn flatten(self) -> (Policy, RunArgs) {
+        let mut args = RunArgs::default();
+        args.compose(self.compose).run(self.run).tests(self.tests);
+        (Policy::TEST, args)
+    }
+}
+
+impl DownCommand {
+    /// The policy it runs under, and its options, flat.
+    pub fn flatten(self) -> (Policy, RunArgs) {
+        let mut args = RunArgs::default();
+        args.compose(self.compose).teardown(self.teardown);
+        (Policy::DOWN, args)
+    }
+}
+
+/// Each group of options, into the flat arguments that `config` resolves.
+trait Flatten {
+    fn compose(&mut self, options: ComposeOptions) -> &mut Self;
+    fn start(&mut self, options: StartOptions) -> &mut Self;
+    fn run(&mut self, options: RunOptions) -> &mut Self;
+    fn tests(&mut self, options: TestOptions) -> &mut Self;
+    fn teardown(&mut self, options: TeardownOptions) -> &mut Self;
+}
+
+impl Flatten for RunArgs {
+    fn compose(&mut self, options: ComposeOptions) -> &mut Self {
+        self.files = options.files;
+        self.compose = options.compose;
+        self.verbose = options.verbose;
+        self
+    }
+
+    fn start(&mut self, options: StartOptions) -> &mut Self {
+        self.project_name = options.project_name;
+        self.services = options.services;
+        self.wait_timeout = options.wait_timeout;
+        self.ttl = options.ttl;
+        self.build = options.build;
+        self.pull = options.pull;
+        self
+    }
+
+    fn run(&mut self, options: RunOptions) -> &mut Self {
+        self.service = options.service;
+        self.logs = options.logs;
+        self.artifacts = options.artifacts;
+        self.artifacts_mode = options.artifacts_mode;
+        self.parent_container = options.parent_container;
+        self.junit = options.junit;
+        self.junit_from = options.junit_from;
+        self.report = options.report;
+        self
+    }
+
+    fn tests(&mut self, options: TestOptions) -> &mut Self {
+        self.env = options.env;
+        self.tty = options.tty;
+        self.command = options.command;
+        self
+    }
+
+    fn teardown(&mut self, options: TeardownOptions) -> &mut Self {
+        self.stop_timeout = options.stop_timeout;
+        self
+    }
 }
 
 /// `90`, `90s`, `1m30s`, `500ms`. A bare number is seconds.
@@ -450,7 +616,59 @@ mod tests {
         let Command::Run(args) = cli.command else {
             panic!("not run")
         };
-        assert_eq!(args.service.as_deref(), Some("api"));
-        assert_eq!(args.command, ["pytest", "-x"]);
+        assert_eq!(args.run.service.as_deref(), Some("api"));
+        assert_eq!(args.tests.command, ["pytest", "-x"]);
+    }
+
+    #[test]
+    fn each_command_takes_only_the_options_it_uses() {
+        let parses = |argv: &[&str]| Cli::try_parse_from(argv).is_ok();
+        for refused in [
+            &["testbed", "down", "--pull"][..],
+            &["testbed", "down", "--junit", "j.xml"],
+            &["testbed", "down", "--", "pytest"],
+            &["testbed", "test", "--build"],
+            &["testbed", "test", "-p", "tb-x"],
+            &["testbed", "test", "--keep"],
+            &["testbed", "up", "--", "pytest"],
+            &["testbed", "up", "-e", "A=1"],
+        ] {
+            assert!(!parses(refused), "{refused:?} is accepted");
+        }
+        for accepted in [
+            &["testbed", "down", "-f", "c.yml", "--stop-timeout", "5s"][..],
+            &[
+                "testbed", "test", "-e", "A=1", "--junit", "j.xml", "--", "pytest",
+            ],
+            &[
+                "testbed",
+                "up",
+                "--build",
+                "--wait-timeout",
+                "30s",
+                "--junit",
+                "j.xml",
+            ],
+            &["testbed", "run", "--keep", "--dry-run", "--", "pytest"],
+        ] {
+            assert!(parses(accepted), "{accepted:?} is refused");
+        }
+    }
+
+    #[test]
+    fn each_command_resolves_to_its_policy() {
+        let policy = |argv: &[&str]| match Cli::try_parse_from(argv).unwrap().command {
+            Command::Run(command) => command.flatten().0,
+            Command::Up(command) => command.flatten().0,
+            Command::Test(command) => command.flatten().0,
+            Command::Down(command) => command.flatten().0,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(policy(&["testbed", "run"]), Policy::run(false));
+        assert_eq!(policy(&["testbed", "run", "--keep"]), Policy::run(true));
+        assert_eq!(policy(&["testbed", "up"]), Policy::UP);
+        assert_eq!(policy(&["testbed", "test"]), Policy::TEST);
+        assert_eq!(policy(&["testbed", "down"]), Policy::DOWN);
+        assert!(Policy::run(true).record && !Policy::run(false).record);
     }
 }

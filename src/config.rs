@@ -1,6 +1,7 @@
 //! One resolved configuration for a run: flags, then `TESTBED_*` variables
 //! (both through clap), then the compose file's `x-testbed:` block, then
-//! defaults.
+//! defaults; and the policy of the command, so that nothing downstream asks
+//! which command it was.
 
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -9,10 +10,10 @@ use anyhow::{Context, anyhow};
 use serde::Deserialize;
 use serde_norway::{Mapping, Value};
 
-use crate::cli::{ArtifactsMode, LogPolicy, RunArgs};
 use crate::exit::{Exit, Failure, OrFail};
 use crate::labels;
 use crate::project::{self, NameSource};
+use crate::topology::artifacts::ArtifactsMode;
 
 pub const DEFAULT_SERVICE: &str = "tests";
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -45,22 +46,121 @@ const DEFAULT_FILES: [(&str, [&str; 2]); 4] = [
     ),
 ];
 
-/// What a command does with the stack.
+/// What a command does with its stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Up, test, tear down: `testbed run`.
-    Run,
-    /// Up, and leave it recorded: `testbed up`.
-    Up,
-    /// The tests against the recorded stack: `testbed test`.
-    Test,
-    /// Remove the recorded stack: `testbed down`.
-    Down,
+pub struct Policy {
+    /// Run the tests against the stack `up` recorded, instead of starting
+    /// one (`test`).
+    pub reuse: bool,
+    /// Run the tests (`run`, `test`); `up` stops once the stack is ready.
+    pub run_tests: bool,
+    /// When the stack stays after the run.
+    pub keep: Keep,
+    /// Record a kept stack in `.testbed/state.json` for `test`, `env`,
+    /// `ports` and `down` (`up`, `run --keep`).
+    pub record: bool,
+    /// Refuse to start while a stack recorded for the same files is up (`up`).
+    pub alone: bool,
+    /// Remove the recorded stack, and nothing else (`down`).
+    pub remove: bool,
 }
 
-#[derive(Debug, Clone)]
+/// When a stack stays after its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Never,
+    /// Once it is up and ready (`up`): a stack that failed to start goes.
+    WhenReady,
+    Always,
+}
+
+impl Policy {
+    const BASE: Policy = Policy {
+        reuse: false,
+        run_tests: true,
+        keep: Keep::Never,
+        record: false,
+        alone: false,
+        remove: false,
+    };
+
+    /// `testbed run`, or `run --keep`.
+    pub const fn run(keep: bool) -> Policy {
+        Policy {
+            keep: if keep { Keep::Always } else { Keep::Never },
+            record: keep,
+            ..Policy::BASE
+        }
+    }
+
+    pub const UP: Policy = Policy {
+        run_tests: false,
+        keep: Keep::WhenReady,
+        record: true,
+        alone: true,
+        ..Policy::BASE
+    };
+
+    pub const TEST: Policy = Policy {
+        reuse: true,
+        keep: Keep::Always,
+        ..Policy::BASE
+    };
+
+    pub const DOWN: Policy = Policy {
+        reuse: true,
+        run_tests: false,
+        remove: true,
+        ..Policy::BASE
+    };
+
+    /// Whether the stack may be left up on purpose, and so says it is.
+    pub fn may_keep(self) -> bool {
+        self.keep != Keep::Never
+    }
+}
+
+/// Every option of `run`, `up`, `test` and `down`, flat, as given: each
+/// command sets those it takes and leaves the rest unset.
+#[derive(Debug, Default)]
+pub struct RunArgs {
+    pub files: Vec<PathBuf>,
+    pub project_name: Option<String>,
+    pub service: Option<String>,
+    pub services: Option<Vec<String>>,
+    pub wait_timeout: Option<Duration>,
+    pub stop_timeout: Option<Duration>,
+    pub ttl: Option<Duration>,
+    pub logs: Option<LogPolicy>,
+    pub env: Vec<String>,
+    pub build: bool,
+    pub pull: bool,
+    pub artifacts: Option<PathBuf>,
+    pub artifacts_mode: Option<ArtifactsMode>,
+    pub parent_container: Option<String>,
+    pub tty: bool,
+    pub dry_run: bool,
+    pub compose: Option<String>,
+    pub verbose: bool,
+    pub junit: Option<PathBuf>,
+    pub junit_from: Option<String>,
+    pub report: Option<PathBuf>,
+    pub command: Vec<String>,
+}
+
+/// When to print the dependencies' logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogPolicy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+/// Everything a run needs to know, resolved once.
+#[derive(Debug)]
 pub struct Config {
-    pub action: Action,
+    pub policy: Policy,
     /// Where testbed was started: the directory the stack is recorded in.
     pub cwd: PathBuf,
     pub files: Vec<PathBuf>,
@@ -82,7 +182,6 @@ pub struct Config {
     pub command: Vec<String>,
     pub build: bool,
     pub pull: bool,
-    pub keep: bool,
     pub tty: bool,
     pub dry_run: bool,
     pub verbose: bool,
@@ -127,19 +226,10 @@ fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Duration>,
     }
 }
 
-/// Resolves the configuration of `testbed run` in `cwd`, with `var` reading
-/// the environment.
+/// Resolves the configuration of a command that runs under `policy` in
+/// `cwd`, with `var` reading the environment.
 pub fn resolve(
-    args: &RunArgs,
-    cwd: &Path,
-    var: impl Fn(&str) -> Option<String>,
-) -> Result<Config, Failure> {
-    resolve_for(Action::Run, args, cwd, var)
-}
-
-/// [`resolve`] for another command than `run`.
-pub fn resolve_for(
-    action: Action,
+    policy: Policy,
     args: &RunArgs,
     cwd: &Path,
     var: impl Fn(&str) -> Option<String>,
@@ -187,7 +277,7 @@ pub fn resolve_for(
         .with_hint("add --artifacts DIR, the directory the tests write their reports to"));
     }
     Ok(Config {
-        action,
+        policy,
         cwd: cwd.to_path_buf(),
         files,
         project,
@@ -217,7 +307,6 @@ pub fn resolve_for(
         command: args.command.clone(),
         build: args.build,
         pull: args.pull,
-        keep: args.keep,
         tty: args.tty,
         dry_run: args.dry_run,
         verbose: args.verbose,
@@ -414,11 +503,13 @@ mod tests {
     use super::*;
     use clap::Parser;
 
+    const RUN: Policy = Policy::run(false);
+
     fn args(argv: &[&str]) -> RunArgs {
         let mut full = vec!["testbed", "run"];
         full.extend(argv);
         match crate::cli::Cli::try_parse_from(full).unwrap().command {
-            crate::cli::Command::Run(args) => *args,
+            crate::cli::Command::Run(command) => command.flatten().1,
             other => panic!("not run: {other:?}"),
         }
     }
@@ -441,7 +532,7 @@ mod tests {
     fn defaults_apply_without_flags_or_block() {
         let dir = tempfile::tempdir().unwrap();
         stack(dir.path(), "compose.yml", "");
-        let config = resolve(&args(&[]), dir.path(), no_env).unwrap();
+        let config = resolve(RUN, &args(&[]), dir.path(), no_env).unwrap();
         assert_eq!(config.files, [PathBuf::from("compose.yml")]);
         assert_eq!(config.service, "tests");
         assert_eq!(config.wait_timeout, DEFAULT_WAIT_TIMEOUT);
@@ -460,12 +551,13 @@ mod tests {
             "x-testbed:\n  service: api-tests\n  wait-timeout: 30s\n  ttl: 1d\n  logs: always\n",
         );
         let file = file.to_str().unwrap();
-        let config = resolve(&args(&["-f", file]), dir.path(), no_env).unwrap();
+        let config = resolve(RUN, &args(&["-f", file]), dir.path(), no_env).unwrap();
         assert_eq!(config.service, "api-tests");
         assert_eq!(config.wait_timeout, Duration::from_secs(30));
         assert_eq!(config.ttl, Duration::from_secs(86400));
         assert_eq!(config.logs, LogPolicy::Always);
         let config = resolve(
+            RUN,
             &args(&[
                 "-f",
                 file,
@@ -496,10 +588,11 @@ mod tests {
             "x-testbed:\n  artifacts: ../build/out\n  artifacts-mode: copy\n",
         );
         let file = file.to_str().unwrap();
-        let config = resolve(&args(&["-f", file]), dir.path(), no_env).unwrap();
+        let config = resolve(RUN, &args(&["-f", file]), dir.path(), no_env).unwrap();
         assert_eq!(config.artifacts, Some(dir.path().join("build/out")));
         assert_eq!(config.artifacts_mode, ArtifactsMode::Copy);
         let config = resolve(
+            RUN,
             &args(&[
                 "-f",
                 file,
@@ -521,7 +614,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         stack(dir.path(), "compose.yml", "");
         for bad in ["a:b", "/"] {
-            let failure = resolve(&args(&["--artifacts", bad]), dir.path(), no_env).unwrap_err();
+            let failure =
+                resolve(RUN, &args(&["--artifacts", bad]), dir.path(), no_env).unwrap_err();
             assert_eq!(failure.exit, Exit::Usage, "{bad}");
         }
     }
@@ -536,6 +630,7 @@ mod tests {
         );
         let b = stack(dir.path(), "b.yml", "x-testbed:\n  service: two\n");
         let config = resolve(
+            RUN,
             &args(&["-f", a.to_str().unwrap(), "-f", b.to_str().unwrap()]),
             dir.path(),
             no_env,
@@ -549,7 +644,7 @@ mod tests {
     fn an_unknown_block_key_is_named() {
         let dir = tempfile::tempdir().unwrap();
         stack(dir.path(), "compose.yml", "x-testbed:\n  servce: tests\n");
-        let failure = resolve(&args(&[]), dir.path(), no_env).unwrap_err();
+        let failure = resolve(RUN, &args(&[]), dir.path(), no_env).unwrap_err();
         assert_eq!(failure.exit, Exit::Engine);
         let message = failure.error.to_string();
         assert!(message.contains("unknown field `servce`"), "{message}");
@@ -563,7 +658,7 @@ mod tests {
             "compose.yml",
             "x-testbed:\n  wait-timeout: [1, 2]\n",
         );
-        let failure = resolve(&args(&[]), dir.path(), no_env).unwrap_err();
+        let failure = resolve(RUN, &args(&[]), dir.path(), no_env).unwrap_err();
         let message = failure.error.to_string();
         assert!(message.starts_with("x-testbed.wait-timeout:"), "{message}");
     }
@@ -572,7 +667,7 @@ mod tests {
     fn a_file_without_services_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("compose.yml"), "services: {}\n").unwrap();
-        let failure = resolve(&args(&[]), dir.path(), no_env).unwrap_err();
+        let failure = resolve(RUN, &args(&[]), dir.path(), no_env).unwrap_err();
         assert_eq!(failure.exit, Exit::Engine);
         assert_eq!(
             failure.error.to_string(),
@@ -586,7 +681,7 @@ mod tests {
         stack(dir.path(), "a.yml", "");
         stack(dir.path(), "b.yml", "");
         let var = |name: &str| (name == "COMPOSE_FILE").then(|| "a.yml:b.yml".to_string());
-        let config = resolve(&args(&[]), dir.path(), var).unwrap();
+        let config = resolve(RUN, &args(&[]), dir.path(), var).unwrap();
         assert_eq!(
             config.files,
             [PathBuf::from("a.yml"), PathBuf::from("b.yml")]
@@ -598,7 +693,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         stack(dir.path(), "docker-compose.yml", "");
         stack(dir.path(), "docker-compose.override.yml", "");
-        let config = resolve(&args(&[]), dir.path(), no_env).unwrap();
+        let config = resolve(RUN, &args(&[]), dir.path(), no_env).unwrap();
         assert_eq!(
             config.files,
             [
@@ -611,9 +706,9 @@ mod tests {
     #[test]
     fn missing_files_are_usage_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let failure = resolve(&args(&[]), dir.path(), no_env).unwrap_err();
+        let failure = resolve(RUN, &args(&[]), dir.path(), no_env).unwrap_err();
         assert_eq!(failure.exit, Exit::Usage);
-        let failure = resolve(&args(&["-f", "nope.yml"]), dir.path(), no_env).unwrap_err();
+        let failure = resolve(RUN, &args(&["-f", "nope.yml"]), dir.path(), no_env).unwrap_err();
         assert_eq!(failure.exit, Exit::Usage);
         assert_eq!(
             failure.error.to_string(),
@@ -630,7 +725,7 @@ mod tests {
             "CI_NODE_INDEX" => Some("2".to_string()),
             _ => None,
         };
-        let config = resolve(&args(&[]), dir.path(), var).unwrap();
+        let config = resolve(RUN, &args(&[]), dir.path(), var).unwrap();
         assert!(
             config.project.starts_with("tb-5551-2-"),
             "{}",
@@ -668,7 +763,7 @@ mod tests {
     fn an_invalid_project_name_is_a_usage_error() {
         let dir = tempfile::tempdir().unwrap();
         stack(dir.path(), "compose.yml", "");
-        let failure = resolve(&args(&["-p", "Bad.Name"]), dir.path(), no_env).unwrap_err();
+        let failure = resolve(RUN, &args(&["-p", "Bad.Name"]), dir.path(), no_env).unwrap_err();
         assert_eq!(failure.exit, Exit::Usage);
     }
 }

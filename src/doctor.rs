@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 
 use console::style;
 
-use crate::engine::cmd::Cmd;
-use crate::engine::{self, Engine};
+use crate::engine::{Docker, Engine};
 use crate::exit::Exit;
 use crate::topology::artifacts::{self, ArtifactsMode, Facts, Whereabouts};
 
@@ -94,16 +93,17 @@ pub struct Inputs<'a> {
 pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
     let env = inputs.env;
     let mut findings = Vec::new();
-    let docker = match engine::find_docker() {
+    let docker = match Docker::find(false) {
         Ok(docker) => {
-            let version = Cmd::new(&docker)
-                .arg("--version")
+            let docker = docker.with_host(env("DOCKER_HOST"));
+            let version = docker
+                .cmd(["--version"])
                 .read()
                 .map(|v| v.trim().to_string())
                 .unwrap_or_else(|_| "version unknown".into());
             findings.push(Finding::good(
                 "docker",
-                format!("{} ({version})", docker.display()),
+                format!("{} ({version})", docker.program().display()),
             ));
             Some(docker)
         }
@@ -118,11 +118,11 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
         }
     };
     let daemon_ok = docker.as_ref().is_some_and(|docker| {
-        let target = match env("DOCKER_HOST").filter(|h| !h.is_empty()) {
+        let target = match docker.host() {
             Some(host) => format!("DOCKER_HOST={host}"),
             None => "the local socket".into(),
         };
-        match engine::ping(docker, false) {
+        match docker.ping() {
             Ok(version) => {
                 findings.push(Finding::good(
                     "daemon",
@@ -206,10 +206,9 @@ fn compose(choice: Option<&str>) -> Finding {
     }
 }
 
-fn container_and_artifacts(docker: &Path, inputs: &Inputs) -> Vec<Finding> {
-    let env = inputs.env;
-    let remote_host = artifacts::remote_host(env("DOCKER_HOST").as_deref());
-    let whereabouts = artifacts::detect(docker, false, inputs.parent_container);
+fn container_and_artifacts(docker: &Docker, inputs: &Inputs) -> Vec<Finding> {
+    let remote_host = docker.remote().map(str::to_string);
+    let whereabouts = artifacts::detect(docker, inputs.parent_container);
     let container = match &whereabouts {
         Whereabouts::Host => Finding::note("container", "not in a container"),
         Whereabouts::Elsewhere(candidate) => Finding::note(

@@ -23,24 +23,20 @@ use anyhow::Context;
 
 use topology::container;
 
-use cli::{Cli, Command, DoctorArgs, EnvFormat, GcArgs, ReapArgs, RunArgs, SelfIdArgs, StackFiles};
-use config::Action;
+use cli::{Cli, Command, DoctorArgs, EnvFormat, GcArgs, ReapArgs, SelfIdArgs, StackFiles};
+use config::{Policy, RunArgs};
 use exit::{Exit, Failure, OrFail};
 
 /// Runs a parsed command line and returns how the process should exit.
 pub fn run(cli: Cli) -> Exit {
-    let output = match &cli.command {
-        Command::Run(args) | Command::Up(args) | Command::Test(args) | Command::Down(args) => {
-            args.output
-        }
-        _ => cli::Output::Auto,
-    };
-    report::configure(output, cli.color, |name| std::env::var(name).ok());
+    report::configure(cli.command.output(), cli.color, |name| {
+        std::env::var(name).ok()
+    });
     let result = match cli.command {
-        Command::Run(args) => run_tests(Action::Run, &args),
-        Command::Up(args) => run_tests(Action::Up, &args),
-        Command::Test(args) => run_tests(Action::Test, &args),
-        Command::Down(args) => run_tests(Action::Down, &args),
+        Command::Run(command) => drive(command.flatten()),
+        Command::Up(command) => drive(command.flatten()),
+        Command::Test(command) => drive(command.flatten()),
+        Command::Down(command) => drive(command.flatten()),
         Command::Env(args) => recorded_ports(&args.stack).map(|(project, ports)| {
             let variables = ports::variables(&project, &ports);
             print!(
@@ -70,17 +66,18 @@ pub fn run(cli: Cli) -> Exit {
     })
 }
 
-fn run_tests(action: Action, args: &RunArgs) -> Result<Exit, Failure> {
+/// `run`, `up`, `test` and `down`: a run under `policy`, reported on stderr.
+fn drive((policy, args): (Policy, RunArgs)) -> Result<Exit, Failure> {
     let signals = signals::Signals::install(report::signal_received)
         .context("cannot install signal handlers")
         .or_fail(Exit::Engine)?;
     let cwd = std::env::current_dir()
         .context("cannot read the current directory")
         .or_fail(Exit::Usage)?;
-    let mut config = config::resolve_for(action, args, &cwd, |name| std::env::var(name).ok())?;
-    if matches!(action, Action::Test | Action::Down) {
+    let mut config = config::resolve(policy, &args, &cwd, |name| std::env::var(name).ok())?;
+    if policy.reuse {
         let Some(recorded) = run::session::find(&cwd, &config.files)? else {
-            if action == Action::Down {
+            if policy.remove {
                 report::step(
                     "nothing to remove: no stack is recorded here for these compose files",
                 );
@@ -125,10 +122,9 @@ fn recorded_ports(args: &StackFiles) -> Result<(String, Vec<ports::Port>), Failu
         )
         .with_hint("start it again with `testbed down && testbed up`"));
     }
-    let docker_host = std::env::var("DOCKER_HOST").ok();
     Ok((
         recorded.project,
-        ports::published(&containers, docker_host.as_deref()),
+        ports::published(&containers, docker.host()),
     ))
 }
 
@@ -150,8 +146,8 @@ fn reap(args: &ReapArgs) -> Result<Exit, Failure> {
 
 /// `testbed self-id`: the id of the container we run in, on stdout.
 fn self_id(args: &SelfIdArgs) -> Result<Exit, Failure> {
-    let docker = engine::find_docker()?;
-    engine::ping(&docker, args.verbose)?;
+    let docker = engine::Docker::find(args.verbose)?;
+    docker.ping()?;
     let explicit = args
         .parent_container
         .as_ref()
@@ -162,7 +158,7 @@ fn self_id(args: &SelfIdArgs) -> Result<Exit, Failure> {
     for candidate in &candidates {
         report::detail(args.verbose, format!("candidate: {candidate}"));
     }
-    if let Some((id, candidate)) = container::confirm(&docker, args.verbose, &candidates) {
+    if let Some((id, candidate)) = container::confirm(&docker, &candidates) {
         report::detail(args.verbose, format!("confirmed {candidate}"));
         println!("{id}");
         return Ok(Exit::Tests(0));

@@ -30,7 +30,7 @@ use crate::events::{Events, RunEvent};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
 use crate::report;
-use crate::topology::artifacts::{Facts, Mount, Whereabouts};
+use crate::topology::artifacts::{Facts, Mount, MountKind, Whereabouts};
 
 /// What the reaper prints on stdout once it watches.
 const READY: &str = "ready";
@@ -88,7 +88,7 @@ impl Reaper {
         target: &Target,
         events: &dyn Events,
     ) -> Option<Reaper> {
-        let (kind, why) = choose(facts, std::env::var("DOCKER_HOST").ok().as_deref());
+        let (kind, why) = choose(facts, docker.host());
         events.emit(RunEvent::Detail(format!("reaper: {} ({why})", kind.name())));
         let project = &labels.project;
         if let Kind::Container { .. } = &kind {
@@ -161,9 +161,9 @@ impl Kind {
     }
 }
 
-/// What `--dry-run` says of the reaper a run would start.
-pub fn plan(facts: &Facts) -> String {
-    let (kind, why) = choose(facts, std::env::var("DOCKER_HOST").ok().as_deref());
+/// What `--dry-run` says of the reaper a run would start, with `docker`.
+pub fn plan(docker: &Docker, facts: &Facts) -> String {
+    let (kind, why) = choose(facts, docker.host());
     format!(
         "{} watches testbed, and removes the stack if testbed dies before its teardown ({why})",
         kind.name()
@@ -221,7 +221,7 @@ fn choose(facts: &Facts, docker_host: Option<&str>) -> (Kind, String) {
 fn host_socket(mounts: &[Mount], path: &Path) -> Option<String> {
     let mount = mounts
         .iter()
-        .filter(|m| m.kind == "bind" && path.starts_with(&m.destination))
+        .filter(|m| m.kind == MountKind::Bind && path.starts_with(&m.destination))
         .max_by_key(|m| m.destination.components().count())?;
     let rest = path.strip_prefix(&mount.destination).ok()?;
     let source = PathBuf::from(&mount.source);
@@ -277,7 +277,7 @@ fn command(
 pub fn reap(project: &str, container: Option<&str>, ping: bool) -> Result<Exit, Failure> {
     let docker = Docker::find(false)?;
     if ping {
-        crate::engine::ping(docker.program(), false)?;
+        docker.ping()?;
     }
     // testbed may be gone already: a failed write is no reason to stop.
     let _ = writeln!(std::io::stdout(), "{READY}").and_then(|()| std::io::stdout().flush());
@@ -362,7 +362,7 @@ mod tests {
 
     fn bind(source: &str, destination: &str) -> Mount {
         Mount {
-            kind: "bind".into(),
+            kind: MountKind::Bind,
             source: source.into(),
             destination: destination.into(),
             rw: true,
@@ -420,7 +420,7 @@ mod tests {
         assert_eq!(kind, Kind::Process);
         assert!(why.contains("not bind-mounted"), "{why}");
         let mut volume = bind("docker-sock", "/var/run/docker.sock");
-        volume.kind = "volume".into();
+        volume.kind = MountKind::Volume;
         assert_eq!(choose(&in_container(vec![volume]), None).0, Kind::Process);
         let mut facts = in_container(vec![bind("/run/docker.sock", "/var/run/docker.sock")]);
         if let Whereabouts::Container { image, .. } = &mut facts.whereabouts {

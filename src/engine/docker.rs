@@ -19,15 +19,35 @@ const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 pub struct Docker {
     program: PathBuf,
     echo: bool,
+    /// `DOCKER_HOST`, read once, when set.
+    host: Option<String>,
 }
 
 impl Docker {
-    /// The `docker` on PATH; `echo` prints each command before it runs (`-v`).
+    /// The `docker` on PATH, and the daemon `DOCKER_HOST` names; `echo`
+    /// prints each command before it runs (`-v`).
     pub fn find(echo: bool) -> Result<Docker, Failure> {
         Ok(Docker {
             program: find_docker()?,
             echo,
+            host: std::env::var("DOCKER_HOST").ok(),
         })
+    }
+
+    /// The same client, talking to the daemon at `host` (`DOCKER_HOST`).
+    pub fn with_host(self, host: Option<String>) -> Docker {
+        Docker { host, ..self }
+    }
+
+    /// `DOCKER_HOST`, when set.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref().filter(|host| !host.is_empty())
+    }
+
+    /// `DOCKER_HOST` when it names a daemon over the network rather than a
+    /// local socket: such a daemon cannot see our filesystem.
+    pub fn remote(&self) -> Option<&str> {
+        self.host().filter(|host| !host.starts_with("unix://"))
     }
 
     /// A `docker …` command.
@@ -54,7 +74,25 @@ impl Docker {
 
     /// Checks that the daemon answers and returns its version.
     pub fn ping(&self) -> Result<String, Failure> {
-        ping(&self.program, self.echo)
+        let cmd = self.cmd(["version", "--format", "{{.Server.Version}}"]);
+        let output = cmd.output().map_err(Failure::engine)?;
+        if output.status.success() {
+            return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
+        }
+        let target = match self.host() {
+            Some(host) => format!("DOCKER_HOST={host}"),
+            None => match std::env::var("DOCKER_CONTEXT") {
+                Ok(context) if !context.is_empty() => format!("docker context `{context}`"),
+                _ => format!("unix://{DEFAULT_SOCKET}"),
+            },
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        let hint = daemon_hint(self.host(), Path::new(DEFAULT_SOCKET).exists(), &stderr);
+        let error = cmd
+            .check(&output)
+            .context(format!("the Docker daemon at {target} does not answer"))
+            .unwrap_err();
+        Err(Failure::engine(error).with_hint(hint).of_environment())
     }
 
     /// Every container of compose project `project`, one-off containers
@@ -92,6 +130,33 @@ impl Docker {
             return Ok(Vec::new());
         }
         model::parse_inspect(&json)
+    }
+}
+
+/// Which compose: the Python v1 (1.x), or v2, whose commands and output
+/// differ in places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComposeFlavor {
+    V1,
+    V2,
+}
+
+impl ComposeFlavor {
+    /// The flavor of a compose that reports `version`, e.g. `1.29.2` or
+    /// `2.40.3`.
+    pub fn of_version(version: &str) -> ComposeFlavor {
+        if version.starts_with("1.") {
+            ComposeFlavor::V1
+        } else {
+            ComposeFlavor::V2
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComposeFlavor::V1 => "v1",
+            ComposeFlavor::V2 => "v2",
+        }
     }
 }
 
@@ -192,9 +257,14 @@ impl Engine {
         })
     }
 
+    /// Which compose it is, from the version it reported.
+    pub fn flavor(&self) -> ComposeFlavor {
+        ComposeFlavor::of_version(&self.compose_version)
+    }
+
     /// Whether compose is the Python v1, whose commands differ in places.
     pub fn is_v1(&self) -> bool {
-        self.compose_version.starts_with("1.")
+        self.flavor() == ComposeFlavor::V1
     }
 
     /// The resolved `docker` client.
@@ -221,37 +291,6 @@ impl Engine {
             .args(self.compose_prefix.clone())
             .echo(self.echoes())
     }
-}
-
-/// Checks that the daemon behind `docker` answers, and returns its version.
-pub fn ping(docker: &Path, echo: bool) -> Result<String, Failure> {
-    let cmd = Cmd::new(docker)
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .label("docker version")
-        .echo(echo);
-    let output = cmd.output().map_err(Failure::engine)?;
-    if output.status.success() {
-        return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
-    }
-    let docker_host = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
-    let target = match &docker_host {
-        Some(host) => format!("DOCKER_HOST={host}"),
-        None => match std::env::var("DOCKER_CONTEXT") {
-            Ok(context) if !context.is_empty() => format!("docker context `{context}`"),
-            _ => format!("unix://{DEFAULT_SOCKET}"),
-        },
-    };
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    let hint = daemon_hint(
-        docker_host.as_deref(),
-        Path::new(DEFAULT_SOCKET).exists(),
-        &stderr,
-    );
-    let error = cmd
-        .check(&output)
-        .context(format!("the Docker daemon at {target} does not answer"))
-        .unwrap_err();
-    Err(Failure::engine(error).with_hint(hint).of_environment())
 }
 
 /// The `docker` client on PATH.
@@ -293,6 +332,19 @@ pub fn daemon_hint(docker_host: Option<&str>, socket_exists: bool, stderr: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unix_socket_is_local() {
+        let at = |host: Option<&str>| Docker {
+            program: "docker".into(),
+            echo: false,
+            host: host.map(str::to_string),
+        };
+        assert_eq!(at(Some("unix:///run/user/1000/docker.sock")).remote(), None);
+        assert_eq!(at(Some("")).remote(), None);
+        assert_eq!(at(None).remote(), None);
+        assert_eq!(at(Some("ssh://ci@build")).remote(), Some("ssh://ci@build"));
+    }
 
     #[test]
     fn missing_socket_suggests_mount_or_dind() {

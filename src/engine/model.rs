@@ -200,10 +200,46 @@ impl Healthcheck {
     }
 }
 
+/// A container's status, as the engine names it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContainerStatus {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    /// One a later engine may add.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl ContainerStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            ContainerStatus::Created => "created",
+            ContainerStatus::Running => "running",
+            ContainerStatus::Paused => "paused",
+            ContainerStatus::Restarting => "restarting",
+            ContainerStatus::Removing => "removing",
+            ContainerStatus::Exited => "exited",
+            ContainerStatus::Dead => "dead",
+            ContainerStatus::Other(status) => status,
+        }
+    }
+
+    /// Whether its process has ended for good.
+    pub fn has_exited(&self) -> bool {
+        matches!(self, ContainerStatus::Exited | ContainerStatus::Dead)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct State {
-    pub status: String,
+    pub status: ContainerStatus,
     #[serde(default)]
     pub exit_code: i64,
     #[serde(default)]
@@ -338,9 +374,9 @@ impl State {
     /// running. A one-shot service that exited 0 has completed successfully,
     /// which counts as ready.
     pub fn readiness(&self) -> Readiness {
-        match (self.status.as_str(), &self.health) {
-            ("running", None) => Readiness::Ready,
-            ("running", Some(health)) => match health.status.as_str() {
+        match (&self.status, &self.health) {
+            (ContainerStatus::Running, None) => Readiness::Ready,
+            (ContainerStatus::Running, Some(health)) => match health.status.as_str() {
                 "healthy" => Readiness::Ready,
                 "unhealthy" => Readiness::Failed(match self.last_probe() {
                     Some(output) => format!("turned unhealthy: {output}"),
@@ -348,15 +384,15 @@ impl State {
                 }),
                 other => Readiness::Waiting(format!("health: {other}")),
             },
-            ("exited" | "dead", _) if self.exit_code == 0 => Readiness::Ready,
-            ("exited" | "dead", _) => {
+            (status, _) if status.has_exited() && self.exit_code == 0 => Readiness::Ready,
+            (status, _) if status.has_exited() => {
                 Readiness::Failed(format!("exited with code {}", self.exit_code))
             }
-            ("restarting", _) => Readiness::Failed(format!(
+            (ContainerStatus::Restarting, _) => Readiness::Failed(format!(
                 "keeps restarting (last exit code {})",
                 self.exit_code
             )),
-            (other, _) => Readiness::Waiting(other.to_string()),
+            (other, _) => Readiness::Waiting(other.as_str().to_string()),
         }
     }
 
@@ -383,7 +419,7 @@ mod tests {
 
     fn state(status: &str, exit_code: i64, health: Option<&str>) -> State {
         State {
-            status: status.into(),
+            status: serde_json::from_value(status.into()).unwrap(),
             exit_code,
             error: String::new(),
             started_at: "2026-11-23T10:43:32.9Z".into(),

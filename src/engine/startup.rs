@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::engine::cmd::{Child, Cmd};
-use crate::engine::model::{Condition, Container, Healthcheck, Readiness, Service};
+use crate::engine::model::{
+    Condition, Container, ContainerStatus, Healthcheck, Readiness, Service,
+};
 use crate::engine::stack::Stack;
 use crate::signals::Signals;
 
@@ -97,7 +99,7 @@ pub fn start(
 /// (`health: starting`) from one that is not ready.
 pub fn healthy_now(stack: &Stack, container: &Container, signals: &Signals) -> bool {
     let Some(check) = &container.healthcheck else {
-        return container.state.status == "running";
+        return container.state.status == ContainerStatus::Running;
     };
     let Ok(child) = check_command(stack, &container.id, check, false).spawn_captured() else {
         return false;
@@ -373,10 +375,9 @@ impl<'a> Startup<'a> {
             Condition::CompletedSuccessfully => {
                 matches!(unit.phase, Phase::Started)
                     && unit.containers.iter().all(|id| {
-                        self.containers.get(id).is_some_and(|c| {
-                            matches!(c.state.status.as_str(), "exited" | "dead")
-                                && c.state.exit_code == 0
-                        })
+                        self.containers
+                            .get(id)
+                            .is_some_and(|c| c.state.status.has_exited() && c.state.exit_code == 0)
                     })
             }
         }
@@ -417,7 +418,7 @@ impl<'a> Startup<'a> {
             let Some(check) = &container.healthcheck else {
                 continue;
             };
-            let idle = container.state.status == "running"
+            let idle = container.state.status == ContainerStatus::Running
                 && !self.probed_ready.contains(id)
                 && !self.probes.contains_key(id);
             if idle && !self.no_watch.contains(id) {
@@ -430,7 +431,7 @@ impl<'a> Startup<'a> {
                 .last_probe
                 .get(id)
                 .is_none_or(|last| now >= *last + gap);
-            if container.state.status == "running"
+            if container.state.status == ContainerStatus::Running
                 && !self.probed_ready.contains(id)
                 && !self.probes.contains_key(id)
                 && rested

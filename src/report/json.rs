@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use super::timeline::State;
+use crate::engine::ComposeFlavor;
 use crate::exit::Exit;
 
 /// The version of the report's fields.
@@ -28,11 +29,7 @@ pub struct Run<'a> {
 }
 
 pub fn build(run: &Run, state: &State) -> Value {
-    let flavor = if run.compose_version.starts_with("1.") {
-        "v1"
-    } else {
-        "v2"
-    };
+    let flavor = ComposeFlavor::of_version(run.compose_version).as_str();
     json!({
         "schema": SCHEMA,
         "project": run.project,

@@ -10,7 +10,7 @@ pub mod session;
 
 use anyhow::anyhow;
 
-use crate::config::{Action, Config};
+use crate::config::Config;
 use crate::doctor;
 use crate::engine::Engine;
 use crate::engine::stack::Stack;
@@ -29,9 +29,10 @@ pub fn run(config: &Config, signals: &Signals, events: &dyn Events) -> Exit {
     events.emit(RunEvent::Started {
         project: &config.project,
     });
-    let mut verdict = match config.action {
-        Action::Down => down(config, events),
-        _ => run_stack(config, signals, events),
+    let mut verdict = if config.policy.remove {
+        down(config, events)
+    } else {
+        run_stack(config, signals, events)
     };
     if let Ending::Failed(failure) = &verdict.ending {
         if failure.environment {
@@ -50,7 +51,7 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
         header: "preflight: docker, compose, the files".into(),
     });
     let prepared = plan::preflight(config, events).and_then(|(engine, plan)| {
-        if config.action == Action::Up {
+        if config.policy.alone {
             refuse_second_stack(&engine, config)?;
         }
         if let Some(artifacts) = &plan.artifacts {
@@ -92,14 +93,13 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
     }
 
     // A stack left up on purpose says so.
-    let kept = config.keep || config.action == Action::Up;
     let mut labels = RunLabels::new(
         &config.project,
         config.ttl,
-        kept,
+        config.policy.may_keep(),
         plan.facts.whereabouts.container_id(),
     );
-    if config.action == Action::Test {
+    if config.policy.reuse {
         // Someone else's stack: ours only to use, not to remove.
         match session::check_recorded(&stack, &plan, signals) {
             // Compose v2 recreates a network or volume whose labels differ
@@ -112,13 +112,14 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
     if let Err(error) = stack.apply_labels(&labels, &plan.model) {
         return failed(Failure::engine(error));
     }
-    if config.action != Action::Test {
+    if !config.policy.reuse {
         stack.begin();
     }
     // What this run would remove, should it die first.
-    let target = match config.action {
-        Action::Test => Target::Container(stack.test_container().to_string()),
-        _ => Target::Stack,
+    let target = if config.policy.reuse {
+        Target::Container(stack.test_container().to_string())
+    } else {
+        Target::Stack
     };
     let reaper = Reaper::start(engine.client(), &labels, &plan.facts, &target, events);
     let driver = Driver {

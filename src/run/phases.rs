@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
-use crate::cli::LogPolicy;
-use crate::config::{Action, Config};
+use crate::config::{Config, Keep, LogPolicy};
 use crate::engine::cmd::{Cmd, Group, Waited};
-use crate::engine::model::{self, Container};
+use crate::engine::model::{self, Container, ContainerStatus};
 use crate::engine::stack::Stack;
 use crate::engine::startup::{self, Stop};
 use crate::events::{Collected, Events, PhaseName, PhaseOutcome, RunEvent, ServiceLeft};
@@ -66,7 +65,7 @@ impl Driver<'_> {
     pub fn run_phases(&self) -> Outcome {
         let config = self.config;
         let phases = || -> Result<Option<u8>, Outcome> {
-            if config.action == Action::Test {
+            if config.policy.reuse {
                 return self.tests().map(Some);
             }
             if config.pull || config.build {
@@ -91,7 +90,7 @@ impl Driver<'_> {
                 }
                 up?;
             }
-            if config.action == Action::Up {
+            if !config.policy.run_tests {
                 return Ok(None);
             }
             self.tests().map(Some)
@@ -306,7 +305,7 @@ impl Driver<'_> {
                 )),
             )
             .into()),
-            Some(container) if container.state.status == "running" => {
+            Some(container) if container.state.status == ContainerStatus::Running => {
                 Err(Failure::engine(anyhow!(
                     "`{compose} run` ended with {status} while the test container was still running"
                 ))
@@ -369,10 +368,10 @@ impl Driver<'_> {
             .partition(|c| c.name == stack.test_container());
         for container in &services {
             let state = &container.state;
-            let exited = matches!(state.status.as_str(), "exited" | "dead");
+            let exited = state.status.has_exited();
             self.emit(RunEvent::ServiceLeft(ServiceLeft {
                 service: &container.service,
-                status: &state.status,
+                status: state.status.as_str(),
                 health: state.health.as_ref().map(|h| h.status.as_str()),
                 exit_code: exited.then_some(state.exit_code),
             }));
@@ -452,7 +451,7 @@ impl Driver<'_> {
             if let Err(error) = stack.keep() {
                 self.emit(RunEvent::Warning(format!("{error:#}")));
             }
-            if config.action != Action::Test {
+            if config.policy.record {
                 session::record_stack(stack, config, self.events);
             }
             return Ok(());
@@ -475,11 +474,10 @@ impl Driver<'_> {
 
     /// Whether the stack stays after this outcome.
     pub fn kept(&self, outcome: &Outcome) -> bool {
-        match self.config.action {
-            Action::Run => self.config.keep,
-            Action::Up => matches!(outcome, Outcome::Ready),
-            Action::Test => true,
-            Action::Down => false,
+        match self.config.policy.keep {
+            Keep::Never => false,
+            Keep::WhenReady => matches!(outcome, Outcome::Ready),
+            Keep::Always => true,
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use anyhow::anyhow;
 
-use crate::config::{Config, describe_files};
+use crate::config::{Config, Keep, describe_files};
 use crate::engine::cmd::Cmd;
 use crate::engine::model::{self, Service};
 use crate::engine::stack::Stack;
@@ -120,14 +120,10 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
 /// on. A daemon over the network cannot know our container, so it is not
 /// asked.
 fn facts(docker: &Docker, config: &Config) -> Facts {
-    let remote_host = artifacts::remote_host(std::env::var("DOCKER_HOST").ok().as_deref());
+    let remote_host = docker.remote().map(str::to_string);
     let root = artifacts::running_as_root();
     let whereabouts = if remote_host.is_none() {
-        artifacts::detect(
-            docker.program(),
-            docker.echoes(),
-            config.parent_container.as_deref(),
-        )
+        artifacts::detect(docker, config.parent_container.as_deref())
     } else {
         Whereabouts::Host
     };
@@ -211,7 +207,10 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
         labels::OWNER,
         labels::TTL
     )];
-    steps.push(format!("# {}", reaper::plan(&plan.facts)));
+    steps.push(format!(
+        "# {}",
+        reaper::plan(stack.engine().client(), &plan.facts)
+    ));
     if config.pull {
         steps.push(
             stack
@@ -251,7 +250,7 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
         ));
     }
     let down = stack.down_command(config.stop_timeout);
-    steps.push(if config.keep {
+    steps.push(if config.policy.keep == Keep::Always {
         format!("# --keep: the stack is left running; later: {down}")
     } else if config.stop_timeout.is_zero() {
         format!(

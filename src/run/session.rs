@@ -152,8 +152,7 @@ pub fn record_stack(stack: &Stack, config: &Config, events: &dyn Events) {
     }));
     match stack.containers(false) {
         Ok(containers) => {
-            let docker_host = std::env::var("DOCKER_HOST").ok();
-            let ports = ports::published(&containers, docker_host.as_deref());
+            let ports = ports::published(&containers, stack.engine().client().host());
             events.emit(RunEvent::Ports(&ports));
         }
         Err(error) => events.emit(RunEvent::Warning(format!(
@@ -161,6 +160,10 @@ pub fn record_stack(stack: &Stack, config: &Config, events: &dyn Events) {
         ))),
     }
 }
+
+/// How often `test` runs the healthcheck of a recorded service that the
+/// daemon has not yet found healthy, before it calls it not ready.
+const CHECKS: usize = 3;
 
 /// A recorded stack must still be there, and ready, for `test`: it is
 /// never started again behind the user's back. Returns the labels its run
@@ -183,8 +186,13 @@ pub fn check_recorded(
         .iter()
         .filter_map(|c| match c.state.readiness() {
             Readiness::Ready => None,
-            // Ready when testbed checked it, but not checked by the daemon yet.
-            Readiness::Waiting(_) if startup::healthy_now(stack, c, signals) => None,
+            // Ready when testbed checked it, but not checked by the daemon
+            // yet. A busy engine can make one check overrun its timeout.
+            Readiness::Waiting(_)
+                if (0..CHECKS).any(|_| startup::healthy_now(stack, c, signals)) =>
+            {
+                None
+            }
             Readiness::Waiting(what) | Readiness::Failed(what) => {
                 Some(format!("{} ({what})", c.service))
             }

@@ -12,9 +12,8 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Context, Result, anyhow};
 use serde::Deserialize;
 
-use crate::engine::Engine;
-use crate::engine::cmd::Cmd;
 use crate::engine::model::Container;
+use crate::engine::{Docker, Engine};
 use crate::exit::Failure;
 use crate::topology::container::{self, Candidate, ProcFiles};
 
@@ -84,12 +83,37 @@ impl Whereabouts {
 #[serde(rename_all = "PascalCase")]
 pub struct Mount {
     #[serde(rename = "Type")]
-    pub kind: String,
+    pub kind: MountKind,
     #[serde(default)]
     pub source: String,
     pub destination: PathBuf,
     #[serde(rename = "RW", default)]
     pub rw: bool,
+}
+
+/// What a mount is made of, as the engine names it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A path of the daemon's host.
+    Bind,
+    /// A named or anonymous volume.
+    Volume,
+    Tmpfs,
+    /// One this engine version does not name above.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl MountKind {
+    pub fn as_str(&self) -> &str {
+        match self {
+            MountKind::Bind => "bind",
+            MountKind::Volume => "volume",
+            MountKind::Tmpfs => "tmpfs",
+            MountKind::Other(kind) => kind,
+        }
+    }
 }
 
 /// What `choose` decides from.
@@ -113,17 +137,9 @@ pub struct Artifacts {
     pub reason: String,
 }
 
-/// `DOCKER_HOST` when it is not a local socket: such a daemon cannot see
-/// our filesystem.
-pub fn remote_host(docker_host: Option<&str>) -> Option<String> {
-    docker_host
-        .filter(|host| !host.is_empty() && !host.starts_with("unix://"))
-        .map(str::to_string)
-}
-
 /// Finds the container testbed runs in and its mounts, as the daemon behind
 /// `docker` sees them. `parent` is `--parent-container`.
-pub fn detect(docker: &Path, echo: bool, parent: Option<&str>) -> Whereabouts {
+pub fn detect(docker: &Docker, parent: Option<&str>) -> Whereabouts {
     let explicit = parent.map(|c| Candidate::explicit(c, "--parent-container"));
     let candidates = container::candidates_from(explicit, &ProcFiles::read(), |name| {
         std::env::var(name).ok()
@@ -131,10 +147,10 @@ pub fn detect(docker: &Path, echo: bool, parent: Option<&str>) -> Whereabouts {
     let Some(first) = candidates.first() else {
         return Whereabouts::Host;
     };
-    match container::confirm(docker, echo, &candidates) {
+    match container::confirm(docker, &candidates) {
         Some((id, _)) => {
-            let found = Cmd::new(docker)
-                .args([
+            let found = docker
+                .cmd([
                     "inspect",
                     "--type",
                     "container",
@@ -142,8 +158,6 @@ pub fn detect(docker: &Path, echo: bool, parent: Option<&str>) -> Whereabouts {
                     "{{.Image}} {{json .Mounts}}",
                 ])
                 .arg(&id)
-                .label("docker inspect")
-                .echo(echo)
                 .read()
                 .unwrap_or_default();
             let (image, mounts) = found.trim().split_once(' ').unwrap_or_default();
@@ -254,10 +268,10 @@ fn share(dir: &Path, facts: &Facts) -> Result<Strategy, String> {
             "{shown} is on the own filesystem of container {short}, not on one of its volumes or bind mounts"
         ));
     };
-    if !matches!(mount.kind.as_str(), "bind" | "volume") || mount.source.is_empty() {
+    if !matches!(mount.kind, MountKind::Bind | MountKind::Volume) || mount.source.is_empty() {
         return Err(format!(
             "{shown} is on a {} mount of container {short}, which the daemon cannot share",
-            mount.kind
+            mount.kind.as_str()
         ));
     }
     if !mount.rw {
@@ -575,7 +589,7 @@ mod tests {
 
     fn mount(kind: &str, source: &str, destination: &str, rw: bool) -> Mount {
         Mount {
-            kind: kind.into(),
+            kind: serde_json::from_value(kind.into()).unwrap(),
             source: source.into(),
             destination: destination.into(),
             rw,
@@ -629,7 +643,7 @@ mod tests {
     #[test]
     fn a_remote_daemon_means_copy() {
         let facts = Facts {
-            remote_host: remote_host(Some("tcp://docker:2375")),
+            remote_host: Some("tcp://docker:2375".into()),
             root: true,
             whereabouts: Whereabouts::Host,
         };
@@ -637,17 +651,6 @@ mod tests {
         assert_eq!(chosen.strategy, Strategy::Copy);
         assert!(chosen.reason.contains("tcp://docker:2375"));
         assert_eq!(chosen.volume(), DIR);
-    }
-
-    #[test]
-    fn a_unix_socket_is_local() {
-        assert_eq!(remote_host(Some("unix:///run/user/1000/docker.sock")), None);
-        assert_eq!(remote_host(Some("")), None);
-        assert_eq!(remote_host(None), None);
-        assert_eq!(
-            remote_host(Some("ssh://ci@build")).as_deref(),
-            Some("ssh://ci@build")
-        );
     }
 
     #[test]

@@ -3,9 +3,8 @@
 //! confirmed with the engine (`docker inspect`, `docker ps`).
 
 use std::fmt;
-use std::path::Path;
 
-use crate::engine::cmd::Cmd;
+use crate::engine::Docker;
 
 /// Where the kernel tells a process its mounts.
 pub const MOUNTINFO: &str = "/proc/self/mountinfo";
@@ -279,10 +278,10 @@ pub fn candidates_from(
 /// returns the first it knows, with its full id. A candidate the daemon does
 /// not know is no error: the daemon is another one (DinD, remote), and
 /// files must then be copied rather than shared.
-pub fn confirm(docker: &Path, echo: bool, candidates: &[Candidate]) -> Option<(String, Candidate)> {
+pub fn confirm(docker: &Docker, candidates: &[Candidate]) -> Option<(String, Candidate)> {
     candidates.iter().find_map(|candidate| {
         let cmd = match &candidate.lookup {
-            Lookup::Container(container) => Cmd::new(docker).args([
+            Lookup::Container(container) => docker.cmd([
                 "inspect",
                 "--type",
                 "container",
@@ -291,14 +290,14 @@ pub fn confirm(docker: &Path, echo: bool, candidates: &[Candidate]) -> Option<(S
                 container,
             ]),
             Lookup::Labels(labels) => {
-                let mut cmd = Cmd::new(docker).args(["ps", "-q", "--no-trunc"]);
+                let mut cmd = docker.cmd(["ps", "-q", "--no-trunc"]);
                 for (key, value) in labels {
                     cmd = cmd.args(["--filter", &format!("label={key}={value}")]);
                 }
                 cmd
             }
         };
-        let id = cmd.echo(echo).read().ok()?;
+        let id = cmd.read().ok()?;
         let id = id.split_whitespace().next()?.to_string();
         is_container_id(&id).then(|| (id, candidate.clone()))
     })
