@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::config::{LogPolicy, Policy, RunArgs};
+pub use crate::config::{LogPolicy, Policy, RunArgs, parse_duration};
 pub use crate::report::{Color, Output};
 pub use crate::topology::artifacts::ArtifactsMode;
 
@@ -578,16 +578,6 @@ impl Flatten for RunArgs {
         self.stop_timeout = options.stop_timeout;
         self
     }
-}
-
-/// `90`, `90s`, `1m30s`, `500ms`. A bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(seconds));
-    }
-    humantime::parse_duration(text)
-        .map_err(|_| "expected a duration such as 90s, 2m or 500ms".to_string())
 }
 
 #[cfg(test)]

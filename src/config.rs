@@ -220,7 +220,7 @@ fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Duration>,
         serde::de::Error::custom("expected a duration such as 90s, 2m or a number of seconds")
     })? {
         Raw::Seconds(seconds) => Ok(Some(Duration::from_secs(seconds))),
-        Raw::Text(text) => crate::cli::parse_duration(&text)
+        Raw::Text(text) => parse_duration(&text)
             .map(Some)
             .map_err(serde::de::Error::custom),
     }
@@ -496,6 +496,16 @@ fn configures_compose(name: &str) -> bool {
     name.starts_with("DOCKER_")
         || name.starts_with("COMPOSE_")
         || ["PATH", "HOME", "TESTBED_PROJECT"].contains(&name)
+}
+
+/// `90`, `90s`, `1m30s`, `500ms`. A bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text)
+        .map_err(|_| "expected a duration such as 90s, 2m or 500ms".to_string())
 }
 
 #[cfg(test)]
