@@ -379,7 +379,7 @@ fn check_schema(path: &std::path::Path) -> Value {
         let doc = documented
             .iter()
             .find(|(f, _)| f == field)
-            .unwrap_or_else(|| panic!("`{field}` is not documented in the README"));
+            .unwrap_or_else(|| panic!("`{field}` is not documented in docs/reports.md"));
         assert!(
             doc.1.split(" or ").any(|t| t == kind),
             "`{field}` is {kind}, documented as {}",
