@@ -4,7 +4,7 @@
 //! one way of consuming the same events.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 pub use crate::engine::startup::ServiceStatus;
 use crate::exit::{Exit, Failure};
@@ -58,14 +58,118 @@ impl PhaseOutcome {
 }
 
 /// How a run left one service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceLeft<'a> {
-    pub service: &'a str,
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceLeft {
+    pub service: String,
     /// The container's status, e.g. `running` or `exited`.
-    pub status: &'a str,
-    pub health: Option<&'a str>,
+    pub status: String,
+    /// Its health status, e.g. `healthy`, with a healthcheck.
+    pub health: Option<String>,
     /// Its exit code, once it has exited.
     pub exit_code: Option<i64>,
+    /// Whether the kernel's OOM killer ended it.
+    pub oom_killed: bool,
+    /// Its memory limit in bytes, if it has one.
+    pub memory_limit: Option<u64>,
+    /// How often the engine restarted it.
+    pub restarts: u32,
+    /// The daemon's last healthchecks.
+    pub probes: Vec<ProbeResult>,
+    /// When it was created and started.
+    pub created: Option<SystemTime>,
+    pub started: Option<SystemTime>,
+}
+
+/// One run of a healthcheck.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeResult {
+    pub by: Prober,
+    /// Its exit code; none when it did not finish.
+    pub exit_code: Option<i64>,
+    /// Whether it ran past its timeout.
+    pub timed_out: bool,
+    /// What it printed, trimmed.
+    pub output: String,
+}
+
+/// Who ran a healthcheck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prober {
+    Testbed,
+    Daemon,
+}
+
+impl Prober {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Prober::Testbed => "testbed",
+            Prober::Daemon => "daemon",
+        }
+    }
+}
+
+/// Why a dependency did not get ready, when the run gave up on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub service: String,
+    pub state: ServiceState,
+    /// How often the engine restarted it.
+    pub restarts: u32,
+    /// Killed by the kernel's OOM killer, with its memory limit if it has one.
+    pub oom: Option<Option<u64>>,
+    /// The last healthchecks, the latest last.
+    pub probes: Vec<ProbeResult>,
+    /// The last lines of its log.
+    pub log: String,
+    /// The likely fix, when one fits.
+    pub hint: Option<String>,
+}
+
+/// Where a dependency stood when the run gave up on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceState {
+    /// Created, never started.
+    NotStarted,
+    /// Running, and its healthcheck has not passed yet.
+    Starting,
+    /// Running, without a healthcheck.
+    Running,
+    Unhealthy,
+    Restarting,
+    Exited(i64),
+    /// A status the engine names otherwise, such as `paused`.
+    Other(String),
+}
+
+impl std::fmt::Display for ServiceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServiceState::NotStarted => write!(f, "not started"),
+            ServiceState::Starting => write!(f, "starting"),
+            ServiceState::Running => write!(f, "running"),
+            ServiceState::Unhealthy => write!(f, "unhealthy"),
+            ServiceState::Restarting => write!(f, "restarting"),
+            ServiceState::Exited(code) => write!(f, "exited with code {code}"),
+            ServiceState::Other(status) => write!(f, "{status}"),
+        }
+    }
+}
+
+/// `killed: out of memory (limit 20 MiB)`, or without a limit.
+pub fn out_of_memory(limit: Option<u64>) -> String {
+    match limit {
+        Some(bytes) => format!("killed: out of memory (limit {})", mebibytes(bytes)),
+        None => "killed: out of memory".into(),
+    }
+}
+
+fn mebibytes(bytes: u64) -> String {
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    if mib.fract() == 0.0 {
+        format!("{mib:.0} MiB")
+    } else {
+        format!("{mib:.1} MiB")
+    }
 }
 
 /// What came back to the artifacts directory.
@@ -154,12 +258,21 @@ pub enum RunEvent<'a> {
     Waiting(&'a [ServiceStatus]),
     /// The wait is over, whatever its end.
     WaitOver,
+    /// A dependency got ready: `after` the start of the wait, `at`.
     ServiceReady {
         service: &'a str,
         after: Duration,
+        at: SystemTime,
     },
-    ServiceLeft(ServiceLeft<'a>),
-    TestsExited(u8),
+    /// A dependency the run gave up on, and why.
+    NotReady(&'a Diagnosis),
+    ServiceLeft(ServiceLeft),
+    /// The tests' exit code, and whether the OOM killer ended them, with
+    /// their memory limit.
+    TestsExited {
+        code: u8,
+        oom: Option<Option<u64>>,
+    },
     /// The log of a service: whole, or the tail that explains a failure.
     Log {
         /// A name for its GitLab section, made of `[A-Za-z0-9_.-]`.

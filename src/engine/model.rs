@@ -155,6 +155,12 @@ pub struct Container {
     pub labels: BTreeMap<String, String>,
     /// Where its ports are published on the daemon's host.
     pub published: Vec<Published>,
+    /// When it was created, as the engine writes it (RFC 3339).
+    pub created: String,
+    /// How often the engine restarted it.
+    pub restarts: u32,
+    /// Its memory limit in bytes (`mem_limit`), if it has one.
+    pub memory_limit: Option<u64>,
 }
 
 /// A container port published on the daemon's host, as `docker inspect`
@@ -246,6 +252,9 @@ pub struct State {
     pub error: String,
     #[serde(default)]
     pub started_at: String,
+    /// Whether the kernel's OOM killer ended its process.
+    #[serde(rename = "OOMKilled", default)]
+    pub oom_killed: bool,
     pub health: Option<Health>,
 }
 
@@ -277,6 +286,19 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
         config: RawConfig,
         #[serde(default)]
         network_settings: RawNetworkSettings,
+        #[serde(default)]
+        created: String,
+        #[serde(default)]
+        restart_count: u32,
+        #[serde(default)]
+        host_config: RawHostConfig,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "PascalCase")]
+    struct RawHostConfig {
+        /// Bytes; 0 without a limit.
+        #[serde(default)]
+        memory: u64,
     }
     #[derive(Deserialize, Default)]
     #[serde(rename_all = "PascalCase")]
@@ -354,6 +376,9 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
                 healthcheck,
                 labels,
                 published,
+                created: r.created,
+                restarts: r.restart_count,
+                memory_limit: (r.host_config.memory > 0).then_some(r.host_config.memory),
             }
         })
         .collect())
@@ -385,9 +410,10 @@ impl State {
                 other => Readiness::Waiting(format!("health: {other}")),
             },
             (status, _) if status.has_exited() && self.exit_code == 0 => Readiness::Ready,
-            (status, _) if status.has_exited() => {
-                Readiness::Failed(format!("exited with code {}", self.exit_code))
-            }
+            (status, _) if status.has_exited() => Readiness::Failed(match self.oom_killed {
+                true => format!("exited with code {}, killed: out of memory", self.exit_code),
+                false => format!("exited with code {}", self.exit_code),
+            }),
             (ContainerStatus::Restarting, _) => Readiness::Failed(format!(
                 "keeps restarting (last exit code {})",
                 self.exit_code
@@ -423,6 +449,7 @@ mod tests {
             exit_code,
             error: String::new(),
             started_at: "2026-11-23T10:43:32.9Z".into(),
+            oom_killed: false,
             health: health.map(|h| Health {
                 status: h.into(),
                 log: None,

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::engine::cmd::{Child, Cmd};
+use crate::engine::cmd::{Child, Cmd, Waited};
 use crate::engine::model::{
     Condition, Container, ContainerStatus, Healthcheck, Readiness, Service,
 };
@@ -52,8 +52,12 @@ const PROBE_GAP_MAX: Duration = Duration::from_secs(1);
 pub enum Stop {
     /// A dependency exited, turned unhealthy or kept restarting.
     Failed(Box<Container>, String),
-    /// The deadline passed; what each service not ready was doing.
-    TimedOut(Vec<String>),
+    /// The deadline passed: what each service not ready was doing, and
+    /// the containers of those that were created.
+    TimedOut {
+        waiting: Vec<String>,
+        containers: Vec<Container>,
+    },
     Interrupted,
     Engine(anyhow::Error),
 }
@@ -80,7 +84,10 @@ pub fn start(
     loop {
         // Before a step, so that nothing is started past the deadline.
         if Instant::now() >= deadline {
-            return Err(Stop::TimedOut(startup.waiting()));
+            return Err(Stop::TimedOut {
+                waiting: startup.waiting(),
+                containers: startup.not_ready(),
+            });
         }
         let done = startup.step()?;
         watch(&startup.statuses());
@@ -98,17 +105,46 @@ pub fn start(
 /// way to tell a service that is ready but not yet checked by the daemon
 /// (`health: starting`) from one that is not ready.
 pub fn healthy_now(stack: &Stack, container: &Container, signals: &Signals) -> bool {
-    let Some(check) = &container.healthcheck else {
-        return container.state.status == ContainerStatus::Running;
-    };
-    let Ok(child) = check_command(stack, &container.id, check, false).spawn_captured() else {
-        return false;
-    };
+    match &container.healthcheck {
+        Some(_) => probe(stack, container, signals).is_some_and(|run| run.exit_code == Some(0)),
+        None => container.state.status == ContainerStatus::Running,
+    }
+}
+
+/// What one run of a healthcheck gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRun {
+    /// None when it ran past its timeout.
+    pub exit_code: Option<i64>,
+    /// Its stdout and stderr.
+    pub output: String,
+}
+
+/// Runs a container's healthcheck once, under its timeout; None when it
+/// has none, or `docker exec` could not start.
+pub fn probe(stack: &Stack, container: &Container, signals: &Signals) -> Option<CheckRun> {
+    let check = container.healthcheck.as_ref()?;
+    let child = check_command(stack, &container.id, check, false)
+        .spawn_captured()
+        .ok()?;
     match child.wait(Some(Instant::now() + check.timeout), signals) {
-        Ok(crate::engine::cmd::Waited::Done(output)) => output.status.success(),
+        Ok(Waited::Done(output)) => Some(CheckRun {
+            exit_code: output.status.code().map(i64::from),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        }),
         _ => {
             child.kill();
-            false
+            Some(CheckRun {
+                exit_code: None,
+                output: format!(
+                    "timed out after {}",
+                    humantime::format_duration(check.timeout)
+                ),
+            })
         }
     }
 }
@@ -467,6 +503,16 @@ impl<'a> Startup<'a> {
             };
             self.probes.insert(id, probe);
         }
+    }
+
+    /// The containers of the services that are not ready, as last seen.
+    fn not_ready(&self) -> Vec<Container> {
+        self.units
+            .iter()
+            .filter(|u| u.ready_after.is_none())
+            .flat_map(|u| &u.containers)
+            .filter_map(|id| self.containers.get(id).cloned())
+            .collect()
     }
 
     /// What each service that is not ready is doing, for the timeout error.

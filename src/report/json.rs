@@ -9,12 +9,13 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use super::timeline::State;
+use super::diagnosis;
+use super::timeline::{Service, State};
 use crate::engine::ComposeFlavor;
 use crate::exit::Exit;
 
 /// The version of the report's fields.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// What the report says beyond the timeline.
 pub struct Run<'a> {
@@ -47,22 +48,57 @@ pub fn build(run: &Run, state: &State) -> Value {
             "outcome": p.outcome.as_str(),
             "message": p.message,
         })).collect::<Vec<_>>(),
-        "services": state.services.iter().map(|s| json!({
-            "name": s.name,
-            "state": s.state,
-            "health": s.health,
-            "exit_code": s.exit_code,
-            "ready_after_s": s.ready_after.map(seconds),
-        })).collect::<Vec<_>>(),
+        "services": state.services.iter().map(|s| service(s, run.started_at)).collect::<Vec<_>>(),
         "artifacts": run.artifacts.map(|(dir, strategy, reason)| json!({
             "dir": dir,
             "strategy": strategy,
             "reason": reason,
         })),
         "tests_exit_code": state.tests_exit,
+        "tests_oom_killed": state.tests_oom.is_some(),
         "exit_code": run.exit.code(),
         "exit_meaning": run.exit.meaning(),
     })
+}
+
+/// A service as the run left it, its last healthchecks, and when it was
+/// created, started and ready, in seconds from the run's start.
+fn service(service: &Service, run_started: SystemTime) -> Value {
+    let left = service.left.clone().unwrap_or_default();
+    let why = service.diagnosis.as_ref();
+    let probes = why.map_or(&left.probes, |d| &d.probes);
+    let offset = |at: Option<SystemTime>| at.map(|at| since(run_started, at));
+    json!({
+        "name": service.name,
+        "state": service.left.as_ref().map(|l| &l.status),
+        "health_status": left.health,
+        "health": probes.iter().map(|p| json!({
+            "by": p.by.as_str(),
+            "exit_code": p.exit_code,
+            "timed_out": p.timed_out,
+            "output": p.output,
+        })).collect::<Vec<_>>(),
+        "exit_code": left.exit_code,
+        "oom_killed": left.oom_killed || why.is_some_and(|d| d.oom.is_some()),
+        "memory_limit_bytes": left.memory_limit,
+        "restarts": left.restarts.max(why.map_or(0, |d| d.restarts)),
+        "not_ready": why.map(diagnosis::state_line),
+        "ready_after_s": service.ready_after.map(seconds),
+        "timeline": {
+            "created_s": offset(left.created),
+            "started_s": offset(left.started),
+            "ready_s": offset(service.ready_at),
+        },
+    })
+}
+
+/// Seconds from `from` to `to`; negative when `to` came first, as for a
+/// stack that `up` created before `test` ran.
+fn since(from: SystemTime, to: SystemTime) -> f64 {
+    match to.duration_since(from) {
+        Ok(after) => seconds(after),
+        Err(before) => -seconds(before.duration()),
+    }
 }
 
 fn time(at: SystemTime) -> String {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::diagnosis;
 use super::timeline::{Outcome, PhaseName, State};
 
 /// Lines of a failure's log kept in the report.
@@ -52,12 +53,21 @@ fn readiness(project: &str, state: &State, up: Outcome) -> Vec<TestCase> {
                 Some(_) => TestCaseStatus::success(),
                 None => {
                     let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    let state = service.state.as_deref().unwrap_or("not created");
-                    let health = match &service.health {
-                        Some(health) => format!(", {health}"),
-                        None => String::new(),
-                    };
-                    status.set_message(format!("not ready: {state}{health}"));
+                    match (&service.diagnosis, &service.left) {
+                        (Some(why), _) => {
+                            status
+                                .set_message(format!("not ready: {}", diagnosis::state_line(why)));
+                            status.set_description(diagnosis::render(why));
+                        }
+                        (None, left) => {
+                            let state = left.as_ref().map_or("not created", |l| l.status.as_str());
+                            let health = match left.as_ref().and_then(|l| l.health.as_ref()) {
+                                Some(health) => format!(", {health}"),
+                                None => String::new(),
+                            };
+                            status.set_message(format!("not ready: {state}{health}"));
+                        }
+                    }
                     status
                 }
             };
@@ -152,9 +162,12 @@ mod tests {
         Service {
             name: name.into(),
             ready_after: ready.then(|| Duration::from_secs(1)),
-            state: Some(state.into()),
-            health: None,
-            exit_code: None,
+            left: Some(crate::events::ServiceLeft {
+                service: name.into(),
+                status: state.into(),
+                ..Default::default()
+            }),
+            ..Service::default()
         }
     }
 
@@ -174,7 +187,7 @@ mod tests {
                 service("db", false, "exited"),
                 service("cache", true, "running"),
             ],
-            tests_exit: None,
+            ..State::default()
         };
         let xml = build("tb-x", &state).to_string().unwrap();
         assert!(

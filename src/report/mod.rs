@@ -4,6 +4,7 @@
 //! tests' own output goes to stdout untouched, so `testbed run > out.txt`
 //! holds only what the tests printed.
 
+pub mod diagnosis;
 pub mod json;
 pub mod junit;
 pub mod live;

@@ -8,7 +8,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::live::Live;
 use super::timeline::{self, PhaseName, Timeline};
-use super::{Section, block, detail, failure, json, junit, open, section, step, summary};
+use super::{
+    Section, block, detail, diagnosis, failure, json, junit, open, section, step, summary,
+};
 use super::{titled, warn};
 use crate::events::{Collected, Ending, Events, RunEvent, StackAfter, Verdict};
 use crate::topology::artifacts::LOGS;
@@ -64,7 +66,13 @@ impl Reporter {
         match &verdict.ending {
             Ending::Passed => step(format!("tests passed after {elapsed}")),
             Ending::TestsFailed(code) => {
-                step(format!("tests failed (exit {code}) after {elapsed}"))
+                let killed = match self.timeline.snapshot().tests_oom {
+                    Some(limit) => format!(", {}", crate::events::out_of_memory(limit)),
+                    None => String::new(),
+                };
+                step(format!(
+                    "tests failed (exit {code}{killed}) after {elapsed}"
+                ));
             }
             Ending::Ready => {}
             Ending::Removed => step(format!("stack {project} removed")),
@@ -211,16 +219,19 @@ impl Events for Reporter {
                 }
             }
             RunEvent::WaitOver => self.state().live = None,
-            RunEvent::ServiceReady { service, after } => {
-                self.timeline.ready(service, after);
+            RunEvent::ServiceReady { service, after, at } => {
+                self.timeline.ready(service, after, at);
                 let after = after.as_secs_f64();
                 detail(verbose, format!("{service} ready after {after:.1}s"));
             }
-            RunEvent::ServiceLeft(left) => {
-                self.timeline
-                    .left(left.service, left.status, left.health, left.exit_code);
+            RunEvent::NotReady(diagnosis) => {
+                let service = &diagnosis.service;
+                let _section = titled(&format!("not_ready_{service}"), service, false);
+                block(&diagnosis::render(diagnosis));
+                self.timeline.not_ready(diagnosis.clone());
             }
-            RunEvent::TestsExited(code) => self.timeline.tests_exited(code),
+            RunEvent::ServiceLeft(left) => self.timeline.left(left),
+            RunEvent::TestsExited { code, oom } => self.timeline.tests_exited(code, oom),
             RunEvent::Log {
                 name,
                 title,

@@ -4,7 +4,9 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::diagnosis;
 use super::timeline::{PhaseName, State};
+use crate::events::out_of_memory;
 
 /// The summary as lines of text, without colours.
 pub fn render(state: &State) -> String {
@@ -20,7 +22,10 @@ pub fn render(state: &State) -> String {
     let _ = writeln!(out, "{:width$}  {:>7}  result", "phase", "time");
     for phase in &state.phases {
         let result = match (phase.name, phase.outcome, state.tests_exit) {
-            (PhaseName::Tests, _, Some(code)) => format!("exit {code}"),
+            (PhaseName::Tests, _, Some(code)) => match state.tests_oom {
+                Some(limit) => format!("exit {code}, {}", out_of_memory(limit)),
+                None => format!("exit {code}"),
+            },
             (_, outcome, _) => outcome.as_str().to_string(),
         };
         let _ = writeln!(
@@ -30,15 +35,25 @@ pub fn render(state: &State) -> String {
             seconds(phase.duration)
         );
     }
-    let ready: Vec<_> = state
+    let shown: Vec<_> = state
         .services
         .iter()
-        .filter_map(|s| Some((&s.name, s.ready_after?)))
+        .filter(|s| s.ready_after.is_some() || s.diagnosis.is_some())
         .collect();
-    if !ready.is_empty() {
+    if !shown.is_empty() {
         let _ = writeln!(out, "{:width$}  {:>7}", "service", "ready");
-        for (name, after) in ready {
-            let _ = writeln!(out, "{name:width$}  {:>7}", seconds(after));
+        for service in shown {
+            let name = &service.name;
+            match (&service.diagnosis, service.ready_after) {
+                (Some(why), _) => {
+                    let why = diagnosis::state_line(why);
+                    let _ = writeln!(out, "{name:width$}  {:>7}  not ready: {why}", "-");
+                }
+                (None, Some(after)) => {
+                    let _ = writeln!(out, "{name:width$}  {:>7}", seconds(after));
+                }
+                (None, None) => {}
+            }
         }
     }
     out
@@ -93,6 +108,7 @@ mod tests {
                 },
             ],
             tests_exit: Some(3),
+            tests_oom: None,
         };
         assert_eq!(
             render(&state),

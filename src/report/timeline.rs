@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::events::{Diagnosis, ServiceLeft};
 pub use crate::events::{PhaseName, PhaseOutcome as Outcome};
 
 /// One phase: preflight, build, up, tests, collect, teardown.
@@ -26,9 +27,12 @@ pub struct Service {
     pub name: String,
     /// From the start of `up`, when it got ready.
     pub ready_after: Option<Duration>,
-    pub state: Option<String>,
-    pub health: Option<String>,
-    pub exit_code: Option<i64>,
+    /// When it got ready.
+    pub ready_at: Option<SystemTime>,
+    /// How the run left it, when the run looked (for the reports).
+    pub left: Option<ServiceLeft>,
+    /// Why it was not ready, when the run gave up on it.
+    pub diagnosis: Option<Diagnosis>,
 }
 
 /// The record of a run, filled in as it goes; shared by reference.
@@ -44,6 +48,8 @@ pub struct State {
     pub phases: Vec<Phase>,
     pub services: Vec<Service>,
     pub tests_exit: Option<u8>,
+    /// The tests were killed by the OOM killer, with their memory limit.
+    pub tests_oom: Option<Option<u64>>,
 }
 
 /// A phase under way; [`Timeline::end`] records it.
@@ -102,22 +108,32 @@ impl Timeline {
         });
     }
 
-    /// Records when `service` got ready.
-    pub fn ready(&self, service: &str, after: Duration) {
-        entry(&mut self.lock().services, service).ready_after = Some(after);
-    }
-
-    /// Records how the run left `service`.
-    pub fn left(&self, service: &str, state: &str, health: Option<&str>, exit_code: Option<i64>) {
+    /// Records when `service` got ready: `after` the start of `up`, `at`.
+    pub fn ready(&self, service: &str, after: Duration, at: SystemTime) {
         let mut recorded = self.lock();
         let record = entry(&mut recorded.services, service);
-        record.state = Some(state.to_string());
-        record.health = health.map(str::to_string);
-        record.exit_code = exit_code;
+        record.ready_after = Some(after);
+        record.ready_at = Some(at);
     }
 
-    pub fn tests_exited(&self, code: u8) {
-        self.lock().tests_exit = Some(code);
+    /// Records how the run left a service.
+    pub fn left(&self, left: ServiceLeft) {
+        let mut recorded = self.lock();
+        let service = left.service.clone();
+        entry(&mut recorded.services, &service).left = Some(left);
+    }
+
+    /// Records why a service was not ready.
+    pub fn not_ready(&self, diagnosis: Diagnosis) {
+        let mut recorded = self.lock();
+        let service = diagnosis.service.clone();
+        entry(&mut recorded.services, &service).diagnosis = Some(diagnosis);
+    }
+
+    pub fn tests_exited(&self, code: u8, oom: Option<Option<u64>>) {
+        let mut recorded = self.lock();
+        recorded.tests_exit = Some(code);
+        recorded.tests_oom = oom;
     }
 
     /// A copy of what was recorded so far.

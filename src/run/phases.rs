@@ -2,7 +2,7 @@
 //! tests, collecting logs and artifacts, teardown. Each emits what happens;
 //! none prints.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 
@@ -11,16 +11,23 @@ use crate::engine::cmd::{Cmd, Group, Waited};
 use crate::engine::model::{self, Container, ContainerStatus};
 use crate::engine::stack::Stack;
 use crate::engine::startup::{self, Stop};
-use crate::events::{Collected, Events, PhaseName, PhaseOutcome, RunEvent, ServiceLeft};
+use crate::events::{self, Collected, Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent};
 use crate::exit::{Exit, Failure};
 use crate::signals::Signals;
 
 use super::decide::Outcome;
 use super::plan::{self, Plan};
-use super::session;
+use super::{session, why};
 
-/// Log lines shown for a dependency that failed while we waited.
-const FAILED_LOG_TAIL: usize = 50;
+/// Log lines kept for tests that failed.
+const FAILED_LOG_TAIL: usize = why::LOG_TAIL;
+
+/// How the tests ended.
+struct TestsRun {
+    code: u8,
+    /// Killed by the OOM killer, with their memory limit if they have one.
+    oom: Option<Option<u64>>,
+}
 
 /// One run's stack, and what drives it.
 pub struct Driver<'a> {
@@ -77,16 +84,12 @@ impl Driver<'_> {
             if !self.plan.dependencies.is_empty() {
                 let header = format!("up: {}", self.plan.dependencies.join(", "));
                 self.begin(PhaseName::Up, header);
-                let up = self.bring_up();
+                let mut diagnoses = Vec::new();
+                let up = self.bring_up(&mut diagnoses);
                 self.end_as(PhaseName::Up, &up);
                 // Out of the collapsed section, so that the cause is in sight.
-                if let Err(Outcome::Failed(Failure { log: Some(log), .. })) = &up {
-                    self.emit(RunEvent::Log {
-                        name: "failed_log",
-                        title: &log.title,
-                        text: &log.text,
-                        collapsed: false,
-                    });
+                for diagnosis in &diagnoses {
+                    self.emit(RunEvent::NotReady(diagnosis));
                 }
                 up?;
             }
@@ -108,14 +111,21 @@ impl Driver<'_> {
         self.begin(PhaseName::Tests, format!("tests: {}", self.config.service));
         let tests = self.run_tests();
         match &tests {
-            Ok(code) => {
-                self.emit(RunEvent::TestsExited(*code));
+            Ok(TestsRun { code, oom }) => {
+                self.emit(RunEvent::TestsExited {
+                    code: *code,
+                    oom: *oom,
+                });
                 if *code == 0 {
                     self.end(PhaseName::Tests, PhaseOutcome::Passed, None);
                 } else {
+                    let killed = match oom {
+                        Some(limit) => format!(", {}", events::out_of_memory(*limit)),
+                        None => String::new(),
+                    };
                     let failure = Failure::new(
                         Exit::Tests(*code),
-                        anyhow!("the tests exited with code {code}"),
+                        anyhow!("the tests exited with code {code}{killed}"),
                     );
                     let log = self
                         .stack
@@ -132,7 +142,7 @@ impl Driver<'_> {
             }
             Err(_) => self.end_as(PhaseName::Tests, &tests),
         }
-        tests
+        tests.map(|run| run.code)
     }
 
     /// `compose build` and `compose pull`, when asked for.
@@ -151,8 +161,9 @@ impl Driver<'_> {
 
     /// Creates the dependencies, then starts each once what it depends on
     /// allows, and waits until each is healthy, or running when it has no
-    /// healthcheck, or has completed successfully.
-    fn bring_up(&self) -> Result<(), Outcome> {
+    /// healthcheck, or has completed successfully. Says in `diagnoses` why
+    /// those it gave up on were not ready.
+    fn bring_up(&self, diagnoses: &mut Vec<Diagnosis>) -> Result<(), Outcome> {
         let (stack, plan) = (self.stack, self.plan);
         let started = Instant::now();
         let deadline = started + self.config.wait_timeout;
@@ -168,7 +179,7 @@ impl Driver<'_> {
                         .iter()
                         .map(|d| format!("{d} (not created yet)"))
                         .collect();
-                    return Err(self.not_ready(waiting).into());
+                    return Err(self.not_ready(waiting, &[]).into());
                 }
                 other => other?,
             }
@@ -179,6 +190,7 @@ impl Driver<'_> {
         self.emit(RunEvent::Starting {
             services: &services,
         });
+        let waited_from = SystemTime::now();
         let started_up = startup::start(
             stack,
             &plan.services,
@@ -194,6 +206,7 @@ impl Driver<'_> {
                     self.emit(RunEvent::ServiceReady {
                         service: &service,
                         after,
+                        at: waited_from + after,
                     });
                 }
                 self.emit(RunEvent::Step(format!(
@@ -203,9 +216,16 @@ impl Driver<'_> {
                 Ok(())
             }
             Err(Stop::Failed(container, why)) => {
-                Err(self.dependency_failed(&container, &why).into())
+                *diagnoses = why::diagnose(stack, std::slice::from_ref(&container), self.signals);
+                Err(self.dependency_failed(&container, &why, diagnoses).into())
             }
-            Err(Stop::TimedOut(waiting)) => Err(self.not_ready(waiting).into()),
+            Err(Stop::TimedOut {
+                waiting,
+                containers,
+            }) => {
+                *diagnoses = why::diagnose(stack, &containers, self.signals);
+                Err(self.not_ready(waiting, diagnoses).into())
+            }
             Err(Stop::Interrupted) => Err(self.interrupted()),
             Err(Stop::Engine(error)) => Err(Failure::engine(error).into()),
         }
@@ -215,27 +235,35 @@ impl Driver<'_> {
         Outcome::Interrupted(self.signals.received().unwrap_or(libc::SIGTERM))
     }
 
-    /// Names a failed dependency, with the tail of its log, which is shown
-    /// once the phase is over.
-    fn dependency_failed(&self, container: &Container, why: &str) -> Failure {
-        let log = self
-            .stack
-            .container_logs(&container.id, Some(FAILED_LOG_TAIL))
-            .unwrap_or_else(|error| format!("{error:#}"));
-        Failure::engine(anyhow!(
+    /// Names a failed dependency; its diagnosis, shown once the phase is
+    /// over, says more, and its log stays with the failure for the reports.
+    fn dependency_failed(
+        &self,
+        container: &Container,
+        why: &str,
+        diagnoses: &[Diagnosis],
+    ) -> Failure {
+        let hint = hint_of(diagnoses)
+            .unwrap_or("its log is above; rerun with --keep to inspect the stack afterwards");
+        let failure = Failure::engine(anyhow!(
             "dependency `{}` {why} before the tests could start",
             container.service
         ))
-        .with_hint("its log is above; rerun with --keep to inspect the stack afterwards")
-        .with_log(
-            format!("{} (last {FAILED_LOG_TAIL} log lines)", container.service),
-            log,
-        )
+        .with_hint(hint);
+        match diagnoses.first() {
+            Some(diagnosis) => failure.with_log(
+                format!("{} (last {} log lines)", container.service, why::LOG_TAIL),
+                diagnosis.log.clone(),
+            ),
+            None => failure,
+        }
     }
 
     /// The readiness timeout, naming each service that was not ready and
     /// what it was doing.
-    fn not_ready(&self, waiting: Vec<String>) -> Failure {
+    fn not_ready(&self, waiting: Vec<String>, diagnoses: &[Diagnosis]) -> Failure {
+        let hint = hint_of(diagnoses)
+            .unwrap_or("raise --wait-timeout, or check the healthchecks of the services named");
         Failure::new(
             Exit::Timeout,
             anyhow!(
@@ -244,13 +272,13 @@ impl Driver<'_> {
                 waiting.join(", ")
             ),
         )
-        .with_hint("raise --wait-timeout, or check the healthchecks of the services named")
+        .with_hint(hint)
     }
 
     /// Runs the test service once and returns its exit code, read from the
     /// engine: compose's own exit code cannot tell a failed test from a
     /// failed `compose run`.
-    fn run_tests(&self) -> Result<u8, Outcome> {
+    fn run_tests(&self) -> Result<TestsRun, Outcome> {
         let (stack, config) = (self.stack, self.config);
         let name = stack.test_container();
         let run = plan::test_command(stack, self.plan, config);
@@ -311,7 +339,10 @@ impl Driver<'_> {
                 ))
                 .into())
             }
-            Some(container) => Ok(container.state.exit_code.clamp(0, 255) as u8),
+            Some(container) => Ok(TestsRun {
+                code: container.state.exit_code.clamp(0, 255) as u8,
+                oom: container.state.oom_killed.then_some(container.memory_limit),
+            }),
         }
     }
 
@@ -367,14 +398,7 @@ impl Driver<'_> {
             .into_iter()
             .partition(|c| c.name == stack.test_container());
         for container in &services {
-            let state = &container.state;
-            let exited = state.status.has_exited();
-            self.emit(RunEvent::ServiceLeft(ServiceLeft {
-                service: &container.service,
-                status: state.status.as_str(),
-                health: state.health.as_ref().map(|h| h.status.as_str()),
-                exit_code: exited.then_some(state.exit_code),
-            }));
+            self.emit(RunEvent::ServiceLeft(why::left(container)));
         }
         if let Some(artifacts) = &plan.artifacts {
             let test = tests
@@ -480,4 +504,9 @@ impl Driver<'_> {
             Keep::Always => true,
         }
     }
+}
+
+/// The first hint that fits one of the services given up on.
+fn hint_of(diagnoses: &[Diagnosis]) -> Option<&str> {
+    diagnoses.iter().find_map(|d| d.hint.as_deref())
 }

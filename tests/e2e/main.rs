@@ -17,6 +17,7 @@ mod output;
 mod reaper;
 mod session;
 mod startup;
+mod why;
 
 use common::engine::{assert_clean, docker};
 use common::{

@@ -304,7 +304,7 @@ fn junit_and_json_reports_for_passing_and_failing_runs(flavor: Flavor) {
     assert_eq!(json["compose"]["flavor"], flavor.tag());
     assert_eq!(json["services"][0]["name"], "dep");
     // testbed's own run of the healthcheck may come before the daemon's.
-    let health = json["services"][0]["health"].as_str();
+    let health = json["services"][0]["health_status"].as_str();
     assert!(matches!(health, Some("healthy" | "starting")), "{json}");
     assert_clean(&out.project);
 
@@ -370,7 +370,7 @@ fn documented_fields() -> Vec<(String, String)> {
 
 /// Checks the report at `path` against the README: every field documented,
 /// of the documented type, and nothing else. Returns it.
-fn check_schema(path: &std::path::Path) -> Value {
+pub fn check_schema(path: &std::path::Path) -> Value {
     let json: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let documented = documented_fields();
     let mut seen = Vec::new();
