@@ -1,6 +1,7 @@
 //! Snapshots (insta) of what testbed prints, against the fake docker, which
 //! answers the same way every time: the summary at the end of a run,
-//! `testbed doctor`, and the plan of `--dry-run`. What changes from run to
+//! `testbed doctor`, the plan of `--dry-run`, and the block about a
+//! dependency that was not ready, in each output mode. What changes from run to
 //! run (the project name, temporary paths, durations, timestamps, pids) is
 //! redacted; the snapshots live in tests/sequence/snapshots/.
 //!
@@ -40,6 +41,8 @@ fn redactions(run: &Recorded) -> insta::Settings {
         "[TIMESTAMP]",
     );
     settings.add_filter(r"\bprocess \d+", "process [PID]");
+    // GitLab's sections carry the Unix time.
+    settings.add_filter(r"section_(start|end):\d+:", "section_$1:[UNIX]:");
     // v1 or v2, as this machine has it.
     settings.add_filter(r"(?m)^· cgroup: .*$", "· cgroup: [VERSION]");
     settings
@@ -78,6 +81,36 @@ fn the_summary_at_the_end_of_a_run() {
         let run = fake.run();
         redactions(&run).bind(|| {
             insta::assert_snapshot!(format!("summary_{name}"), summary(&run));
+        });
+    }
+}
+
+/// From the first block about a dependency given up on to the end of
+/// stderr.
+fn failure_block(run: &Recorded, service: &str) -> String {
+    let markers = [
+        format!(":testbed_not_ready_{service}"),
+        format!("──── {service} ────"),
+    ];
+    let at = markers
+        .iter()
+        .filter_map(|marker| run.stderr.find(marker.as_str()))
+        .min()
+        .unwrap_or_else(|| panic!("no block about {service}\n{}", run.describe()));
+    // Back to the start of its line, where GitLab's escape codes begin.
+    let at = run.stderr[..at].rfind('\n').map_or(0, |n| n + 1);
+    run.stderr[at..].replace('\x1b', "\\e")
+}
+
+#[test]
+fn the_failure_block_in_each_output_mode() {
+    for mode in ["terminal", "plain", "gitlab"] {
+        let run = Fake::new()
+            .env("FAKE_HEALTH", "unhealthy")
+            .env("TESTBED_OUTPUT", mode)
+            .run();
+        redactions(&run).bind(|| {
+            insta::assert_snapshot!(format!("failure_block_{mode}"), failure_block(&run, "db"));
         });
     }
 }
