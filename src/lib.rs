@@ -3,21 +3,21 @@
 
 pub mod cli;
 pub mod config;
-pub mod doctor;
-pub mod engine;
-pub mod events;
+pub(crate) mod doctor;
+pub(crate) mod engine;
+pub(crate) mod events;
 pub mod exit;
-pub mod gc;
-pub mod generate;
-pub mod labels;
-pub mod ports;
-pub mod project;
-pub mod reaper;
-pub mod redact;
-pub mod report;
-pub mod run;
-pub mod signals;
-pub mod topology;
+pub(crate) mod gc;
+pub(crate) mod generate;
+pub(crate) mod labels;
+pub(crate) mod ports;
+pub(crate) mod project;
+pub(crate) mod reaper;
+pub(crate) mod redact;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod signals;
+pub(crate) mod topology;
 
 use anyhow::Context;
 

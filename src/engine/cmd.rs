@@ -5,7 +5,7 @@
 use std::fmt;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Mutex, OnceLock};
@@ -142,14 +142,6 @@ impl Cmd {
     pub fn shown_as(mut self, name: impl Into<String>) -> Cmd {
         self.name = name.into();
         self
-    }
-
-    pub fn get_args(&self) -> &[String] {
-        &self.args
-    }
-
-    pub fn program(&self) -> &Path {
-        &self.program
     }
 
     fn show(&self) {

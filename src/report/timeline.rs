@@ -52,7 +52,7 @@ pub struct State {
     pub tests_oom: Option<Option<u64>>,
 }
 
-/// A phase under way; [`Timeline::end`] records it.
+/// A phase under way; [`Timeline::end_with`] records it.
 #[must_use]
 pub struct Running {
     name: PhaseName,
@@ -85,10 +85,6 @@ impl Timeline {
             started_at: SystemTime::now(),
             started: Instant::now(),
         }
-    }
-
-    pub fn end(&self, phase: Running, outcome: Outcome) {
-        self.end_with(phase, outcome, None, None);
     }
 
     pub fn end_with(
