@@ -439,6 +439,12 @@ pub struct RunCommand {
     /// Print the commands a run would execute, and start nothing
     #[arg(long, action = ArgAction::SetTrue)]
     pub dry_run: bool,
+
+    /// Split the tests over N isolated stacks at once: each runs the test
+    /// service with CI_NODE_INDEX (1..N) and CI_NODE_TOTAL (N), numbered
+    /// across GitLab's parallel jobs when it runs in one [default: 1]
+    #[arg(long, env = "TESTBED_SHARDS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shards: Option<u32>,
 }
 
 #[derive(Debug, Args)]
@@ -494,6 +500,7 @@ impl RunCommand {
             .tests(self.tests)
             .teardown(self.teardown);
         args.dry_run = self.dry_run;
+        args.shards = self.shards;
         (Policy::run(self.keep), args)
     }
 }
@@ -622,6 +629,10 @@ mod tests {
             &["testbed", "test", "--keep"],
             &["testbed", "up", "--", "pytest"],
             &["testbed", "up", "-e", "A=1"],
+            &["testbed", "up", "--shards", "2"],
+            &["testbed", "test", "--shards", "2"],
+            &["testbed", "run", "--shards", "0"],
+            &["testbed", "run", "--shards", "two"],
         ] {
             assert!(!parses(refused), "{refused:?} is accepted");
         }
@@ -640,6 +651,7 @@ mod tests {
                 "j.xml",
             ],
             &["testbed", "run", "--keep", "--dry-run", "--", "pytest"],
+            &["testbed", "run", "--shards", "3", "--", "pytest"],
         ] {
             assert!(parses(accepted), "{accepted:?} is refused");
         }

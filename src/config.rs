@@ -146,6 +146,35 @@ pub struct RunArgs {
     pub junit_from: Option<String>,
     pub report: Option<PathBuf>,
     pub command: Vec<String>,
+    pub shards: Option<u32>,
+}
+
+/// This job's place among GitLab's `parallel:` jobs, from `CI_NODE_INDEX`
+/// (1-based) and `CI_NODE_TOTAL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Node {
+    pub index: u32,
+    pub total: u32,
+}
+
+impl Node {
+    /// The node of this job, when GitLab runs it as one of several.
+    pub fn of(var: impl Fn(&str) -> Option<String>) -> Option<Node> {
+        let number = |name: &str| var(name)?.trim().parse::<u32>().ok();
+        let (index, total) = (number("CI_NODE_INDEX")?, number("CI_NODE_TOTAL")?);
+        (1..=total)
+            .contains(&index)
+            .then_some(Node { index, total })
+    }
+
+    /// Shard `i` (1-based) of `shards` on this node, numbered across all
+    /// nodes: `(index-1)*shards + i` of `total*shards`.
+    pub fn shard(self, i: u32, shards: u32) -> Node {
+        Node {
+            index: (self.index - 1) * shards + i,
+            total: self.total * shards,
+        }
+    }
 }
 
 /// When to print the dependencies' logs.
@@ -158,9 +187,17 @@ pub enum LogPolicy {
 }
 
 /// Everything a run needs to know, resolved once.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub policy: Policy,
+    /// How many isolated stacks run the tests side by side (`--shards`).
+    pub shards: u32,
+    /// This run's place among all the shards of the suite, across GitLab
+    /// jobs; the tests get it as `CI_NODE_INDEX` and `CI_NODE_TOTAL`.
+    pub node: Option<Node>,
+    /// Write the tests' output in one piece when they end, rather than as
+    /// it comes: shards that run at once must not interleave.
+    pub hold_output: bool,
     /// Where testbed was started: the directory the stack is recorded in.
     pub cwd: PathBuf,
     pub files: Vec<PathBuf>,
@@ -207,6 +244,7 @@ pub struct XTestbed {
     pub logs: Option<LogPolicy>,
     pub artifacts: Option<PathBuf>,
     pub artifacts_mode: Option<ArtifactsMode>,
+    pub shards: Option<u32>,
 }
 
 fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
@@ -276,8 +314,29 @@ pub fn resolve(
         ))
         .with_hint("add --artifacts DIR, the directory the tests write their reports to"));
     }
+    let shards = args.shards.or(x.shards).unwrap_or(1);
+    if shards == 0 {
+        return Err(Failure::usage(anyhow!(
+            "x-testbed: shards must be 1 or more"
+        )));
+    }
+    if shards > 1 && policy.may_keep() {
+        return Err(Failure::usage(anyhow!(
+            "--keep cannot keep {shards} shards' stacks: it keeps one stack for `testbed test`"
+        ))
+        .with_hint("drop --shards to keep the stack, or --keep to shard the tests"));
+    }
+    if shards > 1 && args.tty {
+        return Err(Failure::usage(anyhow!(
+            "--tty gives one terminal to one test container, not to {shards} shards"
+        )));
+    }
+    let node = Node::of(&var);
     Ok(Config {
         policy,
+        shards,
+        node,
+        hold_output: false,
         cwd: cwd.to_path_buf(),
         files,
         project,
@@ -775,5 +834,39 @@ mod tests {
         stack(dir.path(), "compose.yml", "");
         let failure = resolve(RUN, &args(&["-p", "Bad.Name"]), dir.path(), no_env).unwrap_err();
         assert_eq!(failure.exit, Exit::Usage);
+    }
+
+    #[test]
+    fn shards_come_from_the_flag_or_the_block_and_refuse_what_they_cannot_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = stack(dir.path(), "compose.yml", "x-testbed:\n  shards: 4\n");
+        let file = file.to_str().unwrap();
+        let shards = |argv: &[&str]| resolve(RUN, &args(argv), dir.path(), no_env);
+        assert_eq!(shards(&["-f", file]).unwrap().shards, 4);
+        assert_eq!(shards(&["-f", file, "--shards", "2"]).unwrap().shards, 2);
+        let keep = resolve(Policy::run(true), &args(&["-f", file]), dir.path(), no_env);
+        assert_eq!(keep.unwrap_err().exit, Exit::Usage);
+        let tty = shards(&["-f", file, "--tty"]).unwrap_err();
+        assert_eq!(tty.exit, Exit::Usage);
+        let zero = stack(dir.path(), "zero.yml", "x-testbed:\n  shards: 0\n");
+        let zero = shards(&["-f", zero.to_str().unwrap()]).unwrap_err();
+        assert_eq!(zero.exit, Exit::Usage);
+    }
+
+    #[test]
+    fn a_gitlab_node_is_read_when_both_variables_make_sense() {
+        let node = |index: &str, total: &str| {
+            let (index, total) = (index.to_string(), total.to_string());
+            Node::of(move |name| match name {
+                "CI_NODE_INDEX" => Some(index.clone()),
+                "CI_NODE_TOTAL" => Some(total.clone()),
+                _ => None,
+            })
+        };
+        assert_eq!(node("2", "4"), Some(Node { index: 2, total: 4 }));
+        assert_eq!(node("5", "4"), None);
+        assert_eq!(node("0", "4"), None);
+        assert_eq!(node("x", "4"), None);
+        assert_eq!(Node::of(|_| None), None);
     }
 }

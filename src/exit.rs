@@ -64,7 +64,10 @@ EXIT STATUS:
   127    docker or compose was not found
   129    interrupted by SIGHUP (the terminal was closed)
   130    interrupted by SIGINT (Ctrl-C)
-  143    interrupted by SIGTERM (a cancelled CI job)";
+  143    interrupted by SIGTERM (a cancelled CI job)
+  With --shards: 0 when every shard passed; else 128+n after a signal;
+  else a usage error or 124-127 if a shard could not test; else the
+  code of the lowest-numbered shard that failed";
 
 /// An error that knows its exit code and, where we can tell, the likely fix.
 #[derive(Debug)]

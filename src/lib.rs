@@ -88,13 +88,61 @@ fn drive((policy, args): (Policy, RunArgs)) -> Result<Exit, Failure> {
         config.project = recorded.project;
         config.compose = config.compose.or(Some(recorded.compose));
     }
-    let reporter = report::Reporter::new(report::Options {
+    let options = report::Options {
         verbose: config.verbose,
         junit: config.junit.clone(),
         junit_from: config.junit_from.clone(),
         report: config.report.clone(),
-    });
+        shard: None,
+    };
+    if config.shards > 1 {
+        return Ok(run_shards(&config, &signals, &options));
+    }
+    let reporter = report::Reporter::new(options);
     Ok(run::run(&config, &signals, &reporter))
+}
+
+/// `run --shards N`: the shards at once, each reported as itself, then
+/// all of them together.
+fn run_shards(
+    config: &config::Config,
+    signals: &signals::Signals,
+    options: &report::Options,
+) -> Exit {
+    let began = (std::time::SystemTime::now(), std::time::Instant::now());
+    let shards = run::shards::plan(config);
+    let reporters: Vec<report::Reporter> = shards
+        .iter()
+        .map(|shard| {
+            report::Reporter::new(report::Options {
+                shard: Some(format!("s{}", shard.index)),
+                junit: None,
+                junit_from: None,
+                report: None,
+                ..options.clone()
+            })
+        })
+        .collect();
+    let events: Vec<&dyn events::Events> = reporters.iter().map(|r| r as _).collect();
+    let exits = run::shards::run(&shards, signals, &events);
+    let exit = run::decide::shards(&exits);
+    let ended: Vec<report::shards::Ended> = shards
+        .iter()
+        .zip(&reporters)
+        .zip(&exits)
+        .map(|((shard, reporter), exit)| report::shards::Ended {
+            index: shard.index,
+            node: shard
+                .config
+                .node
+                .map_or((shard.index, config.shards), |n| (n.index, n.total)),
+            reporter,
+            exit: *exit,
+            artifacts: shard.config.artifacts.clone(),
+        })
+        .collect();
+    report::shards::finish(options, &config.project, began, &ended, exit);
+    exit
 }
 
 /// The project recorded here for these compose files, and where its ports

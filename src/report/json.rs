@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use super::diagnosis;
-use super::timeline::{Service, State};
+use super::timeline::{PhaseName, Service, State};
 use crate::engine::ComposeFlavor;
 use crate::exit::Exit;
 
@@ -29,7 +29,18 @@ pub struct Run<'a> {
     pub exit: Exit,
 }
 
-pub fn build(run: &Run, state: &State) -> Value {
+/// One shard of a run split over shards, for the report's `shards`.
+pub struct ShardRow<'a> {
+    pub index: u32,
+    /// Its place among all the shards of the suite: `CI_NODE_INDEX` and
+    /// `CI_NODE_TOTAL` as its tests saw them.
+    pub node: (u32, u32),
+    pub project: &'a str,
+    pub exit: Exit,
+    pub state: &'a State,
+}
+
+pub fn build(run: &Run, state: &State, shards: &[ShardRow]) -> Value {
     let flavor = ComposeFlavor::of_version(run.compose_version).as_str();
     json!({
         "schema": SCHEMA,
@@ -56,6 +67,16 @@ pub fn build(run: &Run, state: &State) -> Value {
         })),
         "tests_exit_code": state.tests_exit,
         "tests_oom_killed": state.tests_oom.is_some(),
+        "shards": shards.iter().map(|shard| json!({
+            "index": shard.index,
+            "node_index": shard.node.0,
+            "node_total": shard.node.1,
+            "project": shard.project,
+            "up_s": phase_seconds(shard.state, PhaseName::Up),
+            "tests_s": phase_seconds(shard.state, PhaseName::Tests),
+            "tests_exit_code": shard.state.tests_exit,
+            "exit_code": shard.exit.code(),
+        })).collect::<Vec<_>>(),
         "exit_code": run.exit.code(),
         "exit_meaning": run.exit.meaning(),
     })
@@ -90,6 +111,12 @@ fn service(service: &Service, run_started: SystemTime) -> Value {
             "ready_s": offset(service.ready_at),
         },
     })
+}
+
+/// How long the phase `name` took, if it ran.
+fn phase_seconds(state: &State, name: PhaseName) -> Option<f64> {
+    let phase = state.phases.iter().find(|p| p.name == name)?;
+    Some(seconds(phase.duration))
 }
 
 /// Seconds from `from` to `to`; negative when `to` came first, as for a

@@ -16,7 +16,14 @@ const LOG_TAIL: usize = 50;
 
 /// Builds the report of the run `project`.
 pub fn build(project: &str, state: &State) -> Report {
-    let mut suite = TestSuite::new("testbed");
+    let mut report = Report::new(format!("testbed {project}"));
+    report.add_test_suite(suite("testbed", project, state));
+    report
+}
+
+/// The suite `name` of the run `project`: its phases and its dependencies.
+pub fn suite(name: &str, project: &str, state: &State) -> TestSuite {
+    let mut suite = TestSuite::new(name);
     for phase in &state.phases {
         let mut status = match phase.outcome {
             Outcome::Passed => TestCaseStatus::success(),
@@ -37,9 +44,7 @@ pub fn build(project: &str, state: &State) -> Report {
             suite.add_test_cases(readiness(project, state, phase.outcome));
         }
     }
-    let mut report = Report::new(format!("testbed {project}"));
-    report.add_test_suite(suite);
-    report
+    suite
 }
 
 /// One case per dependency: ready, or not when `up` failed.

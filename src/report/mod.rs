@@ -9,6 +9,7 @@ pub mod json;
 pub mod junit;
 pub mod live;
 mod reporter;
+pub mod shards;
 pub mod summary;
 pub mod timeline;
 
@@ -86,18 +87,57 @@ pub fn mode() -> Mode {
 
 fn emit(line: String) {
     let line = redact(&line);
-    let line = match mode() {
-        Mode::Plain => {
-            let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-            line.lines()
-                .map(|l| format!("{now} {l}").trim_end().to_string())
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-        Mode::Terminal | Mode::Gitlab => line,
+    let prefix = SHARD.with(|shard| match (&*shard.borrow(), mode()) {
+        (Some(_), Mode::Gitlab) | (None, _) => String::new(),
+        (Some(shard), _) => format!("[{}] ", shard.name),
+    });
+    let now = match mode() {
+        Mode::Plain => humantime::format_rfc3339_millis(SystemTime::now()).to_string() + " ",
+        Mode::Terminal | Mode::Gitlab => String::new(),
     };
-    // A closed stderr must not abort the run: teardown still has to happen.
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let line = line
+        .lines()
+        .map(|l| format!("{now}{prefix}{l}").trim_end().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    raw(line);
+}
+
+/// The shard a thread speaks for, under `--shards`.
+struct Shard {
+    name: String,
+    /// In GitLab mode, its lines until it ends, for one section of their
+    /// own: sections of several shards at once would interleave.
+    held: Option<Vec<String>>,
+}
+
+thread_local! {
+    static SHARD: std::cell::RefCell<Option<Shard>> = const { std::cell::RefCell::new(None) };
+}
+
+/// From now on this thread speaks for shard `name`: its lines start with
+/// `[name]`, or in GitLab mode wait for [`end_shard`].
+pub fn begin_shard(name: &str) {
+    let held = (mode() == Mode::Gitlab).then(Vec::new);
+    SHARD.with(|shard| {
+        *shard.borrow_mut() = Some(Shard {
+            name: name.to_string(),
+            held,
+        })
+    });
+}
+
+/// Ends what [`begin_shard`] began; in GitLab mode, prints the shard's
+/// lines in a section of their own under `header`, all at once.
+pub fn end_shard(header: &str) {
+    let Some(shard) = SHARD.with(|shard| shard.borrow_mut().take()) else {
+        return;
+    };
+    if let Some(lines) = shard.held {
+        let name = format!("shard_{}", shard.name);
+        let _section = open(&name, header, true);
+        raw(lines.join("\n"));
+    }
 }
 
 /// A GitLab collapsible section; elsewhere nothing. Closed when dropped.
@@ -112,7 +152,11 @@ pub fn open(name: &str, header: impl Display, collapsed: bool) -> Section {
     if mode() != Mode::Gitlab {
         return Section { name: None };
     }
-    let name: String = format!("testbed_{name}")
+    let shard = SHARD.with(|shard| match &*shard.borrow() {
+        Some(shard) => format!("{}_", shard.name),
+        None => String::new(),
+    });
+    let name: String = format!("testbed_{shard}{name}")
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
@@ -154,9 +198,23 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A line written as it is: no timestamp, no redaction needed.
+/// A line written as it is: no timestamp, no redaction needed. A shard in
+/// GitLab mode holds it back until its section.
 fn raw(line: String) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let held = SHARD.with(|shard| match &mut *shard.borrow_mut() {
+        Some(Shard {
+            held: Some(lines), ..
+        }) => {
+            lines.push(line.clone());
+            true
+        }
+        _ => false,
+    });
+    if !held {
+        // A closed stderr must not abort the run: teardown still has to
+        // happen.
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
 }
 
 /// A phase of the run: `testbed: starting db, api`.

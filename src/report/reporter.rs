@@ -24,6 +24,9 @@ pub struct Options {
     /// A glob under the artifacts directory, of JUnit files to merge.
     pub junit_from: Option<String>,
     pub report: Option<PathBuf>,
+    /// The shard this run is, under `--shards`: its lines say so, and the
+    /// summary of all shards replaces its own.
+    pub shard: Option<String>,
 }
 
 pub struct Reporter {
@@ -51,6 +54,21 @@ impl Reporter {
             timeline: Timeline::new(),
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// What the run's timeline holds so far.
+    pub fn snapshot(&self) -> timeline::State {
+        self.timeline.snapshot()
+    }
+
+    /// The compose project of the run, once it started.
+    pub fn project(&self) -> String {
+        self.state().project.clone()
+    }
+
+    /// The compose command and its version, once preflight found them.
+    pub fn compose(&self) -> Option<(String, String)> {
+        self.state().compose.clone()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -157,6 +175,7 @@ impl Reporter {
                     exit: verdict.exit,
                 },
                 &snapshot,
+                &[],
             );
             if let Err(error) = json::write(&report, path) {
                 warn(format!("{error:#}"));
@@ -170,6 +189,9 @@ impl Events for Reporter {
         let verbose = self.options.verbose;
         match event {
             RunEvent::Started { project } => {
+                if let Some(shard) = &self.options.shard {
+                    super::begin_shard(shard);
+                }
                 self.state().project = project.to_string();
                 step(format!("project {project}"));
             }
@@ -212,6 +234,8 @@ impl Events for Reporter {
             RunEvent::Step(line) => step(line),
             RunEvent::Detail(line) => detail(verbose, line),
             RunEvent::Warning(line) => warn(line),
+            // Several shards' live lines at once would tear each other up.
+            RunEvent::Starting { .. } if self.options.shard.is_some() => {}
             RunEvent::Starting { services } => self.state().live = Some(Live::new(services)),
             RunEvent::Waiting(statuses) => {
                 if let Some(live) = &self.state().live {
@@ -261,11 +285,18 @@ impl Events for Reporter {
                 // A closed stdout (`| head`) is no failure.
                 let _ = writeln!(std::io::stdout().lock(), "{}", lines.join("\n"));
             }
+            RunEvent::PhasesDone if self.options.shard.is_some() => {}
             RunEvent::PhasesDone => {
                 let _section = titled("summary", "summary", false);
                 block(&summary::render(&self.timeline.snapshot()));
             }
-            RunEvent::Finished(verdict) => self.finished(verdict),
+            RunEvent::Finished(verdict) => {
+                self.finished(verdict);
+                if let Some(shard) = &self.options.shard {
+                    let project = self.state().project.clone();
+                    super::end_shard(&format!("{shard}: {project}"));
+                }
+            }
         }
     }
 }

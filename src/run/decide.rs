@@ -64,6 +64,21 @@ pub fn failed(failure: Failure) -> Verdict {
     }
 }
 
+/// The exit code of a run split over shards, from each shard's, in order:
+/// a signal's if one stopped them; else the first that says the run could
+/// not test (2, 124 to 127); else the lowest-numbered failing shard's own;
+/// 0 when every shard passed.
+pub fn shards(exits: &[Exit]) -> Exit {
+    let signal = exits.iter().find(|e| matches!(e, Exit::Signal(_)));
+    let orchestrator = exits.iter().find(|e| !matches!(e, Exit::Tests(_)));
+    let failed = exits.iter().find(|e| **e != Exit::Tests(0));
+    signal
+        .or(orchestrator)
+        .or(failed)
+        .copied()
+        .unwrap_or(Exit::Tests(0))
+}
+
 fn exit_of(ending: &Ending) -> Exit {
     match ending {
         Ending::Passed | Ending::Ready | Ending::Removed => Exit::Tests(0),
@@ -218,6 +233,26 @@ mod tests {
         assert_eq!(stack(torn_down(), false), StackAfter::Removed);
         assert_eq!(stack(torn_down(), true), StackAfter::Kept);
         assert_eq!(stack(teardown_failed(), false), StackAfter::Unknown);
+    }
+
+    #[test]
+    fn shards_exit_with_the_failure_that_matters_most() {
+        use Exit::*;
+        let cases = [
+            (vec![Tests(0), Tests(0), Tests(0)], Tests(0)),
+            (vec![Tests(0), Tests(3), Tests(1)], Tests(3)),
+            (vec![Tests(5), Timeout, Tests(3)], Timeout),
+            (vec![Tests(1), Engine, CannotInvoke], Engine),
+            (vec![Tests(0), NotFound], NotFound),
+            (
+                vec![Tests(3), Signal(libc::SIGTERM), Engine],
+                Signal(libc::SIGTERM),
+            ),
+            (vec![Tests(0)], Tests(0)),
+        ];
+        for (exits, expected) in cases {
+            assert_eq!(shards(&exits), expected, "{exits:?}");
+        }
     }
 
     #[test]

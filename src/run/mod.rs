@@ -7,6 +7,7 @@ pub mod decide;
 mod phases;
 mod plan;
 pub mod session;
+pub mod shards;
 mod why;
 
 use anyhow::anyhow;

@@ -2,6 +2,7 @@
 //! tests, collecting logs and artifacts, teardown. Each emits what happens;
 //! none prints.
 
+use std::io::Write;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
@@ -289,12 +290,29 @@ impl Driver<'_> {
         // our process group to read it. Otherwise a Ctrl-C is testbed's.
         let child = if config.tty {
             run.spawn_inherited(Group::Shared)
+        } else if config.hold_output {
+            run.spawn_captured()
         } else {
             run.spawn_forwarded(Group::Own)
         }
         .map_err(Failure::engine)?;
         let waited = child.wait(None, self.signals).map_err(Failure::engine)?;
         let output = match waited {
+            Waited::Done(output) if config.hold_output => {
+                // All at once, so that shards that run together do not
+                // interleave; a closed stdout is no failure.
+                let _ = std::io::stdout().lock().write_all(&output.stdout);
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                if !stderr.trim().is_empty() {
+                    self.emit(RunEvent::Log {
+                        name: "tests_stderr",
+                        title: &format!("{} stderr", config.service),
+                        text: &stderr,
+                        collapsed: false,
+                    });
+                }
+                output
+            }
             Waited::Done(output) => output,
             Waited::Interrupted | Waited::TimedOut => {
                 // Killed, not removed: what the tests wrote is still collected.

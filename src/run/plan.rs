@@ -191,6 +191,15 @@ pub fn test_command(stack: &Stack, plan: &Plan, config: &Config) -> Cmd {
             run = run.env(name.as_str(), value.as_str());
         }
     }
+    // Where the tests stand among all the shards of the suite, so that a
+    // runner splits itself, whether or not the compose file names them.
+    if let Some(node) = config.node {
+        for (name, value) in [("CI_NODE_INDEX", node.index), ("CI_NODE_TOTAL", node.total)] {
+            if !config.env.iter().any(|(given, _)| given == name) {
+                run = run.args(["-e", name]).env(name, value.to_string());
+            }
+        }
+    }
     run.arg(&config.service)
         .args(config.command.iter().cloned())
 }

@@ -16,6 +16,7 @@ mod labels;
 mod output;
 mod reaper;
 mod session;
+mod shards;
 mod startup;
 mod why;
 
