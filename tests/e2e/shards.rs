@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crate::common::engine::{assert_clean, wait_until_reaped};
 use crate::common::{Flavor, REAP_BOUND, RUN_TIMEOUT, Running, START_TIMEOUT, Testbed, per_flavor};
+use crate::output::check_schema;
 
 /// The projects of `shards` shards of `project`.
 fn shard_projects(project: &str, shards: u32) -> Vec<String> {
@@ -71,8 +72,7 @@ fn a_failing_shard_gives_its_code_and_the_others_still_report(flavor: Flavor) {
         );
     }
     assert!(artifacts.join("shard-2/logs/tests.log").is_file(), "{out}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let json = check_schema(&report);
     let codes: Vec<i64> = json["shards"]
         .as_array()
         .unwrap()
