@@ -39,7 +39,7 @@ fn service<'a>(report: &'a Value, name: &str) -> &'a Value {
 }
 
 fn a_timeout_shows_the_healthchecks_output_and_the_log(flavor: Flavor) {
-    let (out, xml, json) = reported("why-not-ready", flavor, &["--wait-timeout", "5s"]);
+    let (out, xml, json) = reported("why-not-ready", flavor, &["--wait-timeout", "10s"]);
     assert_eq!(out.code, Some(124), "{out}");
     // What the check said, and the service's own log, on screen.
     assert!(out.stderr.contains("──── db ────"), "{out}");
@@ -132,7 +132,7 @@ fn a_healthcheck_that_cannot_run_is_named(flavor: Flavor) {
     let out = Testbed::fixture("health-missing")
         .flavor(flavor)
         .project("health-missing")
-        .args(["--wait-timeout", "5s"])
+        .args(["--wait-timeout", "10s"])
         .output();
     assert_eq!(out.code, Some(124), "{out}");
     assert!(
