@@ -22,6 +22,8 @@ pub struct Stack<'a> {
     files: Vec<PathBuf>,
     /// The override that labels what compose creates, once written.
     labels: Option<OverrideFile>,
+    /// Other generated overrides, passed before the labels'.
+    overrides: Vec<OverrideFile>,
     /// The name of the one-off container the tests run in.
     test_container: String,
     /// Whether something may be running that teardown has not yet removed.
@@ -45,6 +47,7 @@ impl<'a> Stack<'a> {
                 .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
                 .collect(),
             labels: None,
+            overrides: Vec::new(),
             live: AtomicBool::new(false),
         }
     }
@@ -55,6 +58,13 @@ impl<'a> Stack<'a> {
     pub fn apply_labels(&mut self, labels: &RunLabels, model: &str) -> Result<()> {
         let yaml = labels.override_yaml(model)?;
         self.labels = Some(OverrideFile::write(&yaml)?);
+        Ok(())
+    }
+
+    /// Passes `yaml` to compose as one more file after the project's own,
+    /// such as the mounts that testbed repoints.
+    pub fn add_override(&mut self, yaml: &str) -> Result<()> {
+        self.overrides.push(OverrideFile::write(yaml)?);
         Ok(())
     }
 
@@ -81,7 +91,9 @@ impl<'a> Stack<'a> {
     /// override last.
     pub fn compose(&self, subcommand: &str) -> Cmd {
         let labels = self.labels.as_ref().map(OverrideFile::path);
-        self.compose_with(self.files.iter().cloned().chain(labels), subcommand)
+        let overrides = self.overrides.iter().map(OverrideFile::path);
+        let files = self.files.iter().cloned().chain(overrides).chain(labels);
+        self.compose_with(files, subcommand)
     }
 
     fn compose_with(&self, files: impl IntoIterator<Item = PathBuf>, subcommand: &str) -> Cmd {

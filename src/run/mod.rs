@@ -21,9 +21,11 @@ use crate::exit::{Exit, Failure};
 use crate::labels::RunLabels;
 use crate::reaper::{Reaper, Target};
 use crate::signals::Signals;
+use crate::topology::mounts::{self, Moved, Seen};
 
 use decide::{decide, failed};
 use phases::Driver;
+use plan::Plan;
 
 /// Runs what `config` asks for, telling `events` as it goes, and returns
 /// how the process should exit.
@@ -111,6 +113,9 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
             Err(failure) => return failed(failure),
         }
     }
+    if let Err(failure) = repoint_mounts(&mut stack, &plan, events) {
+        return failed(failure);
+    }
     if let Err(error) = stack.apply_labels(&labels, &plan.model) {
         return failed(Failure::engine(error));
     }
@@ -141,6 +146,30 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
     events.emit(RunEvent::PhasesDone);
     let kept = driver.kept(&outcome);
     decide(outcome, down, kept)
+}
+
+/// Hands compose the bind mounts that the daemon finds elsewhere, at the
+/// path it finds them; says which, and warns of those it cannot see.
+fn repoint_mounts(stack: &mut Stack, plan: &Plan, events: &dyn Events) -> Result<(), Failure> {
+    for Moved { bind, seen } in &plan.moved {
+        let (service, source) = (&bind.service, bind.source.display());
+        events.emit(match seen {
+            Seen::At(at) => RunEvent::Detail(format!(
+                "{service} mounts {source}: the daemon finds it at {}",
+                at.display()
+            )),
+            Seen::Hidden(why) => RunEvent::Warning(format!(
+                "{service} mounts {source} at {}, but the daemon cannot see it: {why}; \
+                 {service} will find an empty directory there",
+                bind.target
+            )),
+            Seen::AsIs => continue,
+        });
+    }
+    match mounts::override_yaml(&plan.moved) {
+        Some(yaml) => stack.add_override(&yaml).map_err(Failure::engine),
+        None => Ok(()),
+    }
 }
 
 /// `up` starts no second stack for the same files.

@@ -15,6 +15,7 @@ use crate::exit::Failure;
 use crate::labels;
 use crate::reaper;
 use crate::topology::artifacts::{self, Artifacts, Facts, Whereabouts};
+use crate::topology::mounts::{self, Moved, Seen};
 
 /// What preflight learned.
 pub struct Plan {
@@ -27,6 +28,9 @@ pub struct Plan {
     pub artifacts: Option<Artifacts>,
     /// Where testbed runs, as far as the daemon is concerned.
     pub facts: Facts,
+    /// The bind mounts whose source the daemon finds elsewhere, or not at
+    /// all.
+    pub moved: Vec<Moved>,
 }
 
 /// Finds compose, checks the daemon, lets compose validate and resolve the
@@ -103,7 +107,12 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         }
         None => names,
     };
+    let binds = mounts::binds(&resolved).map_err(Failure::engine)?;
+    let project = config.cwd.join(&config.files[0]);
+    let project = project.parent().unwrap_or(&config.cwd);
+    let moved = mounts::moved(binds, project, &facts);
     let plan = Plan {
+        moved,
         dependencies: dependencies
             .into_iter()
             .filter(|s| *s != config.service)
@@ -220,6 +229,20 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
         "# {}",
         reaper::plan(stack.engine().client(), &plan.facts)
     ));
+    for Moved { bind, seen } in &plan.moved {
+        let source = bind.source.display();
+        steps.push(match seen {
+            Seen::At(at) => format!(
+                "# {} mounts {source} from {}, where the daemon finds it (-f <a generated file>)",
+                bind.service,
+                at.display()
+            ),
+            _ => format!(
+                "# {} mounts {source}, which the daemon cannot see",
+                bind.service
+            ),
+        });
+    }
     if config.pull {
         steps.push(
             stack

@@ -116,6 +116,14 @@ impl MountKind {
     }
 }
 
+/// The mount of a container that holds `path`: the deepest one.
+pub fn holding<'a>(path: &Path, mounts: &'a [Mount]) -> Option<&'a Mount> {
+    mounts
+        .iter()
+        .filter(|m| path.starts_with(&m.destination))
+        .max_by_key(|m| m.destination.components().count())
+}
+
 /// What `choose` decides from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
@@ -259,11 +267,7 @@ fn share(dir: &Path, facts: &Facts) -> Result<Strategy, String> {
         }
     };
     let short = &id[..12.min(id.len())];
-    let Some(mount) = mounts
-        .iter()
-        .filter(|m| dir.starts_with(&m.destination))
-        .max_by_key(|m| m.destination.components().count())
-    else {
+    let Some(mount) = holding(dir, mounts) else {
         return Err(format!(
             "{shown} is on the own filesystem of container {short}, not on one of its volumes or bind mounts"
         ));

@@ -4,3 +4,4 @@
 
 pub mod artifacts;
 pub mod container;
+pub mod mounts;

@@ -657,6 +657,52 @@ fn dropped_job_leaves_no_container_or_volume() {
     );
 }
 
+// ---- the stack's own bind mounts --------------------------------------------
+
+/// fixtures/laptop mounts `./www` into its api: from a job container whose
+/// workspace is a volume, testbed repoints it to where the daemon finds it,
+/// so the tests get the page.
+fn the_stacks_own_bind_mounts_work_in_a_job_container(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .copy_fixture("fixtures/laptop")
+        .start();
+    let out = job
+        .testbed(Testbed::run().project("own-mounts").args(["-v"]))
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "api-ok\n", "{out}");
+    let repointed = format!("testbed: api mounts {WORKSPACE}/www: the daemon finds it at ");
+    assert!(out.stderr.contains(&repointed), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(
+    the_stacks_own_bind_mounts_work_in_a_job_container,
+    crate::job::job_ready
+);
+
+/// With the workspace on the job container's own layer, the daemon cannot
+/// see `./www`: testbed says so, rather than leave an empty directory
+/// unexplained.
+fn a_bind_mount_the_daemon_cannot_see_is_named(flavor: Flavor) {
+    let job = JobContainer::new(flavor)
+        .workspace_on_layer()
+        .copy_fixture("fixtures/laptop")
+        .start();
+    let out = job
+        .testbed(Testbed::run().project("hidden-mounts"))
+        .output();
+    assert_ne!(out.code, Some(0), "the api has no page to serve\n{out}");
+    let warning = format!(
+        "warning: api mounts {WORKSPACE}/www at /site, but the daemon cannot see it: it is on the own filesystem of testbed's container"
+    );
+    assert!(out.stderr.contains(&warning), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(
+    a_bind_mount_the_daemon_cannot_see_is_named,
+    crate::job::job_ready
+);
+
 // ---- artifacts --------------------------------------------------------------
 
 /// The artifacts directory in the job's workspace, as seed 002 has it.
