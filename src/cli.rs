@@ -333,11 +333,30 @@ pub struct StartOptions {
     #[arg(long, env = "TESTBED_TTL", value_name = "DURATION", value_parser = parse_duration)]
     pub ttl: Option<Duration>,
 
-    /// Build the images first (`compose build`)
+    /// Enable a compose profile, as compose's --profile does; repeat, or
+    /// separate with commas, for more. The test service's own profiles, and
+    /// those of the services the run needs, are enabled without it
+    /// [default: COMPOSE_PROFILES]
+    #[arg(
+        long = "profile",
+        env = "TESTBED_PROFILES",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub profiles: Vec<String>,
+
+    /// Build the images of services with `build:` even when they exist;
+    /// without it, an image is built only when it is missing
     #[arg(long, env = "TESTBED_BUILD", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub build: bool,
 
-    /// Pull the images first (`compose pull`)
+    /// Never build: fail at once when an image to build is missing (--pull
+    /// still pulls the services' images)
+    #[arg(long, env = "TESTBED_NO_BUILD", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new(), conflicts_with = "build")]
+    pub no_build: bool,
+
+    /// Pull the services' images first (`compose pull`), and build the
+    /// others with fresh bases (`compose build --pull`)
     #[arg(long, env = "TESTBED_PULL", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub pull: bool,
 }
@@ -389,6 +408,11 @@ pub struct RunOptions {
     /// Write a JSON summary of the run here (its fields are in docs/reports.md)
     #[arg(long, env = "TESTBED_REPORT", value_name = "PATH")]
     pub report: Option<PathBuf>,
+
+    /// Name the images testbed builds <PREFIX>-<service>, for services with
+    /// `build:` and no `image:` [default: tb-<the project directory's name>]
+    #[arg(long, env = "TESTBED_IMAGE_PREFIX", value_name = "PREFIX")]
+    pub image_prefix: Option<String>,
 }
 
 /// Running the tests: `run` and `test`.
@@ -557,7 +581,9 @@ impl Flatten for RunArgs {
         self.services = options.services;
         self.wait_timeout = options.wait_timeout;
         self.ttl = options.ttl;
+        self.profiles = options.profiles;
         self.build = options.build;
+        self.no_build = options.no_build;
         self.pull = options.pull;
         self
     }
@@ -571,6 +597,7 @@ impl Flatten for RunArgs {
         self.junit = options.junit;
         self.junit_from = options.junit_from;
         self.report = options.report;
+        self.image_prefix = options.image_prefix;
         self
     }
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_norway::{Mapping, Value};
 
 use crate::exit::{Exit, Failure, OrFail};
+use crate::images;
 use crate::labels;
 use crate::project::{self, NameSource};
 use crate::topology::artifacts::ArtifactsMode;
@@ -133,8 +134,11 @@ pub struct RunArgs {
     pub ttl: Option<Duration>,
     pub logs: Option<LogPolicy>,
     pub env: Vec<String>,
+    pub profiles: Vec<String>,
     pub build: bool,
+    pub no_build: bool,
     pub pull: bool,
+    pub image_prefix: Option<String>,
     pub artifacts: Option<PathBuf>,
     pub artifacts_mode: Option<ArtifactsMode>,
     pub parent_container: Option<String>,
@@ -186,6 +190,42 @@ pub enum LogPolicy {
     Never,
 }
 
+/// Where the profiles a run was given come from, in order of precedence: as
+/// compose's `--profile` does, any of them replaces `COMPOSE_PROFILES`
+/// (compose #9895).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfilesFrom {
+    /// `--profile` or `TESTBED_PROFILES`.
+    Flag,
+    XTestbed,
+    ComposeProfiles,
+    /// The record of the stack `test` and `down` act on: the profiles in
+    /// force when it was started.
+    Recorded,
+}
+
+impl std::fmt::Display for ProfilesFrom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ProfilesFrom::Flag => "--profile",
+            ProfilesFrom::XTestbed => "x-testbed",
+            ProfilesFrom::ComposeProfiles => "COMPOSE_PROFILES",
+            ProfilesFrom::Recorded => "as the stack was started",
+        })
+    }
+}
+
+/// When testbed builds the images of services with `build:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// When the image is missing, as compose does.
+    Missing,
+    /// Always (`--build`, or `--pull`, which builds with fresh bases).
+    Always,
+    /// Never: a missing image is an error (`--no-build`).
+    Never,
+}
+
 /// Everything a run needs to know, resolved once.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -217,8 +257,13 @@ pub struct Config {
     /// or `None` to take it from our environment.
     pub env: Vec<(String, Option<String>)>,
     pub command: Vec<String>,
-    pub build: bool,
+    /// The profiles the run was given, besides those it enables itself.
+    pub profiles: Vec<String>,
+    pub profiles_from: ProfilesFrom,
+    pub build: Build,
     pub pull: bool,
+    /// The images testbed builds are named `<image_prefix>-<service>`.
+    pub image_prefix: String,
     pub tty: bool,
     pub dry_run: bool,
     pub verbose: bool,
@@ -245,6 +290,8 @@ pub struct XTestbed {
     pub artifacts: Option<PathBuf>,
     pub artifacts_mode: Option<ArtifactsMode>,
     pub shards: Option<u32>,
+    pub profiles: Option<Vec<String>>,
+    pub image_prefix: Option<String>,
 }
 
 fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
@@ -308,6 +355,32 @@ pub fn resolve(
     }
     .map(|dir| artifacts_dir(&dir))
     .transpose()?;
+    let (profiles, profiles_from) = if !args.profiles.is_empty() {
+        (args.profiles.clone(), ProfilesFrom::Flag)
+    } else if let Some(profiles) = x.profiles {
+        (profiles, ProfilesFrom::XTestbed)
+    } else {
+        let listed = var("COMPOSE_PROFILES").unwrap_or_default();
+        (split_profiles(&listed), ProfilesFrom::ComposeProfiles)
+    };
+    let image_prefix = match args.image_prefix.clone().or(x.image_prefix) {
+        Some(prefix) => {
+            images::validate_prefix(&prefix).or_fail(Exit::Usage)?;
+            prefix
+        }
+        None => {
+            let dir = project_dir(&files, cwd);
+            let name = dir.file_name().map(|d| d.to_string_lossy().into_owned());
+            images::default_prefix(name.as_deref().unwrap_or_default())
+        }
+    };
+    let build = if args.no_build {
+        Build::Never
+    } else if args.build || args.pull {
+        Build::Always
+    } else {
+        Build::Missing
+    };
     if args.junit_from.is_some() && artifacts.is_none() {
         return Err(Failure::usage(anyhow!(
             "--junit-from looks for the tests' JUnit files in the artifacts directory, and there is none"
@@ -364,8 +437,11 @@ pub fn resolve(
         parent_container: args.parent_container.clone(),
         env,
         command: args.command.clone(),
-        build: args.build,
+        profiles,
+        profiles_from,
+        build,
         pull: args.pull,
+        image_prefix,
         tty: args.tty,
         dry_run: args.dry_run,
         verbose: args.verbose,
@@ -377,20 +453,19 @@ pub fn resolve(
 }
 
 /// The directory of the first compose file, which compose calls the
-/// project directory.
+/// project directory; absolute and plain, so that it has a name.
 fn project_dir(files: &[PathBuf], cwd: &Path) -> PathBuf {
-    files
+    let dir = files
         .first()
         .and_then(|file| cwd.join(file).parent().map(Path::to_path_buf))
-        .unwrap_or_else(|| cwd.to_path_buf())
+        .unwrap_or_else(|| cwd.to_path_buf());
+    plain(&dir)
 }
 
-/// The artifacts directory made absolute and plain (no `.` or `..`), as it
-/// is also the path the tests see. Docker's `-v` splits on `:`, so a path
-/// with one cannot be mounted.
-fn artifacts_dir(dir: &Path) -> Result<PathBuf, Failure> {
+/// `path` without `.` or `..`.
+fn plain(path: &Path) -> PathBuf {
     let mut plain = PathBuf::new();
-    for component in dir.components() {
+    for component in path.components() {
         match component {
             Component::ParentDir => {
                 plain.pop();
@@ -399,6 +474,24 @@ fn artifacts_dir(dir: &Path) -> Result<PathBuf, Failure> {
             other => plain.push(other),
         }
     }
+    plain
+}
+
+/// `COMPOSE_PROFILES`: names separated by commas, as compose splits it.
+fn split_profiles(listed: &str) -> Vec<String> {
+    listed
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The artifacts directory made absolute and plain (no `.` or `..`), as it
+/// is also the path the tests see. Docker's `-v` splits on `:`, so a path
+/// with one cannot be mounted.
+fn artifacts_dir(dir: &Path) -> Result<PathBuf, Failure> {
+    let plain = plain(dir);
     if plain.parent().is_none() {
         return Err(Failure::usage(anyhow!(
             "the artifacts directory cannot be `/`"
@@ -502,7 +595,7 @@ fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
         let key = if path == "." { String::new() } else { format!(".{path}") };
         Failure::engine(anyhow!("x-testbed{key}: {}", e.inner()))
             .with_hint(format!(
-                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout, ttl, logs, artifacts and artifacts-mode",
+                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout, ttl, logs, artifacts, artifacts-mode, shards, profiles and image-prefix",
                 origin.display()
             ))
     })
@@ -826,6 +919,81 @@ mod tests {
             parse_env("DOCKER_HOST").unwrap(),
             ("DOCKER_HOST".into(), None)
         );
+    }
+
+    /// As compose's `--profile` replaces `COMPOSE_PROFILES`, profiles given
+    /// to testbed in any way do.
+    #[test]
+    fn profiles_come_from_flags_then_the_block_then_compose_profiles() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = stack(
+            dir.path(),
+            "compose.yml",
+            "x-testbed:\n  profiles: [seed]\n",
+        );
+        let plain = stack(dir.path(), "plain.yml", "");
+        let compose_profiles =
+            |name: &str| (name == "COMPOSE_PROFILES").then(|| "debug, ,ci".to_string());
+        let resolved = |argv: &[&str]| {
+            let config = resolve(RUN, &args(argv), dir.path(), compose_profiles).unwrap();
+            (config.profiles, config.profiles_from)
+        };
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            resolved(&["--profile", "a", "--profile", "b,c"]),
+            (names(&["a", "b", "c"]), ProfilesFrom::Flag)
+        );
+        assert_eq!(resolved(&[]), (names(&["seed"]), ProfilesFrom::XTestbed));
+        let file = file.to_str().unwrap();
+        assert_eq!(
+            resolved(&["-f", file, "--profile", "x"]),
+            (names(&["x"]), ProfilesFrom::Flag)
+        );
+        assert_eq!(
+            resolved(&["-f", plain.to_str().unwrap()]),
+            (names(&["debug", "ci"]), ProfilesFrom::ComposeProfiles)
+        );
+    }
+
+    #[test]
+    fn built_images_are_named_after_the_project_directory_unless_told() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("My App")).unwrap();
+        let file = stack(&dir.path().join("My App"), "compose.yml", "");
+        let file = file.to_str().unwrap();
+        let prefix = |argv: &[&str]| {
+            resolve(RUN, &args(argv), dir.path(), no_env)
+                .map(|config| config.image_prefix)
+                .map_err(|failure| failure.exit)
+        };
+        assert_eq!(prefix(&["-f", file]), Ok("tb-my-app".to_string()));
+        assert_eq!(
+            prefix(&["-f", file, "--image-prefix", "ci/api"]),
+            Ok("ci/api".to_string())
+        );
+        assert_eq!(
+            prefix(&["-f", file, "--image-prefix", "Not Valid"]),
+            Err(Exit::Usage)
+        );
+        let block = stack(dir.path(), "ci.yml", "x-testbed:\n  image-prefix: ci/app\n");
+        assert_eq!(
+            prefix(&["-f", block.to_str().unwrap()]),
+            Ok("ci/app".to_string())
+        );
+    }
+
+    #[test]
+    fn build_pull_and_no_build_decide_when_images_are_built() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(dir.path(), "compose.yml", "");
+        let build = |argv: &[&str]| resolve(RUN, &args(argv), dir.path(), no_env).unwrap().build;
+        assert_eq!(build(&[]), Build::Missing);
+        assert_eq!(build(&["--build"]), Build::Always);
+        assert_eq!(build(&["--pull"]), Build::Always);
+        assert_eq!(build(&["--no-build"]), Build::Never);
+        assert_eq!(build(&["--no-build", "--pull"]), Build::Never);
+        let both = ["testbed", "run", "--build", "--no-build"];
+        assert!(crate::cli::Cli::try_parse_from(both).is_err());
     }
 
     #[test]

@@ -15,6 +15,8 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_norway::{Mapping, Value};
 
+use crate::images::BuiltImage;
+
 /// The project name of the run.
 pub const RUN: &str = "testbed.run";
 /// When the run began, in seconds since the Unix epoch.
@@ -33,6 +35,10 @@ pub const PIDNS: &str = "testbed.pidns";
 pub const KEEP: &str = "testbed.keep";
 /// `reaper` on the reaper's own container.
 pub const ROLE: &str = "testbed.role";
+/// On an image testbed built: its name without a tag, `<prefix>-<service>`.
+/// With `testbed.ttl`, and nothing that changes from run to run, so that a
+/// rebuild from the cache can be the very same image.
+pub const IMAGE: &str = "testbed.image";
 
 /// Every label of a run, for `docker … --format` to read back.
 pub const ALL: [&str; 8] = [RUN, STARTED, OWNER, TTL, CONTAINER, PIDNS, KEEP, ROLE];
@@ -181,12 +187,14 @@ impl RunLabels {
     /// The compose override that puts the labels on every service of
     /// `model` (the YAML of `compose config`), on the `default` network and
     /// every network and named volume it declares, except external ones,
-    /// which compose does not create and refuses to configure.
+    /// which compose does not create and refuses to configure. The services
+    /// of `built` get their image's name for this run, and it gets its
+    /// labels when compose builds it.
     ///
     /// It has no `version:` key: compose v1 1.29 validates every file
     /// against one schema whatever its version, and v2 warns that the key
     /// is obsolete.
-    pub fn override_yaml(&self, model: &str) -> Result<String> {
+    pub fn override_yaml(&self, model: &str, built: &[BuiltImage]) -> Result<String> {
         #[derive(Deserialize)]
         struct Model {
             #[serde(default)]
@@ -237,8 +245,23 @@ impl RunLabels {
             }
             Value::Mapping(section)
         };
+        let mut services = labelled(services);
+        if let Value::Mapping(entries) = &mut services {
+            for image in built {
+                let Some(Value::Mapping(entry)) = entries.get_mut(image.service.as_str()) else {
+                    continue;
+                };
+                let mut image_labels = Mapping::new();
+                image_labels.insert(IMAGE.into(), image.repository.clone().into());
+                image_labels.insert(TTL.into(), self.ttl.as_secs().to_string().into());
+                let mut build = Mapping::new();
+                build.insert("labels".into(), Value::Mapping(image_labels));
+                entry.insert("image".into(), image.for_run(&self.project).into());
+                entry.insert("build".into(), Value::Mapping(build));
+            }
+        }
         let mut file = Mapping::new();
-        file.insert("services".into(), labelled(services));
+        file.insert("services".into(), services);
         file.insert("networks".into(), labelled(networks));
         if !volumes.is_empty() {
             file.insert("volumes".into(), labelled(volumes));
@@ -419,7 +442,7 @@ volumes:
   data: {name: tb-x-1-ab12cd_data}
   cache: {name: ci-cache, external: true}
 ";
-        let yaml = labels().override_yaml(model).unwrap();
+        let yaml = labels().override_yaml(model, &[]).unwrap();
         let expected_labels = "    labels:
       testbed.run: tb-x-1-ab12cd
       testbed.started: '1700000000'
@@ -450,7 +473,7 @@ services:
     image: busybox
 version: '2.0'
 ";
-        let yaml = labels().override_yaml(model).unwrap();
+        let yaml = labels().override_yaml(model, &[]).unwrap();
         let parsed: Value = serde_norway::from_str(&yaml).unwrap();
         let networks: Vec<&str> = parsed["networks"]
             .as_mapping()
@@ -465,6 +488,27 @@ version: '2.0'
             parsed["services"]["tests"]["labels"][RUN].as_str(),
             Some("tb-x-1-ab12cd")
         );
+    }
+
+    /// A service testbed builds the image of gets that image's name for
+    /// the run, and the image its own labels, which stay the same from run
+    /// to run.
+    #[test]
+    fn the_override_names_and_labels_the_images_testbed_builds() {
+        let model =
+            "services:\n  db:\n    image: postgres\n  tests:\n    build:\n      context: /src\n";
+        let built = [BuiltImage::new("tb-api", "tests")];
+        let yaml = labels().override_yaml(model, &built).unwrap();
+        let parsed: Value = serde_norway::from_str(&yaml).unwrap();
+        let tests = &parsed["services"]["tests"];
+        assert_eq!(tests["image"].as_str(), Some("tb-api-tests:tb-x-1-ab12cd"));
+        assert_eq!(
+            tests["build"]["labels"],
+            serde_norway::from_str::<Value>("testbed.image: tb-api-tests\ntestbed.ttl: '7200'")
+                .unwrap()
+        );
+        assert_eq!(tests["labels"][RUN].as_str(), Some("tb-x-1-ab12cd"));
+        assert!(parsed["services"]["db"].get("image").is_none(), "{yaml}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub(crate) mod events;
 pub mod exit;
 pub(crate) mod gc;
 pub(crate) mod generate;
+pub(crate) mod images;
 pub(crate) mod labels;
 pub(crate) mod ports;
 pub(crate) mod project;
@@ -87,6 +88,10 @@ fn drive((policy, args): (Policy, RunArgs)) -> Result<Exit, Failure> {
         };
         config.project = recorded.project;
         config.compose = config.compose.or(Some(recorded.compose));
+        if let Some(profiles) = recorded.profiles {
+            config.profiles = profiles;
+            config.profiles_from = config::ProfilesFrom::Recorded;
+        }
     }
     let options = report::Options {
         verbose: config.verbose,

@@ -6,17 +6,26 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-/// A service of the resolved model and what it waits for.
+/// A service of the resolved model: what it waits for, the profiles that
+/// enable it, and where its image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Service {
     pub name: String,
     pub depends_on: Vec<Dependency>,
+    /// Its `profiles:`; none for a service that is always enabled.
+    pub profiles: Vec<String>,
+    /// Its `image:`, if it names one.
+    pub image: Option<String>,
+    /// Whether it has a `build:` section.
+    pub builds: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dependency {
     pub service: String,
     pub condition: Condition,
+    /// False for compose v2's `required: false`: compose goes on without it.
+    pub required: bool,
 }
 
 /// When a dependency lets its dependent start, as compose's `depends_on`
@@ -33,9 +42,11 @@ pub enum Condition {
 }
 
 /// The services of `compose config` output, which both flavors print as YAML
-/// with interpolation, `extends` and profiles applied, and `depends_on` in
-/// its long form. v2 also lists there what `links`, `network_mode:
-/// service:…` and `volumes_from` imply; v1 does not, so those are read too.
+/// with interpolation and `extends` applied, and `depends_on` in its long
+/// form. v2 also lists there what `links`, `network_mode: service:…` and
+/// `volumes_from` imply; v1 does not, so those are read too. v1 prints every
+/// service whatever the profiles; v2 only those of the active profiles, so
+/// testbed asks it with `--profile '*'` for all of them.
 pub fn services_from_config(yaml: &str) -> Result<Vec<Service>> {
     #[derive(Deserialize)]
     struct Model {
@@ -49,10 +60,14 @@ pub fn services_from_config(yaml: &str) -> Result<Vec<Service>> {
         links: Vec<String>,
         network_mode: Option<String>,
         volumes_from: Vec<String>,
+        profiles: Vec<String>,
+        image: Option<String>,
+        build: Option<serde_norway::Value>,
     }
     #[derive(Deserialize)]
     struct RawDependency {
         condition: Option<Condition>,
+        required: Option<bool>,
     }
     let model: Model =
         serde_norway::from_str(yaml).context("cannot read the output of `compose config`")?;
@@ -66,6 +81,7 @@ pub fn services_from_config(yaml: &str) -> Result<Vec<Service>> {
                 .map(|(service, dependency)| Dependency {
                     service: service.clone(),
                     condition: dependency.condition.unwrap_or(Condition::Started),
+                    required: dependency.required.unwrap_or(true),
                 })
                 .collect();
             // `links: [db:alias]`, `network_mode: service:db`, and
@@ -91,12 +107,16 @@ pub fn services_from_config(yaml: &str) -> Result<Vec<Service>> {
                     depends_on.push(Dependency {
                         service: service.to_string(),
                         condition: Condition::Started,
+                        required: true,
                     });
                 }
             }
             Service {
                 name: name.clone(),
                 depends_on,
+                profiles: raw.profiles.clone(),
+                image: raw.image.clone(),
+                builds: raw.build.is_some(),
             }
         })
         .collect())
@@ -474,6 +494,38 @@ mod tests {
         assert!(names("name: x\n").is_empty());
     }
 
+    /// As v1 1.29 and v2 2.40 print them (v2 with `--profile '*'`).
+    #[test]
+    fn profiles_images_and_builds_come_from_either_flavors_config() {
+        let v1 = "services:\n  named:\n    build:\n      context: /src/app\n    image: app:dev\n  stub:\n    image: x\n    profiles:\n    - test\n  tests:\n    build:\n      context: /src/app\n    depends_on:\n      stub:\n        condition: service_started\n    profiles:\n    - test\n    - ci\nversion: '3.9'\n";
+        let v2 = "name: p\nservices:\n  named:\n    build:\n      context: /src/app\n      dockerfile: Dockerfile\n    image: app:dev\n    networks:\n      default: null\n  stub:\n    image: x\n    profiles:\n      - test\n  tests:\n    build:\n      context: /src/app\n      dockerfile: Dockerfile\n    depends_on:\n      stub:\n        condition: service_started\n        required: false\n    profiles:\n      - test\n      - ci\n";
+        for (yaml, required) in [(v1, true), (v2, false)] {
+            let services = services_from_config(yaml).unwrap();
+            let seen: Vec<(&str, &[String], Option<&str>, bool)> = services
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.as_str(),
+                        s.profiles.as_slice(),
+                        s.image.as_deref(),
+                        s.builds,
+                    )
+                })
+                .collect();
+            let test = ["test".to_string()];
+            let test_ci = ["test".to_string(), "ci".to_string()];
+            assert_eq!(
+                seen,
+                [
+                    ("named", &[][..], Some("app:dev"), true),
+                    ("stub", &test[..], Some("x"), false),
+                    ("tests", &test_ci[..], None, true),
+                ]
+            );
+            assert_eq!(services[2].depends_on[0].required, required);
+        }
+    }
+
     #[test]
     fn dependencies_and_their_conditions_come_from_either_flavor() {
         // What v1 prints: links, network_mode and volumes_from stay apart.
@@ -513,8 +565,12 @@ mod tests {
                 .map(|(d, c)| Dependency {
                     service: d.to_string(),
                     condition: *c,
+                    required: true,
                 })
                 .collect(),
+            profiles: vec![],
+            image: None,
+            builds: false,
         };
         let model = [
             service("api", &[("db", Condition::Healthy)]),

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use crate::engine::cmd::Cmd;
 use crate::engine::model::Container;
 use crate::engine::{Docker, Engine};
+use crate::images::BuiltImage;
 use crate::labels::{OverrideFile, RunLabels};
 
 use crate::engine::PROJECT_LABEL;
@@ -20,6 +21,8 @@ pub struct Stack<'a> {
     engine: &'a Engine,
     project: String,
     files: Vec<PathBuf>,
+    /// The profiles every compose command gets.
+    profiles: Vec<String>,
     /// The override that labels what compose creates, once written.
     labels: Option<OverrideFile>,
     /// Other generated overrides, passed before the labels'.
@@ -46,17 +49,35 @@ impl<'a> Stack<'a> {
                 .iter()
                 .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
                 .collect(),
+            profiles: Vec::new(),
             labels: None,
             overrides: Vec::new(),
             live: AtomicBool::new(false),
         }
     }
 
+    /// The same stack, its compose commands with `--profile` for each of
+    /// `profiles`.
+    pub fn with_profiles(mut self, profiles: Vec<String>) -> Stack<'a> {
+        self.profiles = profiles;
+        self
+    }
+
+    pub fn profiles(&self) -> &[String] {
+        &self.profiles
+    }
+
     /// Puts `labels` on everything compose creates from now on: every
     /// service of `model` (the output of `compose config`), its networks and
-    /// named volumes, through an override file passed last.
-    pub fn apply_labels(&mut self, labels: &RunLabels, model: &str) -> Result<()> {
-        let yaml = labels.override_yaml(model)?;
+    /// named volumes, and gives the services of `built` their image for this
+    /// run, through an override file passed last.
+    pub fn apply_labels(
+        &mut self,
+        labels: &RunLabels,
+        model: &str,
+        built: &[BuiltImage],
+    ) -> Result<()> {
+        let yaml = labels.override_yaml(model, built)?;
         self.labels = Some(OverrideFile::write(&yaml)?);
         Ok(())
     }
@@ -87,8 +108,8 @@ impl<'a> Stack<'a> {
         self.engine
     }
 
-    /// `<compose> -p <project> -f <file>… <subcommand>`, the labels
-    /// override last.
+    /// `<compose> -p <project> -f <file>… [--profile <name>…] <subcommand>`,
+    /// the labels override last among the files.
     pub fn compose(&self, subcommand: &str) -> Cmd {
         let labels = self.labels.as_ref().map(OverrideFile::path);
         let overrides = self.overrides.iter().map(OverrideFile::path);
@@ -100,6 +121,9 @@ impl<'a> Stack<'a> {
         let mut cmd = self.engine.compose().args(["-p", &self.project]);
         for file in files {
             cmd = cmd.arg("-f").arg(file.to_string_lossy());
+        }
+        for profile in &self.profiles {
+            cmd = cmd.args(["--profile", profile]);
         }
         cmd.arg(subcommand)
             .label(format!("{} {subcommand}", self.engine.compose_name))

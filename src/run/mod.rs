@@ -6,6 +6,7 @@
 pub mod decide;
 mod phases;
 mod plan;
+mod profiles;
 pub mod session;
 pub mod shards;
 mod why;
@@ -79,7 +80,8 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
         outcome: PhaseOutcome::Passed,
         failure: None,
     });
-    let mut stack = Stack::new(&engine, &config.project, &config.files, &config.service);
+    let mut stack = Stack::new(&engine, &config.project, &config.files, &config.service)
+        .with_profiles(plan.profiles.names());
     if config.dry_run {
         events.emit(RunEvent::Plan(&plan::dry_run(&stack, &plan, config)));
         return decide(decide::Outcome::Ready, Ok(()), true);
@@ -116,7 +118,7 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
     if let Err(failure) = repoint_mounts(&mut stack, &plan, events) {
         return failed(failure);
     }
-    if let Err(error) = stack.apply_labels(&labels, &plan.model) {
+    if let Err(error) = stack.apply_labels(&labels, &plan.model, &plan.images.built) {
         return failed(Failure::engine(error));
     }
     if !config.policy.reuse {
@@ -208,7 +210,8 @@ fn down(config: &Config, events: &dyn Events) -> Verdict {
         version: &engine.compose_version,
     });
     phase(PhaseName::Preflight, PhaseOutcome::Passed, None);
-    let stack = Stack::new(&engine, &config.project, &config.files, &config.service);
+    let stack = Stack::new(&engine, &config.project, &config.files, &config.service)
+        .with_profiles(config.profiles.clone());
     events.emit(RunEvent::PhaseStarted {
         phase: PhaseName::Teardown,
         header: "teardown".into(),

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 
-use crate::config::{Config, Keep, LogPolicy};
+use crate::config::{Build, Config, Keep, LogPolicy};
 use crate::engine::cmd::{Cmd, Group, Waited};
 use crate::engine::model::{self, Container, ContainerStatus};
 use crate::engine::stack::Stack;
 use crate::engine::startup::{self, Stop};
 use crate::events::{self, Collected, Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent};
 use crate::exit::{Exit, Failure};
+use crate::images::BuiltImage;
 use crate::signals::Signals;
 
 use super::decide::Outcome;
@@ -73,14 +74,15 @@ impl Driver<'_> {
     pub fn run_phases(&self) -> Outcome {
         let config = self.config;
         let phases = || -> Result<Option<u8>, Outcome> {
+            let services = self.image_services();
+            if !services.is_empty() {
+                self.begin(PhaseName::Build, format!("images: {}", services.join(", ")));
+                let prepared = self.prepare_images();
+                self.end_as(PhaseName::Build, &prepared);
+                prepared?;
+            }
             if config.policy.reuse {
                 return self.tests().map(Some);
-            }
-            if config.pull || config.build {
-                self.begin(PhaseName::Build, "images: pull and build");
-                let built = self.prepare_images();
-                self.end_as(PhaseName::Build, &built);
-                built?;
             }
             if !self.plan.dependencies.is_empty() {
                 let header = format!("up: {}", self.plan.dependencies.join(", "));
@@ -146,18 +148,106 @@ impl Driver<'_> {
         tests.map(|run| run.code)
     }
 
-    /// `compose build` and `compose pull`, when asked for.
+    /// The services whose images the run pulls, builds or tags first.
+    fn image_services(&self) -> Vec<&str> {
+        let (images, config) = (&self.plan.images, self.config);
+        let built = images.built.iter().map(|i| i.service.as_str());
+        let named = images.named.iter().map(|(s, _)| s.as_str());
+        let named = named.filter(|_| config.build != Build::Missing);
+        let pulled = images.pulled.iter().map(String::as_str);
+        let pulled = pulled.filter(|_| config.pull);
+        built.chain(named).chain(pulled).collect()
+    }
+
+    /// Pulls what `--pull` asks for. Then each image testbed builds is the
+    /// newest build, under the run's own tag, or is built when it is
+    /// missing; always with `--build`, never with `--no-build`.
     fn prepare_images(&self) -> Result<(), Outcome> {
-        if self.config.pull {
+        let (stack, images, config) = (self.stack, &self.plan.images, self.config);
+        if let Some(pull) = plan::pull_command(stack, images, config) {
             self.emit(RunEvent::Step("pulling images".into()));
-            let pull = self.stack.compose("pull").arg("--ignore-pull-failures");
             self.run_to_end(&pull, None)?;
         }
-        if self.config.build {
-            self.emit(RunEvent::Step("building images".into()));
-            self.run_to_end(&self.stack.compose("build"), None)?;
+        let mut built: Vec<&BuiltImage> = Vec::new();
+        let mut missing: Vec<String> = Vec::new();
+        for image in &images.built {
+            if config.build == Build::Always {
+                built.push(image);
+                continue;
+            }
+            let reuse = plan::reuse_command(stack, image);
+            let output = reuse.output().map_err(Failure::engine)?;
+            if output.status.success() {
+                self.emit(RunEvent::Detail(format!(
+                    "{}: {}, built before",
+                    image.service,
+                    image.latest()
+                )));
+            } else if !String::from_utf8_lossy(&output.stderr).contains("No such image") {
+                return Err(Failure::engine(reuse.check(&output).unwrap_err()).into());
+            } else if config.build == Build::Never {
+                missing.push(image.latest());
+            } else {
+                built.push(image);
+            }
+        }
+        let mut build: Vec<String> = built.iter().map(|i| i.service.clone()).collect();
+        match config.build {
+            Build::Always => build.extend(images.named.iter().map(|(s, _)| s.clone())),
+            Build::Never => {
+                for (_, image) in &images.named {
+                    let inspect = stack.engine().docker(["image", "inspect", image]);
+                    if !inspect.output().map_err(Failure::engine)?.status.success() {
+                        missing.push(image.clone());
+                    }
+                }
+            }
+            Build::Missing => {}
+        }
+        if !missing.is_empty() {
+            return Err(Failure::engine(anyhow!(
+                "--no-build, and no image {} on the daemon",
+                missing.join(", ")
+            ))
+            .with_hint("build it with a run without --no-build, or with --build")
+            .into());
+        }
+        if build.is_empty() {
+            return Ok(());
+        }
+        self.emit(RunEvent::Step(format!("building {}", build.join(", "))));
+        self.run_to_end(&plan::build_command(stack, &build, config.pull), None)?;
+        // The next run starts from this build; the one it replaced goes.
+        // Neither is this run's business: a failure is a warning.
+        for image in built {
+            for cmd in plan::publish_commands(stack, image) {
+                if let Err(error) = cmd.read() {
+                    self.emit(RunEvent::Warning(format!("{error:#}")));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Removes the run's own tags of the images testbed builds: an image
+    /// that a later build superseded goes with them, once no container
+    /// uses it.
+    fn release_images(&self) {
+        let Some(release) = plan::release_command(self.stack, &self.plan.images.built) else {
+            return;
+        };
+        let output = match release.output() {
+            Ok(output) => output,
+            Err(error) => return self.emit(RunEvent::Warning(format!("{error:#}"))),
+        };
+        // A tag that never was (the build failed) is no news; one that a
+        // kept stack's container holds stays with it.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        for line in stderr.lines() {
+            if !line.trim().is_empty() && !line.contains("No such image") {
+                self.emit(RunEvent::Detail(line.to_string()));
+            }
+        }
     }
 
     /// Creates the dependencies, then starts each once what it depends on
@@ -477,6 +567,7 @@ impl Driver<'_> {
     pub fn teardown(&self, outcome: &Outcome) -> anyhow::Result<()> {
         self.begin(PhaseName::Teardown, "teardown");
         let result = self.remove_stack(outcome);
+        self.release_images();
         match &result {
             Ok(()) => self.end(PhaseName::Teardown, PhaseOutcome::Passed, None),
             Err(error) => {

@@ -1,36 +1,59 @@
 //! What a run will do, learned once before anything starts: compose's
-//! resolved model of the files, the dependencies to start, where testbed
-//! runs and how artifacts travel; and the commands that follow from it,
-//! which `--dry-run` prints.
+//! resolved model of the files, the profiles in force, the dependencies to
+//! start and where their images come from, where testbed runs and how
+//! artifacts travel; and the commands that follow from it, which `--dry-run`
+//! prints.
 
 use anyhow::anyhow;
 
-use crate::config::{Config, Keep, describe_files};
+use crate::config::{Build, Config, Keep, describe_files};
 use crate::engine::cmd::Cmd;
 use crate::engine::model::{self, Service};
 use crate::engine::stack::Stack;
 use crate::engine::{Docker, Engine};
 use crate::events::{Events, RunEvent};
 use crate::exit::Failure;
+use crate::images::BuiltImage;
 use crate::labels;
 use crate::reaper;
 use crate::topology::artifacts::{self, Artifacts, Facts, Whereabouts};
 use crate::topology::mounts::{self, Moved, Seen};
 
+use super::profiles::{self, InForce};
+
 /// What preflight learned.
 pub struct Plan {
     /// The services `up` starts.
     pub dependencies: Vec<String>,
-    /// Every service of the model, with what it depends on.
+    /// Every service of the model, whatever its profiles, with what it
+    /// depends on.
     pub services: Vec<Service>,
-    /// The resolved model, as `compose config` printed it.
+    /// The resolved model, as `compose config --profile '*'` printed it.
     pub model: String,
+    /// The profiles every compose command of the run gets.
+    pub profiles: InForce,
+    /// The images of the services this command creates: those testbed
+    /// builds under its own names, those built under the service's own
+    /// `image:`, and those only pulled.
+    pub images: Images,
     pub artifacts: Option<Artifacts>,
     /// Where testbed runs, as far as the daemon is concerned.
     pub facts: Facts,
     /// The bind mounts whose source the daemon finds elsewhere, or not at
     /// all.
     pub moved: Vec<Moved>,
+}
+
+/// Where the images of the services a command creates come from.
+#[derive(Debug, Default)]
+pub struct Images {
+    /// Services with `build:` and no `image:`, named by testbed.
+    pub built: Vec<BuiltImage>,
+    /// Services with `build:` and an `image:`, which compose builds and
+    /// tags as that image: (service, image).
+    pub named: Vec<(String, String)>,
+    /// Services with an `image:` and no `build:`.
+    pub pulled: Vec<String>,
 }
 
 /// Finds compose, checks the daemon, lets compose validate and resolve the
@@ -41,7 +64,10 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         let daemon = scope.spawn(|| docker.ping());
         let facts = scope.spawn(|| facts(&docker, config));
         let detected = Engine::detect_while(docker.clone(), config.compose.as_deref(), |engine| {
-            let stack = Stack::new(engine, &config.project, &config.files, &config.service);
+            // Every service, whatever its profiles: v1 prints them all
+            // anyway, v2 only those of the active profiles.
+            let stack = Stack::new(engine, &config.project, &config.files, &config.service)
+                .with_profiles(vec!["*".into()]);
             let config_cmd = stack.compose("config");
             let output = config_cmd.output();
             (config_cmd, output)
@@ -95,34 +121,102 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
             "the services are: {listed}; choose one with --service NAME or `x-testbed: {{service: NAME}}`"
         )));
     }
-    let dependencies = match &config.services {
-        Some(chosen) => {
-            if let Some(unknown) = chosen.iter().find(|s| !names.contains(s)) {
-                return Err(Failure::usage(anyhow!(
-                    "--services names `{unknown}`, which is not defined in {files}"
-                ))
-                .with_hint(format!("the services are: {listed}")));
-            }
-            model::with_dependencies(&services, chosen)
-        }
-        None => names,
+    if let Some(unknown) = config
+        .services
+        .iter()
+        .flatten()
+        .find(|s| !names.contains(s))
+    {
+        return Err(Failure::usage(anyhow!(
+            "--services names `{unknown}`, which is not defined in {files}"
+        ))
+        .with_hint(format!("the services are: {listed}")));
+    }
+    let in_force = profiles::resolve(
+        &services,
+        &config.service,
+        config.services.as_deref(),
+        (&config.profiles, config.profiles_from),
+        engine.flavor(),
+    );
+    if !in_force.profiles.is_empty() || services.iter().any(|s| !s.profiles.is_empty()) {
+        events.emit(RunEvent::Detail(describe_profiles(&in_force, &services)));
+    }
+    let enabled = |name: &String| {
+        services
+            .iter()
+            .any(|s| &s.name == name && in_force.enables(s))
     };
+    let dependencies: Vec<String> = match &config.services {
+        Some(chosen) => model::with_dependencies(&services, chosen),
+        None => names,
+    }
+    .into_iter()
+    .filter(|s| *s != config.service && enabled(s))
+    .collect();
+    let created: Vec<&Service> = services
+        .iter()
+        .filter(|s| {
+            let tests = s.name == config.service && config.policy.run_tests;
+            tests || (!config.policy.reuse && dependencies.contains(&s.name))
+        })
+        .collect();
+    let images = images(&created, &config.image_prefix);
+    // The model has every service; only those the profiles enable run.
     let binds = mounts::binds(&resolved).map_err(Failure::engine)?;
+    let binds = binds.into_iter().filter(|b| enabled(&b.service)).collect();
     let project = config.cwd.join(&config.files[0]);
     let project = project.parent().unwrap_or(&config.cwd);
     let moved = mounts::moved(binds, project, &facts);
     let plan = Plan {
         moved,
-        dependencies: dependencies
-            .into_iter()
-            .filter(|s| *s != config.service)
-            .collect(),
+        dependencies,
         services,
         model: resolved,
+        profiles: in_force,
+        images,
         artifacts,
         facts,
     };
     Ok((engine, plan))
+}
+
+/// Where the images of `created` come from; testbed's own names start with
+/// `prefix`.
+fn images(created: &[&Service], prefix: &str) -> Images {
+    let mut images = Images::default();
+    for service in created {
+        match (&service.image, service.builds) {
+            (None, true) => images.built.push(BuiltImage::new(prefix, &service.name)),
+            (Some(image), true) => images.named.push((service.name.clone(), image.clone())),
+            (Some(_), false) => images.pulled.push(service.name.clone()),
+            (None, false) => {}
+        }
+    }
+    images
+}
+
+/// `profiles in force: test (the test service `tests`); left out: adminer
+/// (debug)`.
+fn describe_profiles(in_force: &InForce, services: &[Service]) -> String {
+    let shown: Vec<String> = in_force.profiles.iter().map(ToString::to_string).collect();
+    let mut text = format!(
+        "profiles in force: {}",
+        if shown.is_empty() {
+            "none".to_string()
+        } else {
+            shown.join(", ")
+        }
+    );
+    let left_out: Vec<String> = services
+        .iter()
+        .filter(|s| !in_force.enables(s))
+        .map(|s| format!("{} ({})", s.name, s.profiles.join(", ")))
+        .collect();
+    if !left_out.is_empty() {
+        text.push_str(&format!("; left out: {}", left_out.join(", ")));
+    }
+    text
 }
 
 /// Where testbed runs, which the artifacts strategy and the reaper depend
@@ -176,6 +270,111 @@ pub fn create_commands(stack: &Stack, plan: &Plan) -> Vec<Cmd> {
     commands
 }
 
+/// The steps of `--dry-run` that pull and build images.
+fn image_steps(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
+    let images = &plan.images;
+    let mut steps = Vec::new();
+    if let Some(pull) = pull_command(stack, images, config) {
+        steps.push(pull.to_string());
+    }
+    let latest: Vec<String> = images.built.iter().map(BuiltImage::latest).collect();
+    if config.build != Build::Always {
+        steps.extend(
+            images
+                .built
+                .iter()
+                .map(|image| reuse_command(stack, image).to_string()),
+        );
+    }
+    let mut build: Vec<String> = images.built.iter().map(|i| i.service.clone()).collect();
+    match config.build {
+        Build::Never => {
+            let named: Vec<&str> = images.named.iter().map(|(_, i)| i.as_str()).collect();
+            let all: Vec<&str> = latest.iter().map(String::as_str).chain(named).collect();
+            if !all.is_empty() {
+                steps.push(format!(
+                    "# --no-build: fail if any of {} is missing",
+                    all.join(", ")
+                ));
+            }
+            return steps;
+        }
+        Build::Missing if latest.len() == 1 => {
+            steps.push(format!("# if {} is missing:", latest[0]));
+        }
+        Build::Missing if !latest.is_empty() => {
+            steps.push(format!(
+                "# those of {} that are missing:",
+                latest.join(", ")
+            ));
+        }
+        Build::Missing => {}
+        Build::Always => build.extend(images.named.iter().map(|(s, _)| s.clone())),
+    }
+    if !build.is_empty() {
+        steps.push(build_command(stack, &build, config.pull).to_string());
+    }
+    for image in &images.built {
+        steps.extend(publish_commands(stack, image).iter().map(Cmd::to_string));
+    }
+    steps
+}
+
+/// `compose pull` of the services that only pull their image, on --pull.
+pub fn pull_command(stack: &Stack, images: &Images, config: &Config) -> Option<Cmd> {
+    (config.pull && !images.pulled.is_empty()).then(|| {
+        stack
+            .compose("pull")
+            .arg("--ignore-pull-failures")
+            .args(images.pulled.iter().cloned())
+    })
+}
+
+/// `docker tag <latest> <run's tag>`: the run uses the newest build of
+/// `image` under its own tag, whatever later builds do to `latest`. Fails
+/// when there is none.
+pub fn reuse_command(stack: &Stack, image: &BuiltImage) -> Cmd {
+    stack
+        .engine()
+        .docker(["tag", &image.latest(), &image.for_run(stack.project())])
+}
+
+/// `compose build [--pull] <services>`: testbed's names get the run's own
+/// tag, from the labels override.
+pub fn build_command(stack: &Stack, services: &[String], pull: bool) -> Cmd {
+    let build = stack.compose("build");
+    let build = if pull { build.arg("--pull") } else { build };
+    build.args(services.iter().cloned())
+}
+
+/// After a build, the run's image becomes `latest`, and the build it
+/// replaced goes unless a container or another run's tag still holds it
+/// (`image prune` removes only untagged images no container uses).
+pub fn publish_commands(stack: &Stack, image: &BuiltImage) -> [Cmd; 2] {
+    let engine = stack.engine();
+    [
+        engine.docker(["tag", &image.for_run(stack.project()), &image.latest()]),
+        engine.docker([
+            "image",
+            "prune",
+            "--force",
+            "--filter",
+            &format!("label={}={}", labels::IMAGE, image.repository),
+        ]),
+    ]
+}
+
+/// At the end, the run's own tags go; an image that a later build
+/// superseded goes with its last tag, once no container uses it.
+pub fn release_command(stack: &Stack, built: &[BuiltImage]) -> Option<Cmd> {
+    (!built.is_empty()).then(|| {
+        stack
+            .engine()
+            .docker(["image", "rm"])
+            .args(built.iter().map(|image| image.for_run(stack.project())))
+    })
+}
+
 /// `compose run` of the test service, under the name the engine is asked
 /// for its exit code.
 pub fn test_command(stack: &Stack, plan: &Plan, config: &Config) -> Cmd {
@@ -225,6 +424,21 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
         labels::OWNER,
         labels::TTL
     )];
+    for image in &plan.images.built {
+        steps.push(format!(
+            "# there, {} gets the image {}, which testbed builds labelled {}={}",
+            image.service,
+            image.for_run(stack.project()),
+            labels::IMAGE,
+            image.repository
+        ));
+    }
+    if !plan.profiles.profiles.is_empty() {
+        steps.push(format!(
+            "# {}",
+            describe_profiles(&plan.profiles, &plan.services)
+        ));
+    }
     steps.push(format!(
         "# {}",
         reaper::plan(stack.engine().client(), &plan.facts)
@@ -243,17 +457,7 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
             ),
         });
     }
-    if config.pull {
-        steps.push(
-            stack
-                .compose("pull")
-                .arg("--ignore-pull-failures")
-                .to_string(),
-        );
-    }
-    if config.build {
-        steps.push(stack.compose("build").to_string());
-    }
+    steps.extend(image_steps(stack, plan, config));
     if !plan.dependencies.is_empty() {
         steps.extend(create_commands(stack, plan).iter().map(Cmd::to_string));
         steps.push(format!(
@@ -292,5 +496,10 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
     } else {
         down.to_string()
     });
+    steps.extend(
+        release_command(stack, &plan.images.built)
+            .iter()
+            .map(Cmd::to_string),
+    );
     steps
 }

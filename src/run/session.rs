@@ -34,6 +34,10 @@ pub struct Recorded {
     pub project: String,
     /// The compose command that started it, e.g. `docker compose`.
     pub compose: String,
+    /// The profiles in force when it was started; absent in records of
+    /// versions of testbed before profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<Vec<String>>,
     /// When it was started, in Unix seconds.
     pub started: u64,
 }
@@ -86,8 +90,15 @@ pub fn find(dir: &Path, files: &[PathBuf]) -> Result<Option<Recorded>, Failure> 
     Ok(read(dir)?.stacks.into_iter().find(|s| s.files == key))
 }
 
-/// Records a stack started in `dir`, replacing one of the same files.
-pub fn record(dir: &Path, files: &[PathBuf], project: &str, compose: &str) -> Result<(), Failure> {
+/// Records a stack started in `dir` with `profiles` in force, replacing
+/// one of the same files.
+pub fn record(
+    dir: &Path,
+    files: &[PathBuf],
+    project: &str,
+    compose: &str,
+    profiles: &[String],
+) -> Result<(), Failure> {
     let key = absolute(files, dir);
     let mut state = read(dir)?;
     state.stacks.retain(|s| s.files != key);
@@ -95,6 +106,7 @@ pub fn record(dir: &Path, files: &[PathBuf], project: &str, compose: &str) -> Re
         files: key,
         project: project.to_string(),
         compose: compose.to_string(),
+        profiles: Some(profiles.to_vec()),
         started: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
@@ -137,8 +149,14 @@ pub fn record_stack(stack: &Stack, config: &Config, events: &dyn Events) {
         Some(other) if other != stack.project() => Err(format!(
             "the stack {other} is recorded for these compose files and still up, so this one is not recorded"
         )),
-        _ => record(&config.cwd, &config.files, stack.project(), compose)
-            .map_err(|failure| format!("{:#}", failure.error)),
+        _ => record(
+            &config.cwd,
+            &config.files,
+            stack.project(),
+            compose,
+            stack.profiles(),
+        )
+        .map_err(|failure| format!("{:#}", failure.error)),
     };
     events.emit(RunEvent::Step(match recorded {
         Ok(()) => format!(
@@ -225,10 +243,15 @@ mod tests {
         let one = [PathBuf::from("compose.yml")];
         let two = [PathBuf::from("compose.yml"), PathBuf::from("ci.yml")];
         assert_eq!(find(dir.path(), &one).unwrap(), None);
-        record(dir.path(), &one, "tb-a", "docker compose").unwrap();
-        record(dir.path(), &two, "tb-b", "docker-compose").unwrap();
-        record(dir.path(), &one, "tb-c", "docker compose").unwrap();
-        assert_eq!(find(dir.path(), &one).unwrap().unwrap().project, "tb-c");
+        record(dir.path(), &one, "tb-a", "docker compose", &[]).unwrap();
+        record(dir.path(), &two, "tb-b", "docker-compose", &[]).unwrap();
+        let test = ["test".to_string()];
+        record(dir.path(), &one, "tb-c", "docker compose", &test).unwrap();
+        let c = find(dir.path(), &one).unwrap().unwrap();
+        assert_eq!(
+            (c.project.as_str(), c.profiles),
+            ("tb-c", Some(test.to_vec()))
+        );
         let b = find(dir.path(), &two).unwrap().unwrap();
         assert_eq!(b.project, "tb-b");
         assert_eq!(
@@ -242,6 +265,19 @@ mod tests {
             !dir.path().join(STATE).exists(),
             "an empty state is removed"
         );
+    }
+
+    #[test]
+    fn a_record_from_before_profiles_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(".testbed")).unwrap();
+        let file = dir.path().join("compose.yml");
+        let old = format!(
+            r#"{{"stacks":[{{"files":[{file:?}],"project":"tb-a","compose":"docker compose","started":1}}]}}"#
+        );
+        std::fs::write(dir.path().join(STATE), old).unwrap();
+        let recorded = find(dir.path(), &[PathBuf::from("compose.yml")]).unwrap();
+        assert_eq!(recorded.unwrap().profiles, None);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod images;
+mod profiles;
 mod snapshots;
 mod support;
 mod usage;
@@ -181,10 +183,22 @@ impl<'a> Sequence<'a> {
     }
 }
 
-/// `compose -p P -f F [-f LABELS] <rest>` as testbed runs it: every
-/// command after preflight's `config` gets the labels override, except
-/// `down`, which may run after it is gone.
+/// `compose -p P -f F [-f LABELS] [--profile NAME…] <rest>` as testbed
+/// runs it: every command after preflight's `config` gets the labels
+/// override, except `down`, which may run after it is gone. `config` asks
+/// for every service, whatever its profiles; the stacks these tests run
+/// have none in force.
 fn compose_argv(run: &Recorded, rest: &[&str]) -> Vec<String> {
+    let profiles: &[&str] = if rest.first() == Some(&"config") {
+        &["*"]
+    } else {
+        &[]
+    };
+    compose_argv_with(run, profiles, rest)
+}
+
+/// [`compose_argv`] with `profiles` in force.
+fn compose_argv_with(run: &Recorded, profiles: &[&str], rest: &[&str]) -> Vec<String> {
     let p = run.project();
     let mut argv: Vec<String> = ["compose", "-p", &p, "-f", &run.compose_file]
         .map(String::from)
@@ -193,6 +207,9 @@ fn compose_argv(run: &Recorded, rest: &[&str]) -> Vec<String> {
         let labels = run.labels_file.as_deref();
         let labels = labels.unwrap_or_else(|| panic!("no labels override\n{}", run.describe()));
         argv.extend(["-f".to_string(), labels.to_string()]);
+    }
+    for profile in profiles {
+        argv.extend(["--profile".to_string(), profile.to_string()]);
     }
     argv.extend(rest.iter().map(|w| w.to_string()));
     argv
@@ -1117,14 +1134,28 @@ fn the_test_command_follows_the_service_verbatim() {
     );
 }
 
+/// `pull` takes the services that only pull their image; `build` the ones
+/// with `build:`, the test service's among them.
 #[test]
 fn pull_and_build_come_before_up() {
-    let run = Fake::new().args(&["--pull", "--build"]).run();
+    let run = Fake::new()
+        .env("FAKE_SERVICES", "db api tests")
+        .env("FAKE_BUILD", "api tests")
+        .args(&["--pull", "--build"])
+        .run();
     run.assert_code(0);
     let pull = run.position(|c| c.is_compose("pull")).unwrap();
     let build = run.position(|c| c.is_compose("build")).unwrap();
     let up = run.position(|c| c.is_compose("up")).unwrap();
     assert!(pull < build && build < up, "{}", run.describe());
+    assert_eq!(
+        run.only_compose("pull").compose_args(),
+        ["--ignore-pull-failures", "db"]
+    );
+    assert_eq!(
+        run.only_compose("build").compose_args(),
+        ["--pull", "api", "tests"]
+    );
 }
 
 #[test]

@@ -117,9 +117,16 @@ fn the_failure_block_in_each_output_mode() {
 
 #[test]
 fn the_plan_of_dry_run() {
-    let cases: [(&str, &[&str]); 3] = [
-        ("default", &[]),
-        ("stop_timeout", &["--stop-timeout", "3s"]),
+    let profiles_and_build = [
+        ("FAKE_SERVICES", "console db tests"),
+        ("FAKE_PROFILES", "tests:test console:debug"),
+        ("FAKE_BUILD", "tests"),
+    ];
+    /// A name, the flags, the fake's variables.
+    type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)]);
+    let cases: [Case; 4] = [
+        ("default", &[], &[]),
+        ("stop_timeout", &["--stop-timeout", "3s"], &[]),
         (
             "artifacts_and_env",
             &[
@@ -131,10 +138,16 @@ fn the_plan_of_dry_run() {
                 "pytest",
                 "-x",
             ],
+            &[],
         ),
+        ("profiles_and_a_built_image", &[], &profiles_and_build),
     ];
-    for (name, args) in cases {
-        let run = Fake::new().args(&["--dry-run"]).args(args).run();
+    for (name, args, env) in cases {
+        let mut fake = Fake::new().args(&["--dry-run"]).args(args);
+        for (key, value) in env {
+            fake = fake.env(key, value);
+        }
+        let run = fake.run();
         run.assert_code(0);
         redactions(&run).bind(|| {
             insta::assert_snapshot!(format!("dry_run_{name}"), run.stdout);

@@ -190,6 +190,8 @@ impl FakeRunning {
                 .display()
                 .to_string(),
             leftovers: leftovers(&log),
+            tags: held(&log, "tag"),
+            images: held(&log, "image"),
             _root: self.root,
         }
     }
@@ -303,6 +305,24 @@ fn leftovers(log: &Path) -> Vec<String> {
     objects
 }
 
+/// The first word of each `kind` (`tag`, `image`) the fake engine holds:
+/// tags such as `tb-work-tests:latest`, image ids.
+fn held(log: &Path, kind: &str) -> Vec<String> {
+    let dir = log.parent().unwrap();
+    let prefix = format!("{}.{kind}.", log.file_name().unwrap().to_string_lossy());
+    let mut held: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .filter_map(|entry| {
+            let line = std::fs::read_to_string(entry.path()).ok()?;
+            line.split_whitespace().next().map(str::to_string)
+        })
+        .collect();
+    held.sort();
+    held
+}
+
 pub fn transcript(calls: &[Call]) -> String {
     calls
         .iter()
@@ -337,6 +357,10 @@ pub struct Recorded {
     /// The containers, networks and volumes the fake engine still holds
     /// after the run, e.g. `container fakeid-db P-db-1 P db False running 0`.
     pub leftovers: Vec<String>,
+    /// The image tags it holds after the run.
+    pub tags: Vec<String>,
+    /// The ids of the images it holds after the run.
+    pub images: Vec<String>,
     /// Keeps the run's files, such as its artifacts, until the test ends.
     _root: tempfile::TempDir,
 }
@@ -353,10 +377,12 @@ impl Recorded {
     /// Everything about the run, for assertion messages.
     pub fn describe(&self) -> String {
         format!(
-            "status: {}\n--- docker calls ---\n{}\n--- left on the engine ---\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            "status: {}\n--- docker calls ---\n{}\n--- left on the engine ---\n{}\n--- image tags ---\n{}\n--- images ---\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
             self.output.status,
             transcript(&self.calls),
             self.leftovers.join("\n"),
+            self.tags.join("\n"),
+            self.images.join("\n"),
             self.stdout,
             self.stderr
         )
