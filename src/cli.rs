@@ -109,18 +109,21 @@ pub enum Command {
     #[command(after_long_help = MAN_INSTALL)]
     Man,
 
-    /// List the stacks testbed created on the daemon: age, owner, state, and
-    /// what `gc` would do with each.
+    /// List the stacks and images testbed created on the daemon: age, owner,
+    /// state, and what `gc` would do with each.
     Ls(LsArgs),
 
-    /// Remove stacks whose owner is gone or whose TTL has passed.
+    /// Remove stacks whose owner is gone or whose TTL has passed, and the
+    /// images testbed built that nothing uses.
     ///
     /// Only stacks labelled by testbed count; other compose projects are
     /// never touched. An owner is gone when its process on this host has
     /// ended, or when the container it ran in is no longer running; a stack
     /// whose owner cannot be checked from here (another host, a GitLab job
     /// on a shell runner) stays until its TTL, and so does a stack left up
-    /// on purpose (up, run --keep). Prints a line for each stack removed.
+    /// on purpose (up, run --keep). An image testbed built goes once no
+    /// container uses it and its TTL has passed since it was last built or
+    /// used. Prints a line for each stack and image removed.
     #[command(after_help = GC_EXAMPLES)]
     Gc(GcArgs),
 
@@ -136,7 +139,9 @@ EXAMPLES:
   testbed gc --older-than 2h --dry-run
       also stacks older than 2 h, live or not; only say which
   testbed gc --all -p tb-api-4242-k3v9qa
-      that one stack, whatever its owner";
+      that one stack, whatever its owner
+  testbed gc --image-prefix tb-api
+      only the images built for the project in directory api";
 
 const ENV_EXAMPLES: &str = "\
 EXAMPLES:
@@ -189,23 +194,31 @@ pub struct LsArgs {
 #[derive(Debug, Args)]
 pub struct GcArgs {
     /// Also remove stacks older than this, whatever their owner and TTL,
-    /// e.g. 2h
+    /// and unused images last built or used longer ago, e.g. 2h
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub older_than: Option<Duration>,
 
-    /// Remove every testbed stack, live runs included
+    /// Remove every testbed stack, live runs included, and every testbed
+    /// image no container uses
     #[arg(long)]
     pub all: bool,
 
-    /// Only this project; repeat for more
+    /// Only this project's stack; repeat for more. With -p alone, no
+    /// image is looked at
     #[arg(short = 'p', long = "project", value_name = "NAME")]
     pub projects: Vec<String>,
+
+    /// Only the images testbed built named <PREFIX>-<service>; repeat for
+    /// more. With --image-prefix alone, no stack is looked at
+    #[arg(long = "image-prefix", value_name = "PREFIX")]
+    pub image_prefixes: Vec<String>,
 
     /// Say what would be removed, and remove nothing
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Also say which stacks are kept and why, and echo the docker commands
+    /// Also say which stacks and images are kept and why, and echo the
+    /// docker commands
     #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub verbose: bool,
 }

@@ -1,7 +1,9 @@
 //! `testbed ls` and `testbed gc`: the stacks testbed created on the daemon,
 //! found by their `testbed.run` label alone, whether their owner still
-//! lives, and which of them may go. Compose projects without testbed's
-//! labels are never looked at.
+//! lives, and which of them may go; and the images testbed built, found by
+//! their `testbed.image` label, which go once nothing uses them and their
+//! TTL has passed. Compose projects and images without testbed's labels are
+//! never looked at.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::engine::Docker;
+use crate::engine::model;
 use crate::engine::stack::Leftovers;
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, Owner};
@@ -312,6 +315,135 @@ pub fn verdict(stack: &Found, world: &World, policy: &Policy) -> Verdict {
     }
 }
 
+/// An image testbed built: one that carries `testbed.image`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundImage {
+    pub id: String,
+    pub tags: Vec<String>,
+    /// Its `testbed.image` label: `<prefix>-<service>`.
+    pub name: String,
+    /// When it was last built or tagged for a run, in seconds since the
+    /// epoch.
+    pub touched: Option<u64>,
+    pub ttl: Option<Duration>,
+    /// Whether a container, running or not, was created from it.
+    pub in_use: bool,
+}
+
+impl FoundImage {
+    fn new(image: model::Image, used: &[String]) -> Option<FoundImage> {
+        Some(FoundImage {
+            name: image.labels.get(labels::IMAGE)?.clone(),
+            ttl: image
+                .labels
+                .get(labels::TTL)
+                .and_then(|s| s.parse().ok())
+                .map(Duration::from_secs),
+            in_use: used.contains(&image.id),
+            touched: image.touched,
+            tags: image.tags,
+            id: image.id,
+        })
+    }
+
+    fn short_id(&self) -> &str {
+        let id = self.id.trim_start_matches("sha256:");
+        &id[..12.min(id.len())]
+    }
+
+    /// Its tags, or `<id> of <name>` when it has none.
+    fn shown(&self) -> String {
+        if self.tags.is_empty() {
+            format!("{} of {}", self.short_id(), self.name)
+        } else {
+            self.tags.join(", ")
+        }
+    }
+
+    /// Whether its name is `<prefix>-…` for one of `prefixes`.
+    fn has_prefix(&self, prefixes: &[String]) -> bool {
+        prefixes
+            .iter()
+            .any(|prefix| self.name.starts_with(&format!("{prefix}-")))
+    }
+}
+
+/// Every image testbed built on the daemon, and whether a container uses
+/// it.
+pub fn find_images(docker: &Docker) -> Result<Vec<FoundImage>> {
+    let listed = docker
+        .cmd(["image", "ls", "-q", "--no-trunc"])
+        .args(["--filter", &format!("label={}", labels::IMAGE)])
+        .read()?;
+    // One line per tag.
+    let mut ids: Vec<&str> = listed.split_whitespace().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // An image removed since it was listed is left out, as the rest is
+    // printed anyway.
+    let inspected = docker.cmd(["image", "inspect"]).args(ids).output()?;
+    let json = String::from_utf8_lossy(&inspected.stdout);
+    if json.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let used = images_in_use(docker)?;
+    Ok(model::parse_image_inspect(&json)?
+        .into_iter()
+        .filter_map(|image| FoundImage::new(image, &used))
+        .collect())
+}
+
+/// The image of every container on the daemon, by id.
+fn images_in_use(docker: &Docker) -> Result<Vec<String>> {
+    let containers = docker.cmd(["ps", "-aq", "--no-trunc"]).read()?;
+    let containers: Vec<&str> = containers.split_whitespace().collect();
+    if containers.is_empty() {
+        return Ok(Vec::new());
+    }
+    // A container removed since it was listed is no matter.
+    let inspected = docker
+        .cmd(["container", "inspect", "--format", "{{.Image}}"])
+        .args(containers)
+        .output()?;
+    Ok(String::from_utf8_lossy(&inspected.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect())
+}
+
+/// Decides what `gc` does with an image testbed built. One that a container
+/// uses stays, whatever the policy (the daemon would refuse anyway); the
+/// rest go with `--all`, when older than `--older-than`, or when their TTL
+/// has passed since they were last built or tagged for a run.
+pub fn image_verdict(image: &FoundImage, now: u64, policy: &Policy) -> Verdict {
+    if image.in_use {
+        return Verdict::Keep("a container uses it".into());
+    }
+    if policy.all {
+        return Verdict::Remove("--all".into());
+    }
+    let Some(age) = image.touched.map(|t| now.saturating_sub(t)) else {
+        return Verdict::Keep("its age is unknown".into());
+    };
+    if let Some(limit) = policy.older_than.filter(|limit| age >= limit.as_secs()) {
+        return Verdict::Remove(format!("older than {}", humantime::format_duration(limit)));
+    }
+    match image.ttl {
+        Some(ttl) if age >= ttl.as_secs() => Verdict::Remove(format!(
+            "unused, and its TTL of {} has passed",
+            humantime::format_duration(ttl)
+        )),
+        Some(ttl) => Verdict::Keep(format!(
+            "unused, within its TTL of {}",
+            humantime::format_duration(ttl)
+        )),
+        None => Verdict::Keep("it has no TTL".into()),
+    }
+}
+
 /// The world as seen from here, with the daemon's running containers.
 fn look_around(docker: &Docker) -> Result<(Vec<String>, u64)> {
     let running = docker.cmd(["ps", "-q", "--no-trunc"]).read()?;
@@ -344,14 +476,78 @@ fn judge(docker: &Docker, policy: &Policy) -> Result<Vec<(Found, Verdict)>> {
         .collect())
 }
 
-/// `testbed ls`: one line per stack on stdout.
+/// Every image testbed built on the daemon, with what `gc` does with it
+/// under `policy`.
+fn judge_images(docker: &Docker, policy: &Policy) -> Result<Vec<(FoundImage, Verdict)>> {
+    let now = labels::now();
+    Ok(find_images(docker)?
+        .into_iter()
+        .map(|image| {
+            let verdict = image_verdict(&image, now, policy);
+            (image, verdict)
+        })
+        .collect())
+}
+
+/// What `gc` would do, as `ls` shows it.
+fn gc_column(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Keep(why) => format!("keeps it: {why}"),
+        Verdict::Remove(why) => format!("removes it: {why}"),
+    }
+}
+
+/// `testbed ls`: one line per stack, then one per image, on stdout.
 pub fn ls(docker: &Docker) -> Result<Exit, Failure> {
     let judged = judge(docker, &Policy::default()).map_err(Failure::engine)?;
-    if judged.is_empty() {
-        report::step("no testbed stacks on this daemon");
+    let images = judge_images(docker, &Policy::default()).map_err(Failure::engine)?;
+    if judged.is_empty() && images.is_empty() {
+        report::step("no testbed stacks or images on this daemon");
         return Ok(Exit::Tests(0));
     }
     let now = labels::now();
+    if !judged.is_empty() {
+        print!("{}", stacks_table(&judged, now));
+    }
+    if !images.is_empty() {
+        if !judged.is_empty() {
+            println!();
+        }
+        print!("{}", images_table(&images, now));
+    }
+    Ok(Exit::Tests(0))
+}
+
+fn images_table(images: &[(FoundImage, Verdict)], now: u64) -> String {
+    let mut rows = vec![[
+        "IMAGE".to_string(),
+        "ID".into(),
+        "AGE".into(),
+        "STATE".into(),
+        "GC".into(),
+    ]];
+    for (image, verdict) in images {
+        let age = image
+            .touched
+            .map_or("?".into(), |t| short_duration(now.saturating_sub(t)));
+        let state = if image.in_use { "in use" } else { "unused" };
+        let name = if image.tags.is_empty() {
+            format!("<none> of {}", image.name)
+        } else {
+            image.tags.join(", ")
+        };
+        rows.push([
+            name,
+            image.short_id().to_string(),
+            age,
+            state.into(),
+            gc_column(verdict),
+        ]);
+    }
+    table(&rows)
+}
+
+fn stacks_table(judged: &[(Found, Verdict)], now: u64) -> String {
     let mut rows = vec![[
         "PROJECT".to_string(),
         "AGE".into(),
@@ -359,35 +555,97 @@ pub fn ls(docker: &Docker) -> Result<Exit, Failure> {
         "STATE".into(),
         "GC".into(),
     ]];
-    for (stack, verdict) in &judged {
+    for (stack, verdict) in judged {
         let age = stack
             .started
             .map_or("?".into(), |s| short_duration(now.saturating_sub(s)));
-        let gc = match verdict {
-            Verdict::Keep(why) => format!("keeps it: {why}"),
-            Verdict::Remove(why) => format!("removes it: {why}"),
-        };
         rows.push([
             stack.project.clone(),
             age,
             stack.owner.clone(),
             stack.state(),
-            gc,
+            gc_column(verdict),
         ]);
     }
-    print!("{}", table(&rows));
-    Ok(Exit::Tests(0))
+    table(&rows)
 }
 
-/// `testbed gc`: removes what `verdict` says, and says so on stdout.
+/// What `gc` looks at: with `-p`, those stacks; with `--image-prefix`,
+/// those images; with neither, everything testbed created.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub projects: Vec<String>,
+    pub image_prefixes: Vec<String>,
+}
+
+impl Selection {
+    fn stacks(&self) -> bool {
+        self.image_prefixes.is_empty() || !self.projects.is_empty()
+    }
+
+    fn images(&self) -> bool {
+        self.projects.is_empty() || !self.image_prefixes.is_empty()
+    }
+}
+
+/// `testbed gc`: removes what `verdict` and `image_verdict` say, and says
+/// so on stdout.
 pub fn gc(
+    docker: &Docker,
+    policy: &Policy,
+    selection: &Selection,
+    dry_run: bool,
+) -> Result<Exit, Failure> {
+    let mut failed = None;
+    let (stacks_kept, stacks_removable) = if selection.stacks() {
+        gc_stacks(docker, policy, &selection.projects, dry_run, &mut failed)?
+    } else {
+        (0, 0)
+    };
+    let (images_kept, images_removable) = if selection.images() {
+        gc_images(
+            docker,
+            policy,
+            &selection.image_prefixes,
+            dry_run,
+            &mut failed,
+        )?
+    } else {
+        (0, 0)
+    };
+    if stacks_removable + images_removable == 0 {
+        let mut kept = Vec::new();
+        if stacks_kept > 0 {
+            kept.push(format!("{stacks_kept} stack(s)"));
+        }
+        if images_kept > 0 {
+            kept.push(format!("{images_kept} image(s)"));
+        }
+        report::step(match kept.as_slice() {
+            [] => "nothing to remove".to_string(),
+            _ if docker.echoes() => format!("nothing to remove; {} kept", kept.join(" and ")),
+            _ => format!(
+                "nothing to remove; {} kept (-v says why)",
+                kept.join(" and ")
+            ),
+        });
+    }
+    match failed {
+        Some(error) => Err(Failure::engine(error)),
+        None => Ok(Exit::Tests(0)),
+    }
+}
+
+/// The stacks part of `gc`; returns how many stacks it kept and how many
+/// it removed or would remove, and puts a failure to remove in `failed`.
+fn gc_stacks(
     docker: &Docker,
     policy: &Policy,
     projects: &[String],
     dry_run: bool,
-) -> Result<Exit, Failure> {
+    failed: &mut Option<anyhow::Error>,
+) -> Result<(usize, usize), Failure> {
     let judged = judge(docker, policy).map_err(Failure::engine)?;
-    let mut failed = None;
     let mut kept = 0;
     let mut removable = 0;
     for (stack, verdict) in judged {
@@ -416,21 +674,62 @@ pub fn gc(
             Ok(()) => println!("removed {} ({why}): {what}", stack.project),
             Err(error) => {
                 report::warn(format!("{error:#}"));
-                failed = Some(error);
+                *failed = Some(error);
             }
         }
     }
-    if removable == 0 {
-        report::step(match kept {
-            0 => "nothing to remove".to_string(),
-            _ if docker.echoes() => format!("nothing to remove; {kept} stack(s) kept"),
-            _ => format!("nothing to remove; {kept} stack(s) kept (-v says why)"),
-        });
+    Ok((kept, removable))
+}
+
+/// The images part of `gc`, as [`gc_stacks`] is for stacks. An image goes
+/// by its tags, or by its id when it has none: without `--force`, which
+/// would take an image a container still uses.
+fn gc_images(
+    docker: &Docker,
+    policy: &Policy,
+    prefixes: &[String],
+    dry_run: bool,
+    failed: &mut Option<anyhow::Error>,
+) -> Result<(usize, usize), Failure> {
+    let judged = judge_images(docker, policy).map_err(Failure::engine)?;
+    let mut kept = 0;
+    let mut removable = 0;
+    for (image, verdict) in judged {
+        if !prefixes.is_empty() && !image.has_prefix(prefixes) {
+            continue;
+        }
+        let Verdict::Remove(why) = verdict else {
+            kept += 1;
+            report::detail(
+                docker.echoes(),
+                format!("keeping image {} ({verdict})", image.shown()),
+            );
+            continue;
+        };
+        removable += 1;
+        if dry_run {
+            println!("would remove image {} ({why})", image.shown());
+            continue;
+        }
+        let refs = if image.tags.is_empty() {
+            vec![image.id.clone()]
+        } else {
+            image.tags.clone()
+        };
+        match docker
+            .cmd(["image", "rm"])
+            .args(refs)
+            .read()
+            .with_context(|| format!("cannot remove image {}", image.shown()))
+        {
+            Ok(_) => println!("removed image {} ({why})", image.shown()),
+            Err(error) => {
+                report::warn(format!("{error:#}"));
+                *failed = Some(error);
+            }
+        }
     }
-    match failed {
-        Some(error) => Err(Failure::engine(error)),
-        None => Ok(Exit::Tests(0)),
-    }
+    Ok((kept, removable))
 }
 
 /// "45s", "3m", "2h5m", "3d4h": the largest unit, and the next one when
@@ -787,6 +1086,96 @@ mod tests {
         assert_eq!(stacks[0].owner, "ci-7:1");
         assert_eq!(stacks[0].started, Some(100));
         assert!(stacks[0].keep);
+    }
+
+    fn image(tags: &[&str], touched: u64, in_use: bool) -> FoundImage {
+        FoundImage {
+            id: format!("sha256:{}", "ab".repeat(32)),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            name: "tb-api-tests".into(),
+            touched: Some(touched),
+            ttl: Some(Duration::from_secs(2 * HOUR)),
+            in_use,
+        }
+    }
+
+    #[test]
+    fn an_image_goes_once_unused_past_its_ttl_and_never_while_used() {
+        let latest = ["tb-api-tests:latest"];
+        let policy = Policy::default();
+        removes(
+            image_verdict(&image(&latest, NOW - 3 * HOUR, false), NOW, &policy),
+            "unused, and its TTL of 2h has passed",
+        );
+        keeps(
+            image_verdict(&image(&latest, NOW - HOUR, false), NOW, &policy),
+            "unused, within its TTL of 2h",
+        );
+        let all = Policy {
+            older_than: None,
+            all: true,
+        };
+        for policy in [&policy, &all] {
+            keeps(
+                image_verdict(&image(&latest, NOW - 3 * HOUR, true), NOW, policy),
+                "a container uses it",
+            );
+        }
+        removes(
+            image_verdict(&image(&[], NOW - 60, false), NOW, &all),
+            "--all",
+        );
+        let older = Policy {
+            older_than: Some(Duration::from_secs(60)),
+            all: false,
+        };
+        removes(
+            image_verdict(&image(&latest, NOW - 60, false), NOW, &older),
+            "older than 1m",
+        );
+        let mut unlabelled = image(&latest, NOW - 3 * HOUR, false);
+        unlabelled.ttl = None;
+        keeps(image_verdict(&unlabelled, NOW, &policy), "it has no TTL");
+    }
+
+    #[test]
+    fn images_are_shown_by_their_tags_or_id_and_matched_by_prefix() {
+        let tagged = image(
+            &["tb-api-tests:latest", "tb-api-tests:tb-api-1-x"],
+            NOW,
+            false,
+        );
+        assert_eq!(
+            tagged.shown(),
+            "tb-api-tests:latest, tb-api-tests:tb-api-1-x"
+        );
+        assert_eq!(
+            image(&[], NOW, false).shown(),
+            "abababababab of tb-api-tests"
+        );
+        assert!(tagged.has_prefix(&["tb-api".into()]));
+        assert!(!tagged.has_prefix(&["tb-ap".into(), "tb-api-tests".into()]));
+        let judged = [(tagged, Verdict::Keep("a container uses it".into()))];
+        assert_eq!(
+            images_table(&judged, NOW + 60),
+            "IMAGE                                         ID            AGE  STATE   GC\n\
+             tb-api-tests:latest, tb-api-tests:tb-api-1-x  abababababab  1m   unused  keeps it: a container uses it\n"
+        );
+    }
+
+    #[test]
+    fn gc_looks_at_what_its_filters_name() {
+        let select = |projects: &[&str], prefixes: &[&str]| {
+            let selection = Selection {
+                projects: projects.iter().map(|p| p.to_string()).collect(),
+                image_prefixes: prefixes.iter().map(|p| p.to_string()).collect(),
+            };
+            (selection.stacks(), selection.images())
+        };
+        assert_eq!(select(&[], &[]), (true, true));
+        assert_eq!(select(&["tb-x"], &[]), (true, false));
+        assert_eq!(select(&[], &["tb-api"]), (false, true));
+        assert_eq!(select(&["tb-x"], &["tb-api"]), (true, true));
     }
 
     #[test]

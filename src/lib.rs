@@ -188,7 +188,11 @@ fn collect_garbage(args: &GcArgs) -> Result<Exit, Failure> {
         older_than: args.older_than,
         all: args.all,
     };
-    gc::gc(&docker, &policy, &args.projects, args.dry_run)
+    let selection = gc::Selection {
+        projects: args.projects.clone(),
+        image_prefixes: args.image_prefixes.clone(),
+    };
+    gc::gc(&docker, &policy, &selection, args.dry_run)
 }
 
 /// `testbed reap`, which `run` starts as its watchdog.

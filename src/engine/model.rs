@@ -404,6 +404,68 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
         .collect())
 }
 
+/// An image, as `docker image inspect` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    pub id: String,
+    /// `repository:tag` of each of its tags; none for a dangling image.
+    pub tags: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    /// When it was built, or last tagged if that is later (a build from the
+    /// cache of compose v1 tags an image it built before), in seconds since
+    /// the Unix epoch.
+    pub touched: Option<u64>,
+}
+
+/// Parses the JSON array `docker image inspect` prints.
+pub fn parse_image_inspect(json: &str) -> Result<Vec<Image>> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Raw {
+        id: String,
+        #[serde(default)]
+        repo_tags: Option<Vec<String>>,
+        #[serde(default)]
+        created: String,
+        #[serde(default)]
+        metadata: RawMetadata,
+        #[serde(default)]
+        config: Option<RawConfig>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(rename_all = "PascalCase")]
+    struct RawMetadata {
+        /// `0001-01-01T00:00:00Z` when the image was never tagged by the
+        /// daemon itself (BuildKit names it as it exports it).
+        #[serde(default)]
+        last_tag_time: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct RawConfig {
+        #[serde(default)]
+        labels: Option<BTreeMap<String, String>>,
+    }
+    let seconds = |text: &str| {
+        humantime::parse_rfc3339_weak(text)
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
+    };
+    let raw: Vec<Raw> =
+        serde_json::from_str(json).context("cannot read the output of `docker image inspect`")?;
+    Ok(raw
+        .into_iter()
+        .map(|r| Image {
+            touched: seconds(&r.created).max(seconds(&r.metadata.last_tag_time)),
+            id: r.id,
+            tags: r.repo_tags.unwrap_or_default(),
+            labels: r.config.and_then(|c| c.labels).unwrap_or_default(),
+        })
+        .collect())
+}
+
 /// Where a dependency stands while we wait for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
@@ -656,6 +718,22 @@ mod tests {
         assert!(containers[1].state.never_started());
         assert!(!containers[0].state.never_started());
         assert_eq!(containers[1].service, "");
+    }
+
+    /// As Docker 20.10 prints an image BuildKit built (never tagged by the
+    /// daemon) and one the classic builder tagged again later.
+    #[test]
+    fn image_inspect_output_is_parsed() {
+        let json = r#"[{"Id":"sha256:a58b","RepoTags":["tb-api-tests:latest"],"Created":"2026-12-02T00:03:11.138611226Z",
+            "Config":{"Labels":{"testbed.image":"tb-api-tests","testbed.ttl":"7200"}},"Metadata":{"LastTagTime":"0001-01-01T00:00:00Z"}},
+            {"Id":"sha256:aa88","RepoTags":[],"Created":"2026-12-02T00:03:22.519431515Z",
+            "Config":{"Labels":null},"Metadata":{"LastTagTime":"2026-12-02T00:03:24.822882076Z"}}]"#;
+        let images = parse_image_inspect(json).unwrap();
+        assert_eq!(images[0].tags, ["tb-api-tests:latest"]);
+        assert_eq!(images[0].labels["testbed.ttl"], "7200");
+        assert_eq!(images[0].touched, Some(1_796_169_791));
+        assert!(images[1].tags.is_empty() && images[1].labels.is_empty());
+        assert_eq!(images[1].touched, Some(1_796_169_804));
     }
 
     #[test]
