@@ -3,6 +3,7 @@
 //! phases before it returned, and the exit code is decided only after it.
 //! A run emits events and never prints.
 
+mod after;
 pub mod decide;
 mod phases;
 mod plan;
