@@ -1,6 +1,7 @@
-//! `Cmd`: the only place that spawns a process. Its `Display` is a
-//! shell-quoted, redacted line that can be pasted into a terminal, and its
-//! errors are built from that line, never from the raw argv.
+//! `Cmd`: the only place that spawns a process, and so the one that knows
+//! which children are still running. Its `Display` is a shell-quoted,
+//! redacted line that can be pasted into a terminal, and its errors are
+//! built from that line, never from the raw argv.
 
 use std::fmt;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
@@ -27,6 +28,32 @@ pub fn echo_with(show: fn(&Cmd)) {
 
 /// How often a waiting child is checked against signals and deadlines.
 const POLL: Duration = Duration::from_millis(20);
+/// How long a killed child's processes may take to be gone. SIGKILL is not
+/// caught, but a process in an uninterruptible sleep only dies when it
+/// wakes; past this, testbed goes on without it.
+const GONE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The children started with [`Cmd::spawn_captured`] and its siblings that
+/// have not been reaped yet, so that [`stop_children`] can end them all. A
+/// command run to completion ([`Cmd::output`] and the like) is waited for
+/// by the call that starts it, and needs no entry.
+static CHILDREN: Mutex<Vec<Tracked>> = Mutex::new(Vec::new());
+
+/// When the last killed child that creates on the engine was gone, if one
+/// was: a request it had sent may still be creating on the daemon.
+static UNSETTLED: Mutex<Option<Instant>> = Mutex::new(None);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tracked {
+    pid: libc::pid_t,
+    /// Its own process group, when it has one.
+    group: Option<libc::pid_t>,
+    creates: bool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// When each command ran, from spawn to exit, for `-v`'s account of where
 /// a run's time went.
@@ -34,12 +61,12 @@ static SPANS: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::new());
 
 fn record(started: Instant) {
     let span = (started, Instant::now());
-    SPANS.lock().unwrap_or_else(|e| e.into_inner()).push(span);
+    lock(&SPANS).push(span);
 }
 
 /// How many commands ran, and for how long at least one was running.
 pub fn busy() -> (usize, Duration) {
-    let mut spans = SPANS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut spans = lock(&SPANS).clone();
     spans.sort();
     let mut total = Duration::ZERO;
     let mut current: Option<(Instant, Instant)> = None;
@@ -67,6 +94,7 @@ pub struct Cmd {
     env: Vec<(String, String)>,
     label: Option<String>,
     echo: bool,
+    creates: bool,
 }
 
 /// How a spawned child shares the terminal.
@@ -103,6 +131,7 @@ impl Cmd {
             env: Vec::new(),
             label: None,
             echo: false,
+            creates: false,
         }
     }
 
@@ -135,6 +164,14 @@ impl Cmd {
     /// Print `+ <command>` on stderr before running it (`-v`).
     pub fn echo(mut self, echo: bool) -> Cmd {
         self.echo = echo;
+        self
+    }
+
+    /// It creates containers, networks or volumes (a compose command): if
+    /// it is killed, a request it had already sent may still create one on
+    /// the daemon, and [`stop_children`] says since when.
+    pub fn creates(mut self) -> Cmd {
+        self.creates = true;
         self
     }
 
@@ -329,18 +366,139 @@ impl Cmd {
         let handle = expression
             .start()
             .with_context(|| format!("could not start `{}`", self.name))?;
-        let group_id = match group {
-            Group::Own => handle.pids().first().map(|&pid| pid as libc::pid_t),
-            Group::Shared => None,
+        let pid = handle.pids().first().map_or(0, |&pid| pid as libc::pid_t);
+        let tracked = Tracked {
+            pid,
+            group: (group == Group::Own).then_some(pid),
+            creates: self.creates,
         };
+        lock(&CHILDREN).push(tracked);
         Ok(Child {
             handle,
-            group_id,
+            tracked,
             cmd: self.clone(),
             started: Instant::now(),
             forwarded: None,
         })
     }
+}
+
+/// Kills every child that is still running, each with its process group
+/// (or, in testbed's own group, with its descendants), and waits until
+/// their processes are gone. Returns when the last killed child that
+/// creates on the engine was gone, now or earlier in the run: until the
+/// daemon has finished what such a child had asked for, a container,
+/// network or volume may still appear.
+pub fn stop_children() -> Option<Instant> {
+    let running = std::mem::take(&mut *lock(&CHILDREN));
+    for tracked in running {
+        end(tracked);
+    }
+    *lock(&UNSETTLED)
+}
+
+/// Kills the processes of a tracked child and waits until they are gone;
+/// its reaping is left to its handle.
+fn end(tracked: Tracked) {
+    let before = processes();
+    let members: Vec<libc::pid_t> = match tracked.group {
+        Some(group) => before
+            .iter()
+            .filter(|p| p.group == group)
+            .map(|p| p.pid)
+            .collect(),
+        // The `docker` CLI runs compose v2 as a child of its own: once the
+        // CLI is gone, nothing links that child to testbed any more.
+        None => descendants(&before, tracked.pid),
+    };
+    if !before.iter().any(|p| p.alive && members.contains(&p.pid)) {
+        return;
+    }
+    match tracked.group {
+        // SAFETY: kill(2) with a negative pid signals that process group; it
+        // has no memory-safety preconditions.
+        Some(group) => unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        },
+        None => {
+            for &pid in &members {
+                // SAFETY: kill(2) has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+    let left = |procs: &[Proc]| {
+        procs
+            .iter()
+            .any(|p| p.alive && (members.contains(&p.pid) || Some(p.group) == tracked.group))
+    };
+    let deadline = Instant::now() + GONE_TIMEOUT;
+    while left(&processes()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if tracked.creates {
+        *lock(&UNSETTLED) = Some(Instant::now());
+    }
+}
+
+/// One process, as /proc/<pid>/stat shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Proc {
+    pid: libc::pid_t,
+    parent: libc::pid_t,
+    group: libc::pid_t,
+    /// Not a zombie: a zombie can no longer talk to the daemon, and only
+    /// waits for its parent, or for init, to reap it.
+    alive: bool,
+}
+
+/// Every process this pid namespace shows.
+fn processes() -> Vec<Proc> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(|pid: libc::pid_t| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(pid, &stat)
+        })
+        .collect()
+}
+
+/// `pid (comm) state ppid pgrp …`; the command name may hold spaces and
+/// parentheses, so the fields are read after its last `)`.
+fn parse_stat(pid: libc::pid_t, stat: &str) -> Option<Proc> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    let parent = fields.next()?.parse().ok()?;
+    let group = fields.next()?.parse().ok()?;
+    Some(Proc {
+        pid,
+        parent,
+        group,
+        alive: !matches!(state, "Z" | "X"),
+    })
+}
+
+/// `pid` and every process below it.
+fn descendants(processes: &[Proc], pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        let children: Vec<libc::pid_t> = processes
+            .iter()
+            .filter(|p| p.parent == parent && !found.contains(&p.pid))
+            .map(|p| p.pid)
+            .collect();
+        found.extend(children);
+        next += 1;
+    }
+    found
 }
 
 /// Makes a child die with testbed. A testbed that is killed (SIGKILL, the
@@ -480,7 +638,7 @@ impl fmt::Display for Cmd {
 /// A running command.
 pub struct Child {
     handle: duct::Handle,
-    group_id: Option<libc::pid_t>,
+    tracked: Tracked,
     cmd: Cmd,
     started: Instant,
     /// Says when all of its stdout was passed on, if it is forwarded.
@@ -507,7 +665,7 @@ impl Child {
                 .wait_timeout(step)
                 .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
             if let Some(output) = finished {
-                record(self.started);
+                self.reaped();
                 // Its last words before ours; but a grandchild that kept
                 // the pipe open must not hold us up.
                 if let Some(forwarded) = &self.forwarded {
@@ -528,25 +686,23 @@ impl Child {
             .try_wait()
             .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
         if output.is_some() {
-            record(self.started);
+            self.reaped();
         }
         Ok(output.cloned())
     }
 
-    /// Kills the child and everything it started in its process group, and
-    /// reaps it.
+    /// Kills the child and everything it started, in its process group or
+    /// below it, waits until they are gone, and reaps it.
     pub fn kill(&self) {
-        match self.group_id {
-            // SAFETY: kill(2) with a negative pid signals that process group;
-            // it has no memory-safety preconditions.
-            Some(group) => unsafe {
-                libc::kill(-group, libc::SIGKILL);
-            },
-            None => {
-                let _ = self.handle.kill();
-            }
-        }
+        lock(&CHILDREN).retain(|t| *t != self.tracked);
+        end(self.tracked);
         let _ = self.handle.wait();
+        record(self.started);
+    }
+
+    /// It has exited and was reaped: nothing of it is left to stop.
+    fn reaped(&self) {
+        lock(&CHILDREN).retain(|t| *t != self.tracked);
         record(self.started);
     }
 
@@ -631,5 +787,81 @@ mod tests {
         assert!(matches!(waited, Waited::TimedOut));
         child.kill();
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn stat_fields_are_read_after_the_command_name() {
+        let stat = "4242 (docker (x) y) S 4200 4242 4100 0 -1 4194560 120 0 0 0";
+        let proc = parse_stat(4242, stat).unwrap();
+        assert_eq!(
+            proc,
+            Proc {
+                pid: 4242,
+                parent: 4200,
+                group: 4242,
+                alive: true
+            }
+        );
+        let zombie = parse_stat(7, "7 (docker-compose) Z 1 4242 4100").unwrap();
+        assert!(!zombie.alive);
+        assert_eq!(parse_stat(7, "7 (truncated"), None);
+    }
+
+    #[test]
+    fn descendants_follow_parents_down() {
+        let proc = |pid, parent| Proc {
+            pid,
+            parent,
+            group: 1,
+            alive: true,
+        };
+        let all = [
+            proc(10, 1),
+            proc(11, 10),
+            proc(12, 11),
+            proc(13, 1),
+            proc(14, 10),
+        ];
+        let mut found = descendants(&all, 10);
+        found.sort();
+        assert_eq!(found, [10, 11, 12, 14]);
+    }
+
+    /// What a kill ends is gone when it returns, grandchildren included:
+    /// the `docker` CLI runs compose v2 as a child of its own.
+    #[test]
+    fn kill_returns_once_every_process_of_the_child_is_gone() {
+        let alive_in = |group: libc::pid_t| {
+            processes()
+                .iter()
+                .filter(|p| p.group == group && p.alive)
+                .count()
+        };
+        let own = Cmd::new("/bin/sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .spawn_captured()
+            .unwrap();
+        let group = own.tracked.pid;
+        while alive_in(group) < 3 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        own.kill();
+        assert_eq!(alive_in(group), 0);
+
+        let shared = Cmd::new("/bin/sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .spawn_inherited(Group::Shared)
+            .unwrap();
+        let pid = shared.tracked.pid;
+        while descendants(&processes(), pid).len() < 3 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let below = descendants(&processes(), pid);
+        shared.kill();
+        let left: Vec<Proc> = processes()
+            .into_iter()
+            .filter(|p| p.alive && below.contains(&p.pid))
+            .collect();
+        assert_eq!(left, []);
     }
 }
