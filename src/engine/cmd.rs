@@ -3,6 +3,7 @@
 //! redacted line that can be pasted into a terminal, and its errors are
 //! built from that line, never from the raw argv.
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::process::CommandExt;
@@ -33,15 +34,21 @@ const POLL: Duration = Duration::from_millis(20);
 /// wakes; past this, testbed goes on without it.
 const GONE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The children started with [`Cmd::spawn_captured`] and its siblings that
-/// have not been reaped yet, so that [`stop_children`] can end them all. A
-/// command run to completion ([`Cmd::output`] and the like) is waited for
-/// by the call that starts it, and needs no entry.
-static CHILDREN: Mutex<Vec<Tracked>> = Mutex::new(Vec::new());
+thread_local! {
+    /// The children this thread started with [`Cmd::spawn_captured`] and
+    /// its siblings and has not reaped yet, so that [`stop_children`] can
+    /// end them all. Per thread, as a run starts and waits for its commands
+    /// on one thread, and runs side by side (`--shards`) on others: one
+    /// run's teardown must not touch another's commands. A command run to
+    /// completion ([`Cmd::output`] and the like) is waited for by the call
+    /// that starts it, and needs no entry.
+    static CHILDREN: RefCell<Vec<Tracked>> = const { RefCell::new(Vec::new()) };
 
-/// When the last killed child that creates on the engine was gone, if one
-/// was: a request it had sent may still be creating on the daemon.
-static UNSETTLED: Mutex<Option<Instant>> = Mutex::new(None);
+    /// When the last child of this thread that creates on the engine was
+    /// gone after a kill, if one was: a request it had sent may still be
+    /// creating on the daemon.
+    static UNSETTLED: Cell<Option<Instant>> = const { Cell::new(None) };
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Tracked {
@@ -51,22 +58,18 @@ struct Tracked {
     creates: bool,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// When each command ran, from spawn to exit, for `-v`'s account of where
 /// a run's time went.
 static SPANS: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::new());
 
 fn record(started: Instant) {
     let span = (started, Instant::now());
-    lock(&SPANS).push(span);
+    SPANS.lock().unwrap_or_else(|e| e.into_inner()).push(span);
 }
 
 /// How many commands ran, and for how long at least one was running.
 pub fn busy() -> (usize, Duration) {
-    let mut spans = lock(&SPANS).clone();
+    let mut spans = SPANS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     spans.sort();
     let mut total = Duration::ZERO;
     let mut current: Option<(Instant, Instant)> = None;
@@ -372,7 +375,7 @@ impl Cmd {
             group: (group == Group::Own).then_some(pid),
             creates: self.creates,
         };
-        lock(&CHILDREN).push(tracked);
+        CHILDREN.with_borrow_mut(|children| children.push(tracked));
         Ok(Child {
             handle,
             tracked,
@@ -383,18 +386,17 @@ impl Cmd {
     }
 }
 
-/// Kills every child that is still running, each with its process group
-/// (or, in testbed's own group, with its descendants), and waits until
-/// their processes are gone. Returns when the last killed child that
-/// creates on the engine was gone, now or earlier in the run: until the
-/// daemon has finished what such a child had asked for, a container,
+/// Kills every child of this thread that is still running, each with its
+/// process group (or, in testbed's own group, with its descendants), and
+/// waits until their processes are gone. Returns when the last killed child
+/// that creates on the engine was gone, now or earlier in the run: until
+/// the daemon has finished what such a child had asked for, a container,
 /// network or volume may still appear.
 pub fn stop_children() -> Option<Instant> {
-    let running = std::mem::take(&mut *lock(&CHILDREN));
-    for tracked in running {
+    for tracked in CHILDREN.take() {
         end(tracked);
     }
-    *lock(&UNSETTLED)
+    UNSETTLED.get()
 }
 
 /// Kills the processes of a tracked child and waits until they are gone;
@@ -439,7 +441,7 @@ fn end(tracked: Tracked) {
         std::thread::sleep(Duration::from_millis(5));
     }
     if tracked.creates {
-        *lock(&UNSETTLED) = Some(Instant::now());
+        UNSETTLED.set(Some(Instant::now()));
     }
 }
 
@@ -694,7 +696,7 @@ impl Child {
     /// Kills the child and everything it started, in its process group or
     /// below it, waits until they are gone, and reaps it.
     pub fn kill(&self) {
-        lock(&CHILDREN).retain(|t| *t != self.tracked);
+        self.untrack();
         end(self.tracked);
         let _ = self.handle.wait();
         record(self.started);
@@ -702,8 +704,12 @@ impl Child {
 
     /// It has exited and was reaped: nothing of it is left to stop.
     fn reaped(&self) {
-        lock(&CHILDREN).retain(|t| *t != self.tracked);
+        self.untrack();
         record(self.started);
+    }
+
+    fn untrack(&self) {
+        CHILDREN.with_borrow_mut(|children| children.retain(|t| *t != self.tracked));
     }
 
     pub fn cmd(&self) -> &Cmd {
@@ -787,6 +793,34 @@ mod tests {
         assert!(matches!(waited, Waited::TimedOut));
         child.kill();
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    /// A teardown ends its own run's commands, and says since when a
+    /// killed compose command's requests may still land; a run beside it
+    /// (`--shards`, another thread) keeps its own.
+    #[test]
+    fn stop_children_ends_this_threads_children_only() {
+        let alive = |pid| processes().iter().any(|p| p.pid == pid && p.alive);
+        let sleep = || Cmd::new("/bin/sleep").arg("30");
+        // A child dies with the thread that started it: that one waits.
+        let (started, beside) = mpsc::channel();
+        let (done, finish) = mpsc::channel::<()>();
+        let other = std::thread::spawn(move || {
+            let child = sleep().creates().spawn_captured().unwrap();
+            started.send(child.tracked.pid).unwrap();
+            let _ = finish.recv();
+            child.kill();
+        });
+        let beside = beside.recv().unwrap();
+        let quiet = sleep().spawn_captured().unwrap();
+        let creating = sleep().creates().spawn_captured().unwrap();
+        let before = Instant::now();
+        let unsettled = stop_children().expect("a command that creates was killed");
+        assert!(unsettled >= before);
+        assert!(!alive(quiet.tracked.pid) && !alive(creating.tracked.pid));
+        assert!(alive(beside), "another thread's child was killed");
+        done.send(()).unwrap();
+        other.join().unwrap();
     }
 
     #[test]
