@@ -25,7 +25,7 @@ use anyhow::anyhow;
 
 use crate::engine::Docker;
 use crate::engine::cmd::{Cmd, Watchdog};
-use crate::engine::stack::{self, Leftovers};
+use crate::engine::stack::{self, Swept};
 use crate::events::{Events, RunEvent};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
@@ -41,9 +41,6 @@ const DONE: &str = "done";
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long testbed waits for the reaper to exit after the run.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(15);
-/// How long after one sweep the reaper sweeps again, for what a request
-/// already on its way to the daemon created meanwhile.
-const SETTLE: Duration = Duration::from_secs(1);
 /// How long the reaper keeps trying before it gives up and exits.
 const GIVE_UP: Duration = Duration::from_secs(60);
 /// The daemon's socket, where the reaper's container finds it.
@@ -287,70 +284,32 @@ pub fn reap(project: &str, container: Option<&str>, ping: bool) -> Result<Exit, 
     if said.lines().any(|line| line.trim() == DONE) {
         return Ok(Exit::Tests(0));
     }
+    // testbed is gone, and the compose commands it ran die with it; what
+    // they had asked the daemon for may still land.
+    let ended = Instant::now();
     let what = container.unwrap_or(project);
     report::step(format!(
         "reaper: testbed ended before it removed {what}; removing it"
     ));
-    let started = Instant::now();
-    match sweep_until_quiet(&docker, project, container, started + GIVE_UP) {
+    let swept = match container {
+        Some(name) => Swept::Container(name),
+        None => Swept::Project(project),
+    };
+    let retrying = &mut |error: &anyhow::Error| {
+        report::warn(format!("reaper: {error:#}; trying again"));
+    };
+    match stack::sweep_until_quiet(&docker, &swept, ended, ended + GIVE_UP, retrying) {
         Ok(removed) => {
             report::step(format!(
                 "reaper: removed {} of {project} in {:.1}s",
                 removed,
-                started.elapsed().as_secs_f64()
+                ended.elapsed().as_secs_f64()
             ));
             Ok(Exit::Tests(0))
         }
         Err(error) => Err(Failure::engine(error.context(format!(
             "the reaper could not remove {what}; `testbed gc` will"
         )))),
-    }
-}
-
-/// Sweeps the project, or only `container` of it, until a sweep finds
-/// nothing, at least twice, a second apart: a compose command killed with
-/// testbed may have had a request on its way to the daemon. Returns
-/// everything removed.
-fn sweep_until_quiet(
-    docker: &Docker,
-    project: &str,
-    container: Option<&str>,
-    deadline: Instant,
-) -> anyhow::Result<Leftovers> {
-    let sweep = || match container {
-        None => stack::sweep(docker, project),
-        Some(name) => {
-            let found = docker
-                .cmd(["ps", "-aq", "--filter", &format!("name=^{name}$")])
-                .read()?;
-            let found = Leftovers {
-                containers: found.split_whitespace().map(str::to_string).collect(),
-                ..Leftovers::default()
-            };
-            found.remove(docker)?;
-            Ok(found)
-        }
-    };
-    let mut removed = Leftovers::default();
-    let mut sweeps = 0;
-    loop {
-        match sweep() {
-            Ok(found) if found.is_empty() && sweeps > 0 => return Ok(removed),
-            Ok(found) => {
-                removed.containers.extend(found.containers);
-                removed.networks.extend(found.networks);
-                removed.volumes.extend(found.volumes);
-            }
-            Err(error) if Instant::now() >= deadline => return Err(error),
-            Err(error) => report::warn(format!("reaper: {error:#}; trying again")),
-        }
-        sweeps += 1;
-        if Instant::now() >= deadline {
-            return Err(anyhow!(
-                "{project} still had containers, networks or volumes"
-            ));
-        }
-        std::thread::sleep(SETTLE);
     }
 }
 

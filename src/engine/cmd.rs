@@ -1,7 +1,9 @@
-//! `Cmd`: the only place that spawns a process. Its `Display` is a
-//! shell-quoted, redacted line that can be pasted into a terminal, and its
-//! errors are built from that line, never from the raw argv.
+//! `Cmd`: the only place that spawns a process, and so the one that knows
+//! which children are still running. Its `Display` is a shell-quoted,
+//! redacted line that can be pasted into a terminal, and its errors are
+//! built from that line, never from the raw argv.
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::process::CommandExt;
@@ -27,6 +29,34 @@ pub fn echo_with(show: fn(&Cmd)) {
 
 /// How often a waiting child is checked against signals and deadlines.
 const POLL: Duration = Duration::from_millis(20);
+/// How long a killed child's processes may take to be gone. SIGKILL is not
+/// caught, but a process in an uninterruptible sleep only dies when it
+/// wakes; past this, testbed goes on without it.
+const GONE_TIMEOUT: Duration = Duration::from_secs(10);
+
+thread_local! {
+    /// The children this thread started with [`Cmd::spawn_captured`] and
+    /// its siblings and has not reaped yet, so that [`stop_children`] can
+    /// end them all. Per thread, as a run starts and waits for its commands
+    /// on one thread, and runs side by side (`--shards`) on others: one
+    /// run's teardown must not touch another's commands. A command run to
+    /// completion ([`Cmd::output`] and the like) is waited for by the call
+    /// that starts it, and needs no entry.
+    static CHILDREN: RefCell<Vec<Tracked>> = const { RefCell::new(Vec::new()) };
+
+    /// When the last child of this thread that creates on the engine was
+    /// gone after a kill, if one was: a request it had sent may still be
+    /// creating on the daemon.
+    static UNSETTLED: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tracked {
+    pid: libc::pid_t,
+    /// Its own process group, when it has one.
+    group: Option<libc::pid_t>,
+    creates: bool,
+}
 
 /// When each command ran, from spawn to exit, for `-v`'s account of where
 /// a run's time went.
@@ -67,6 +97,7 @@ pub struct Cmd {
     env: Vec<(String, String)>,
     label: Option<String>,
     echo: bool,
+    creates: bool,
 }
 
 /// How a spawned child shares the terminal.
@@ -103,6 +134,7 @@ impl Cmd {
             env: Vec::new(),
             label: None,
             echo: false,
+            creates: false,
         }
     }
 
@@ -135,6 +167,14 @@ impl Cmd {
     /// Print `+ <command>` on stderr before running it (`-v`).
     pub fn echo(mut self, echo: bool) -> Cmd {
         self.echo = echo;
+        self
+    }
+
+    /// It creates containers, networks or volumes (a compose command): if
+    /// it is killed, a request it had already sent may still create one on
+    /// the daemon, and [`stop_children`] says since when.
+    pub fn creates(mut self) -> Cmd {
+        self.creates = true;
         self
     }
 
@@ -329,18 +369,138 @@ impl Cmd {
         let handle = expression
             .start()
             .with_context(|| format!("could not start `{}`", self.name))?;
-        let group_id = match group {
-            Group::Own => handle.pids().first().map(|&pid| pid as libc::pid_t),
-            Group::Shared => None,
+        let pid = handle.pids().first().map_or(0, |&pid| pid as libc::pid_t);
+        let tracked = Tracked {
+            pid,
+            group: (group == Group::Own).then_some(pid),
+            creates: self.creates,
         };
+        CHILDREN.with_borrow_mut(|children| children.push(tracked));
         Ok(Child {
             handle,
-            group_id,
+            tracked,
             cmd: self.clone(),
             started: Instant::now(),
             forwarded: None,
         })
     }
+}
+
+/// Kills every child of this thread that is still running, each with its
+/// process group (or, in testbed's own group, with its descendants), and
+/// waits until their processes are gone. Returns when the last killed child
+/// that creates on the engine was gone, now or earlier in the run: until
+/// the daemon has finished what such a child had asked for, a container,
+/// network or volume may still appear.
+pub fn stop_children() -> Option<Instant> {
+    for tracked in CHILDREN.take() {
+        end(tracked);
+    }
+    UNSETTLED.get()
+}
+
+/// Kills the processes of a tracked child and waits until they are gone;
+/// its reaping is left to its handle.
+fn end(tracked: Tracked) {
+    let before = processes();
+    let members: Vec<libc::pid_t> = match tracked.group {
+        Some(group) => before
+            .iter()
+            .filter(|p| p.group == group)
+            .map(|p| p.pid)
+            .collect(),
+        // The `docker` CLI runs compose v2 as a child of its own: once the
+        // CLI is gone, nothing links that child to testbed any more.
+        None => descendants(&before, tracked.pid),
+    };
+    if !before.iter().any(|p| p.alive && members.contains(&p.pid)) {
+        return;
+    }
+    match tracked.group {
+        // SAFETY: kill(2) with a negative pid signals that process group; it
+        // has no memory-safety preconditions.
+        Some(group) => unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        },
+        None => {
+            for &pid in &members {
+                // SAFETY: kill(2) has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+    let left = |procs: &[Proc]| {
+        procs
+            .iter()
+            .any(|p| p.alive && (members.contains(&p.pid) || Some(p.group) == tracked.group))
+    };
+    let deadline = Instant::now() + GONE_TIMEOUT;
+    while left(&processes()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if tracked.creates {
+        UNSETTLED.set(Some(Instant::now()));
+    }
+}
+
+/// One process, as /proc/<pid>/stat shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Proc {
+    pid: libc::pid_t,
+    parent: libc::pid_t,
+    group: libc::pid_t,
+    /// Not a zombie: a zombie can no longer talk to the daemon, and only
+    /// waits for its parent, or for init, to reap it.
+    alive: bool,
+}
+
+/// Every process this pid namespace shows.
+fn processes() -> Vec<Proc> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter_map(|pid: libc::pid_t| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(pid, &stat)
+        })
+        .collect()
+}
+
+/// `pid (comm) state ppid pgrp …`; the command name may hold spaces and
+/// parentheses, so the fields are read after its last `)`.
+fn parse_stat(pid: libc::pid_t, stat: &str) -> Option<Proc> {
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    let parent = fields.next()?.parse().ok()?;
+    let group = fields.next()?.parse().ok()?;
+    Some(Proc {
+        pid,
+        parent,
+        group,
+        alive: !matches!(state, "Z" | "X"),
+    })
+}
+
+/// `pid` and every process below it.
+fn descendants(processes: &[Proc], pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let mut found = vec![pid];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        let children: Vec<libc::pid_t> = processes
+            .iter()
+            .filter(|p| p.parent == parent && !found.contains(&p.pid))
+            .map(|p| p.pid)
+            .collect();
+        found.extend(children);
+        next += 1;
+    }
+    found
 }
 
 /// Makes a child die with testbed. A testbed that is killed (SIGKILL, the
@@ -480,7 +640,7 @@ impl fmt::Display for Cmd {
 /// A running command.
 pub struct Child {
     handle: duct::Handle,
-    group_id: Option<libc::pid_t>,
+    tracked: Tracked,
     cmd: Cmd,
     started: Instant,
     /// Says when all of its stdout was passed on, if it is forwarded.
@@ -507,7 +667,7 @@ impl Child {
                 .wait_timeout(step)
                 .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
             if let Some(output) = finished {
-                record(self.started);
+                self.reaped();
                 // Its last words before ours; but a grandchild that kept
                 // the pipe open must not hold us up.
                 if let Some(forwarded) = &self.forwarded {
@@ -528,26 +688,28 @@ impl Child {
             .try_wait()
             .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
         if output.is_some() {
-            record(self.started);
+            self.reaped();
         }
         Ok(output.cloned())
     }
 
-    /// Kills the child and everything it started in its process group, and
-    /// reaps it.
+    /// Kills the child and everything it started, in its process group or
+    /// below it, waits until they are gone, and reaps it.
     pub fn kill(&self) {
-        match self.group_id {
-            // SAFETY: kill(2) with a negative pid signals that process group;
-            // it has no memory-safety preconditions.
-            Some(group) => unsafe {
-                libc::kill(-group, libc::SIGKILL);
-            },
-            None => {
-                let _ = self.handle.kill();
-            }
-        }
+        self.untrack();
+        end(self.tracked);
         let _ = self.handle.wait();
         record(self.started);
+    }
+
+    /// It has exited and was reaped: nothing of it is left to stop.
+    fn reaped(&self) {
+        self.untrack();
+        record(self.started);
+    }
+
+    fn untrack(&self) {
+        CHILDREN.with_borrow_mut(|children| children.retain(|t| *t != self.tracked));
     }
 
     pub fn cmd(&self) -> &Cmd {
@@ -631,5 +793,109 @@ mod tests {
         assert!(matches!(waited, Waited::TimedOut));
         child.kill();
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    /// A teardown ends its own run's commands, and says since when a
+    /// killed compose command's requests may still land; a run beside it
+    /// (`--shards`, another thread) keeps its own.
+    #[test]
+    fn stop_children_ends_this_threads_children_only() {
+        let alive = |pid| processes().iter().any(|p| p.pid == pid && p.alive);
+        let sleep = || Cmd::new("/bin/sleep").arg("30");
+        // A child dies with the thread that started it: that one waits.
+        let (started, beside) = mpsc::channel();
+        let (done, finish) = mpsc::channel::<()>();
+        let other = std::thread::spawn(move || {
+            let child = sleep().creates().spawn_captured().unwrap();
+            started.send(child.tracked.pid).unwrap();
+            let _ = finish.recv();
+            child.kill();
+        });
+        let beside = beside.recv().unwrap();
+        let quiet = sleep().spawn_captured().unwrap();
+        let creating = sleep().creates().spawn_captured().unwrap();
+        let before = Instant::now();
+        let unsettled = stop_children().expect("a command that creates was killed");
+        assert!(unsettled >= before);
+        assert!(!alive(quiet.tracked.pid) && !alive(creating.tracked.pid));
+        assert!(alive(beside), "another thread's child was killed");
+        done.send(()).unwrap();
+        other.join().unwrap();
+    }
+
+    #[test]
+    fn stat_fields_are_read_after_the_command_name() {
+        let stat = "4242 (docker (x) y) S 4200 4242 4100 0 -1 4194560 120 0 0 0";
+        let proc = parse_stat(4242, stat).unwrap();
+        assert_eq!(
+            proc,
+            Proc {
+                pid: 4242,
+                parent: 4200,
+                group: 4242,
+                alive: true
+            }
+        );
+        let zombie = parse_stat(7, "7 (docker-compose) Z 1 4242 4100").unwrap();
+        assert!(!zombie.alive);
+        assert_eq!(parse_stat(7, "7 (truncated"), None);
+    }
+
+    #[test]
+    fn descendants_follow_parents_down() {
+        let proc = |pid, parent| Proc {
+            pid,
+            parent,
+            group: 1,
+            alive: true,
+        };
+        let all = [
+            proc(10, 1),
+            proc(11, 10),
+            proc(12, 11),
+            proc(13, 1),
+            proc(14, 10),
+        ];
+        let mut found = descendants(&all, 10);
+        found.sort();
+        assert_eq!(found, [10, 11, 12, 14]);
+    }
+
+    /// What a kill ends is gone when it returns, grandchildren included:
+    /// the `docker` CLI runs compose v2 as a child of its own.
+    #[test]
+    fn kill_returns_once_every_process_of_the_child_is_gone() {
+        let alive_in = |group: libc::pid_t| {
+            processes()
+                .iter()
+                .filter(|p| p.group == group && p.alive)
+                .count()
+        };
+        let own = Cmd::new("/bin/sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .spawn_captured()
+            .unwrap();
+        let group = own.tracked.pid;
+        while alive_in(group) < 3 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        own.kill();
+        assert_eq!(alive_in(group), 0);
+
+        let shared = Cmd::new("/bin/sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .spawn_inherited(Group::Shared)
+            .unwrap();
+        let pid = shared.tracked.pid;
+        while descendants(&processes(), pid).len() < 3 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let below = descendants(&processes(), pid);
+        shared.kill();
+        let left: Vec<Proc> = processes()
+            .into_iter()
+            .filter(|p| p.alive && below.contains(&p.pid))
+            .collect();
+        assert_eq!(left, []);
     }
 }

@@ -290,6 +290,7 @@ impl Engine {
         Cmd::new(&self.compose_program)
             .args(self.compose_prefix.clone())
             .echo(self.echoes())
+            .creates()
     }
 }
 

@@ -5,17 +5,30 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 
-use crate::engine::cmd::Cmd;
+use crate::engine::cmd::{self, Cmd};
 use crate::engine::model::Container;
 use crate::engine::{Docker, Engine};
 use crate::images::BuiltImage;
 use crate::labels::{OverrideFile, RunLabels};
 
 use crate::engine::PROJECT_LABEL;
+
+/// How long after the last compose command that was killed (or after the
+/// last sweep that found something new) a sweep must find nothing before
+/// the engine counts as quiet. A request that reached the daemon is carried
+/// out even when its client is gone: a container create that was under way
+/// on a busy daemon lands up to about a second later on this project's
+/// 2-core machine (docs/cleanup.md, bench/soak.md).
+pub const SETTLE: Duration = Duration::from_secs(3);
+/// How often the engine is swept while it settles.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// How long a teardown keeps sweeping a stack that does not go away, or an
+/// engine that fails, before it gives up and says so.
+const TEARDOWN_GIVE_UP: Duration = Duration::from_secs(20);
 
 pub struct Stack<'a> {
     engine: &'a Engine,
@@ -205,25 +218,31 @@ impl<'a> Stack<'a> {
 
     /// Removes containers, networks, anonymous volumes and orphans.
     ///
-    /// Without a grace period, everything labelled with the project is
-    /// killed and removed through the engine directly: `compose down` stops
-    /// services one dependency level after another, and on a stack whose
-    /// services ignore SIGTERM each level costs the full timeout. With one,
-    /// `compose down -t N` stops them gracefully; with `sweep`, or when
-    /// `down` fails, whatever is still labelled is then removed as well.
+    /// First every child of testbed still running is killed and waited
+    /// for: no compose command may create anything once the stack is being
+    /// removed. Then, without a grace period, everything labelled with the
+    /// project is killed and removed through the engine directly: `compose
+    /// down` stops services one dependency level after another, and on a
+    /// stack whose services ignore SIGTERM each level costs the full
+    /// timeout. With one, `compose down -t N` stops them gracefully; with
+    /// `sweep`, or when `down` fails, whatever is still labelled is then
+    /// removed as well. If a compose command was killed during the run, the
+    /// requests it had sent may still land: the sweep repeats until the
+    /// engine is quiet (see [`sweep_until_quiet`]).
     pub fn teardown(&self, stop_timeout: Duration, sweep: bool) -> Result<()> {
         self.live.store(false, Ordering::SeqCst);
+        let unsettled = cmd::stop_children();
         if stop_timeout.is_zero() {
-            return self.sweep();
+            return self.sweep(unsettled);
         }
         // First, or `down` could not remove the network the tests are on.
         let test = self.remove_test_container();
         let down = self.down_command(stop_timeout).read().map(drop);
         let down = test.and(down);
-        if down.is_ok() && !sweep {
+        if down.is_ok() && !sweep && unsettled.is_none() {
             return down;
         }
-        let swept = self.sweep();
+        let swept = self.sweep(unsettled);
         down.and(swept)
     }
 
@@ -233,9 +252,16 @@ impl<'a> Stack<'a> {
         self.remove_test_container()
     }
 
-    /// Kills and removes whatever carries the project's label.
-    fn sweep(&self) -> Result<()> {
-        sweep(self.engine.client(), &self.project).map(drop)
+    /// Kills and removes whatever carries the project's label; until the
+    /// engine is quiet when something may still land since `unsettled`.
+    fn sweep(&self, unsettled: Option<Instant>) -> Result<()> {
+        let docker = self.engine.client();
+        let Some(since) = unsettled else {
+            return sweep(docker, &self.project).map(drop);
+        };
+        let deadline = Instant::now() + TEARDOWN_GIVE_UP;
+        let what = Swept::Project(&self.project);
+        sweep_until_quiet(docker, &what, since, deadline, &mut |_| {}).map(drop)
     }
 }
 
@@ -338,6 +364,91 @@ pub fn sweep(docker: &Docker, project: &str) -> Result<Leftovers> {
         .remove(docker)
         .with_context(|| format!("cannot remove what is left of {project}"))?;
     Ok(leftovers)
+}
+
+/// What a sweep removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swept<'a> {
+    /// Everything that carries the project's label.
+    Project(&'a str),
+    /// The one container of that name: the test container of `testbed
+    /// test`, on a stack that stays.
+    Container(&'a str),
+}
+
+impl Swept<'_> {
+    fn sweep(&self, docker: &Docker) -> Result<Leftovers> {
+        match *self {
+            Swept::Project(project) => sweep(docker, project),
+            Swept::Container(name) => {
+                let found = docker
+                    .cmd(["ps", "-aq", "--filter", &format!("name=^{name}$")])
+                    .read()?;
+                let found = Leftovers {
+                    containers: found.split_whitespace().map(str::to_string).collect(),
+                    ..Leftovers::default()
+                };
+                found.remove(docker)?;
+                Ok(found)
+            }
+        }
+    }
+}
+
+/// Sweeps once a second until the engine is quiet: until a sweep finds
+/// nothing that starts at least [`SETTLE`] after `since`, the moment the
+/// last client that could have created something was gone, and
+/// [`SETTLE`] after the last sweep that found something new (the first
+/// sweep finds what the run left, which says nothing of the daemon's lag).
+/// A compose command's requests already on their way to the daemon are
+/// carried out after the command is killed, so a single sweep may come too
+/// early. A failed sweep (a container that landed during it keeps its
+/// network in use) is retried, each failure shown to `retrying`, until
+/// `deadline`. Returns everything removed.
+pub fn sweep_until_quiet(
+    docker: &Docker,
+    what: &Swept,
+    since: Instant,
+    deadline: Instant,
+    retrying: &mut dyn FnMut(&anyhow::Error),
+) -> Result<Leftovers> {
+    let began = Instant::now();
+    let mut quiet_from = since + SETTLE;
+    let mut removed = Leftovers::default();
+    let mut sweeps = 0;
+    loop {
+        let started = Instant::now();
+        let swept = what.sweep(docker);
+        let past = Instant::now() >= deadline;
+        match swept {
+            Ok(found) if found.is_empty() && (started >= quiet_from || past) => {
+                return Ok(removed);
+            }
+            Ok(found) => {
+                if !found.is_empty() && sweeps > 0 {
+                    quiet_from = quiet_from.max(started + SETTLE);
+                }
+                removed.containers.extend(found.containers);
+                removed.networks.extend(found.networks);
+                removed.volumes.extend(found.volumes);
+            }
+            Err(error) if past => return Err(error),
+            Err(error) => {
+                quiet_from = quiet_from.max(started + SETTLE);
+                retrying(&error);
+            }
+        }
+        sweeps += 1;
+        if past {
+            let (Swept::Project(name) | Swept::Container(name)) = what;
+            return Err(anyhow!(
+                "more of {name} kept appearing for {:.0?} of sweeping",
+                began.elapsed()
+            ));
+        }
+        let now = Instant::now();
+        std::thread::sleep(SWEEP_EVERY.min(quiet_from.saturating_duration_since(now)));
+    }
 }
 
 #[cfg(test)]

@@ -3,14 +3,17 @@
 //! job container, and a job container killed under a run. Within
 //! `REAP_BOUND` of the kill the stack is gone, and its reaper with it. A
 //! run that ends normally leaves no reaper behind, and eight runs at once,
-//! two of them interrupted, leave nothing either.
+//! two of them interrupted, leave nothing either. What a killed compose
+//! command had asked the daemon for, landing after the kill, is removed by
+//! testbed's teardown or by the reaper.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::engine::{assert_clean, docker, processes_of, wait_for, wait_until_reaped};
 use crate::common::{
-    BUSY_SIGNAL_TIMEOUT, Flavor, REAP_BOUND, RUN_TIMEOUT, Running, START_TIMEOUT, Testbed,
-    per_flavor,
+    BUSY_SIGNAL_TIMEOUT, Flavor, REAP_BOUND, RUN_TIMEOUT, Running, SIGNAL_TIMEOUT, START_TIMEOUT,
+    Testbed, per_flavor, per_flavor_cases,
 };
 use crate::job::{JobContainer, job_ready};
 
@@ -326,3 +329,131 @@ fn eight_runs_at_once_two_interrupted(flavor: Flavor) {
     }
 }
 per_flavor!(eight_runs_at_once_two_interrupted);
+
+// ---- creates that land after the kill ----------------------------------------
+
+/// Stands in for compose (the real one is `"$@"`). Its `SUBCOMMAND` blocks
+/// as if it were creating; once it is killed, a process outside testbed's
+/// process tree does what the daemon does with the requests such a command
+/// had already sent: `DELAY` seconds later it creates a container (`NAME`,
+/// after the project), a network and a volume, with the run's labels.
+/// It touches `started` when the blocking command starts, and `landed`
+/// when the three exist.
+const LATE_CREATE: &str = r#"#!/bin/sh
+project=
+prev=
+for arg; do
+    [ "$prev" = -p ] && project=$arg
+    prev=$arg
+done
+for arg; do
+    [ "$arg" = SUBCOMMAND ] || continue
+    setsid sh -c '
+        while [ -e /proc/$0 ] && ! grep -q "^[0-9]* ([^)]*) Z" /proc/$0/stat; do
+            sleep 0.02
+        done
+        sleep DELAY
+        labels="--label com.docker.compose.project=$1 --label testbed.run=$1"
+        docker network create $labels "$1_late" >/dev/null &
+        docker volume create $labels "$1_late" >/dev/null &
+        docker create $labels --label com.docker.compose.oneoff=True \
+            --name "$1-NAME" testbed-busybox:latest sleep 60 >/dev/null &
+        wait
+        touch "DIR/landed"
+    ' $$ "$project" </dev/null >/dev/null 2>&1 &
+    touch "DIR/started"
+    exec sleep 60
+done
+exec "$@"
+"#;
+
+/// A `--compose` value whose `subcommand` is killed mid-create and lands
+/// `delay` after that, in `dir`.
+fn late_create_compose(dir: &Path, flavor: Flavor, subcommand: &str, delay: &str) -> String {
+    let name = match subcommand {
+        "run" => "tests-run",
+        _ => "late-1",
+    };
+    let script = LATE_CREATE
+        .replace("SUBCOMMAND", subcommand)
+        .replace("DELAY", delay)
+        .replace("NAME", name)
+        .replace("DIR", &dir.display().to_string());
+    let shim = dir.join("late-create");
+    std::fs::write(&shim, script).unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    format!("{} {}", shim.display(), flavor.compose())
+}
+
+/// testbed is interrupted with `signal` while compose's `subcommand` is
+/// creating, and what that command had asked for lands after the kill: a
+/// container (for `run`, the tests' own), a network and a volume. The
+/// teardown (SIGTERM) or the reaper (SIGKILL) removes them all the same.
+/// The delays fall between when the single sweeps that came before took
+/// their look (testbed's teardown at once, the reaper a second later) and
+/// the 3 s for which the sweeps now go on.
+fn what_lands_after_the_kill_is_removed(flavor: Flavor, subcommand: &str, signal: libc::c_int) {
+    let dir = tempfile::tempdir().unwrap();
+    let delay = if signal == libc::SIGKILL {
+        "1.6"
+    } else {
+        "0.5"
+    };
+    let compose = late_create_compose(dir.path(), flavor, subcommand, delay);
+    let run = Testbed::fixture("basic")
+        .project(&format!("late-{subcommand}-{}", flavor.tag()))
+        .args(["--compose", &compose])
+        .spawn();
+    let project = run.project().unwrap().to_string();
+    let started = dir.path().join("started");
+    wait_for("the blocking compose command", START_TIMEOUT, || {
+        started.exists()
+    });
+    run.signal(signal);
+    let out = run.finish(RUN_TIMEOUT);
+    let landed = dir.path().join("landed");
+    wait_for("the late creates", Duration::from_secs(20), || {
+        landed.exists()
+    });
+    if signal == libc::SIGKILL {
+        assert_eq!(out.code, None, "testbed was not killed\n{out}");
+        wait_until_reaped(&project, REAP_BOUND);
+    } else {
+        assert_eq!(out.code, Some(128 + signal), "{out}");
+        assert_clean(&project);
+    }
+}
+
+per_flavor_cases!(what_lands_after_the_kill_is_removed {
+    up_killed_by_sigterm_lands_after_the_kill: ("up", libc::SIGTERM);
+    up_killed_by_sigkill_lands_after_the_kill: ("up", libc::SIGKILL);
+    run_killed_by_sigterm_lands_after_the_kill: ("run", libc::SIGTERM);
+    run_killed_by_sigkill_lands_after_the_kill: ("run", libc::SIGKILL);
+});
+
+/// A second SIGTERM while the teardown sweeps, after a late create landed,
+/// does not stop the sweep: the run still exits 143 and leaves nothing.
+fn a_second_signal_mid_sweep_does_not_stop_it(flavor: Flavor) {
+    let dir = tempfile::tempdir().unwrap();
+    let compose = late_create_compose(dir.path(), flavor, "up", "0.5");
+    let run = Testbed::fixture("basic")
+        .project(&format!("late-twice-{}", flavor.tag()))
+        .args(["--compose", &compose])
+        .spawn();
+    let project = run.project().unwrap().to_string();
+    let started = dir.path().join("started");
+    wait_for("the blocking compose command", START_TIMEOUT, || {
+        started.exists()
+    });
+    run.signal(libc::SIGTERM);
+    let landed = dir.path().join("landed");
+    wait_for("the late creates", Duration::from_secs(20), || {
+        landed.exists()
+    });
+    run.signal(libc::SIGTERM);
+    let out = run.finish(SIGNAL_TIMEOUT);
+    assert_eq!(out.code, Some(143), "{out}");
+    assert!(out.stderr.contains("the stack was removed"), "{out}");
+    assert_clean(&project);
+}
+per_flavor!(a_second_signal_mid_sweep_does_not_stop_it);

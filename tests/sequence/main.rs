@@ -172,6 +172,22 @@ impl<'a> Sequence<'a> {
         self.any_order("the removal of the networks and volumes", removals);
     }
 
+    /// After a compose command was killed: sweeps that find nothing, once
+    /// a second, until the engine has been quiet for 3 s; at least one, and
+    /// nothing else after them.
+    fn quiet_sweeps(&mut self, project: &str) {
+        let sweeps = (self.run.calls.len() - self.at) / 3;
+        assert!(
+            sweeps >= 1 && (self.run.calls.len() - self.at) % 3 == 0,
+            "docker calls from #{} on should be empty sweeps\n{}",
+            self.at + 1,
+            self.run.describe()
+        );
+        for _ in 0..sweeps {
+            self.sweep(project, &[], &[], &[]);
+        }
+    }
+
     fn end(&self) {
         assert_eq!(
             self.at,
@@ -611,10 +627,11 @@ fn sigterm_during_up_stops_it_and_tears_down_with_143() {
         .assert_stderr_contains("SIGTERM")
         .assert_no_compose("run")
         .assert_no_compose("down");
-    // `up` was killed before it created anything: the sweep finds nothing.
+    // `up` was killed before it created anything: the sweeps find nothing,
+    // and go on until the engine is quiet.
     let p = run.project();
     let mut seq = Sequence::after(&run, "`compose up`", |c| c.is_compose("up"));
-    seq.sweep(&p, &[], &[], &[]);
+    seq.quiet_sweeps(&p);
     seq.end();
     assert!(
         elapsed < FAKE_SIGNAL_TIMEOUT,
@@ -645,6 +662,8 @@ fn sigint_during_the_tests_kills_the_test_container_and_tears_down_with_130() {
         &[&format!("fakenet-{p}")],
         &[],
     );
+    // `compose run` was killed: the sweeps go on until the engine is quiet.
+    seq.quiet_sweeps(&p);
     seq.end();
     run.assert_nothing_left();
     assert!(
@@ -678,8 +697,9 @@ fn sigint_with_a_stop_timeout_sweeps_after_compose_down() {
     seq.next("`compose down -t 2`", |c| {
         c.argv == compose_argv(&run, &["down", "-v", "--remove-orphans", "-t", "2"])
     });
-    // After an interruption, whatever is still labelled is looked for.
-    seq.sweep(&p, &[], &[], &[]);
+    // After an interruption, whatever is still labelled is looked for, until
+    // the engine is quiet: `compose run` was killed.
+    seq.quiet_sweeps(&p);
     seq.end();
     run.assert_nothing_left();
 }
