@@ -3,6 +3,7 @@
 //! (`Stack`) and how its services start; and what docker and compose print,
 //! parsed.
 
+mod children;
 pub mod cmd;
 mod docker;
 pub mod model;
