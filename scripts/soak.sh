@@ -93,7 +93,9 @@ one_run() {
         sleep 0.2
     done
     wait "$pid" || code=$?
-    echo "$code $(date +%s) $ended_first $hung" >"$work/$i.result"
+    # Whole or not at all: the main loop reads it while runs go on.
+    echo "$code $(date +%s) $ended_first $hung" >"$work/$i.result.part"
+    mv "$work/$i.result.part" "$work/$i.result"
 }
 
 # seconds MS: MS milliseconds as seconds, for sleep.
@@ -142,7 +144,12 @@ checked=0
 # check I: judges run I, once it ended at least REAP_BOUND ago.
 check() {
     local i=$1 code ended ended_first hung found
-    read -r code ended ended_first hung <"$work/$i.result"
+    if ! read -r code ended ended_first hung <"$work/$i.result"; then
+        echo "soak: run $i left no result (its log: $work/$i.log)" >&2
+        hangs=$((hangs + 1))
+        checked=$((checked + 1))
+        return
+    fi
     codes[$code]=$((${codes[$code]:-0} + 1))
     local want
     want=$(expected "${signals[i]}")
@@ -172,7 +179,7 @@ check() {
 check_due() {
     local i ended now
     for ((i = checked; i < runs; i++)); do
-        [[ -e $work/$i.result ]] || break
+        [[ -s $work/$i.result ]] || break
         read -r _ ended _ _ <"$work/$i.result"
         now=$(date +%s)
         if ((now < ended + REAP_BOUND)); then
