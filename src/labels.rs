@@ -36,9 +36,12 @@ pub const KEEP: &str = "testbed.keep";
 /// `reaper` on the reaper's own container.
 pub const ROLE: &str = "testbed.role";
 /// On an image testbed built: its name without a tag, `<prefix>-<service>`.
-/// With `testbed.ttl`, and nothing that changes from run to run, so that a
-/// rebuild from the cache can be the very same image.
 pub const IMAGE: &str = "testbed.image";
+/// On an image testbed built: the run that built it. What a build replaces
+/// is pruned by this label, which no other run's build in progress carries:
+/// compose v1's builder leaves untagged images on the way, and the same
+/// build may take them for its cache.
+pub const BUILD: &str = "testbed.build";
 
 /// Every label of a run, for `docker … --format` to read back.
 pub const ALL: [&str; 8] = [RUN, STARTED, OWNER, TTL, CONTAINER, PIDNS, KEEP, ROLE];
@@ -254,6 +257,7 @@ impl RunLabels {
                 let mut image_labels = Mapping::new();
                 image_labels.insert(IMAGE.into(), image.repository.clone().into());
                 image_labels.insert(TTL.into(), self.ttl.as_secs().to_string().into());
+                image_labels.insert(BUILD.into(), self.project.clone().into());
                 let mut build = Mapping::new();
                 build.insert("labels".into(), Value::Mapping(image_labels));
                 entry.insert("image".into(), image.for_run(&self.project).into());
@@ -491,8 +495,7 @@ version: '2.0'
     }
 
     /// A service testbed builds the image of gets that image's name for
-    /// the run, and the image its own labels, which stay the same from run
-    /// to run.
+    /// the run, and the image its own labels.
     #[test]
     fn the_override_names_and_labels_the_images_testbed_builds() {
         let model =
@@ -504,8 +507,10 @@ version: '2.0'
         assert_eq!(tests["image"].as_str(), Some("tb-api-tests:tb-x-1-ab12cd"));
         assert_eq!(
             tests["build"]["labels"],
-            serde_norway::from_str::<Value>("testbed.image: tb-api-tests\ntestbed.ttl: '7200'")
-                .unwrap()
+            serde_norway::from_str::<Value>(
+                "testbed.image: tb-api-tests\ntestbed.ttl: '7200'\ntestbed.build: tb-x-1-ab12cd"
+            )
+            .unwrap()
         );
         assert_eq!(tests["labels"][RUN].as_str(), Some("tb-x-1-ab12cd"));
         assert!(parsed["services"]["db"].get("image").is_none(), "{yaml}");

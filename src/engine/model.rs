@@ -411,9 +411,8 @@ pub struct Image {
     /// `repository:tag` of each of its tags; none for a dangling image.
     pub tags: Vec<String>,
     pub labels: BTreeMap<String, String>,
-    /// When it was built, or last tagged if that is later (a build from the
-    /// cache of compose v1 tags an image it built before), in seconds since
-    /// the Unix epoch.
+    /// When it was built, or last tagged if that is later (a run that
+    /// reuses an image tags it for itself), in seconds since the Unix epoch.
     pub touched: Option<u64>,
 }
 

@@ -220,11 +220,28 @@ impl Driver<'_> {
         // The next run starts from this build; the one it replaced goes.
         // Neither is this run's business: a failure is a warning.
         for image in built {
-            for cmd in plan::publish_commands(stack, image) {
-                if let Err(error) = cmd.read() {
-                    self.emit(RunEvent::Warning(format!("{error:#}")));
-                }
+            if let Err(error) = self.publish(image) {
+                self.emit(RunEvent::Warning(format!("{error:#}")));
             }
+        }
+        Ok(())
+    }
+
+    /// Makes the run's build of `image` its `latest`, and prunes the build
+    /// it replaces.
+    fn publish(&self, image: &BuiltImage) -> anyhow::Result<()> {
+        let stack = self.stack;
+        // None before the first build, or by a testbed that did not label it.
+        let replaced = plan::builder_command(stack, image)
+            .read()
+            .ok()
+            .map(|builder| builder.trim().to_string())
+            .filter(|builder| {
+                !builder.is_empty() && builder != "<no value>" && builder != stack.project()
+            });
+        plan::publish_command(stack, image).read()?;
+        if let Some(builder) = replaced {
+            plan::prune_command(stack, &builder).read()?;
         }
         Ok(())
     }

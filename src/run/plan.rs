@@ -315,7 +315,9 @@ fn image_steps(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
         steps.push(build_command(stack, &build, config.pull).to_string());
     }
     for image in &images.built {
-        steps.extend(publish_commands(stack, image).iter().map(Cmd::to_string));
+        steps.push(builder_command(stack, image).to_string());
+        steps.push(publish_command(stack, image).to_string());
+        steps.push(prune_command(stack, "<the run that built it>").to_string());
     }
     steps
 }
@@ -347,21 +349,33 @@ pub fn build_command(stack: &Stack, services: &[String], pull: bool) -> Cmd {
     build.args(services.iter().cloned())
 }
 
-/// After a build, the run's image becomes `latest`, and the build it
-/// replaced goes unless a container or another run's tag still holds it
-/// (`image prune` removes only untagged images no container uses).
-pub fn publish_commands(stack: &Stack, image: &BuiltImage) -> [Cmd; 2] {
-    let engine = stack.engine();
-    [
-        engine.docker(["tag", &image.for_run(stack.project()), &image.latest()]),
-        engine.docker([
-            "image",
-            "prune",
-            "--force",
-            "--filter",
-            &format!("label={}={}", labels::IMAGE, image.repository),
-        ]),
-    ]
+/// Which run built `latest`, before a build replaces it.
+pub fn builder_command(stack: &Stack, image: &BuiltImage) -> Cmd {
+    let format = format!("{{{{index .Config.Labels \"{}\"}}}}", labels::BUILD);
+    stack
+        .engine()
+        .docker(["image", "inspect", "--format", &format, &image.latest()])
+}
+
+/// After a build, the run's image becomes `latest`.
+pub fn publish_command(stack: &Stack, image: &BuiltImage) -> Cmd {
+    stack
+        .engine()
+        .docker(["tag", &image.for_run(stack.project()), &image.latest()])
+}
+
+/// The image that `builder` built, once another replaced it as `latest`,
+/// goes unless a container or its run's tag still holds it: `image prune`
+/// removes only untagged images no container uses, and this label matches
+/// no other build, in progress or not.
+pub fn prune_command(stack: &Stack, builder: &str) -> Cmd {
+    stack.engine().docker([
+        "image",
+        "prune",
+        "--force",
+        "--filter",
+        &format!("label={}={builder}", labels::BUILD),
+    ])
 }
 
 /// At the end, the run's own tags go; an image that a later build

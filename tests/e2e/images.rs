@@ -112,8 +112,7 @@ fn built_stack_reruns_reuse_the_cache_and_keep_one_tag(flavor: Flavor) {
     let built = built_as(&first.stdout).to_string();
     let first_layers = layers(&latest);
     // --build builds again, from the cache: the same step output, the same
-    // layers (compose v2 labels the image with the run's project, so its id
-    // changes; v1's does not).
+    // layers; a new image all the same, labelled with the run that built it.
     let second = run(&["--build"]);
     assert!(second.stderr.contains("building tests"), "{second}");
     assert_eq!(built_as(&second.stdout), built, "{second}");
@@ -129,27 +128,32 @@ per_flavor!(built_stack_reruns_reuse_the_cache_and_keep_one_tag);
 
 /// Four runs at once of a stack whose image is not built yet: each builds
 /// under its own tag and runs its tests on its own build; one of them ends
-/// up `latest`, and the others go with their runs.
+/// up `latest`, and the others go with their runs. Then four at once with
+/// --build, from the cache, each replacing `latest` while the others still
+/// build from it.
 fn parallel_runs_of_a_built_stack_share_its_image(flavor: Flavor) {
     let prefix = Prefix::new("builtpar", flavor);
     let image = prefix.image("");
-    let runs: Vec<_> = (0..4)
-        .map(|_| {
-            Testbed::fixture("built")
-                .flavor(flavor)
-                .project("builtpar")
-                .args(["--image-prefix", &prefix.0])
-                .spawn()
-        })
-        .collect();
-    let outs: Vec<_> = runs.into_iter().map(|r| r.finish(RUN_TIMEOUT)).collect();
-    for out in &outs {
-        assert_eq!(out.code, Some(0), "{out}");
-        assert!(out.stdout.contains("1 passed"), "{out}");
-        assert_clean(&out.project);
+    for args in [&[][..], &["--build"]] {
+        let runs: Vec<_> = (0..4)
+            .map(|_| {
+                Testbed::fixture("built")
+                    .flavor(flavor)
+                    .project("builtpar")
+                    .args(["--image-prefix", &prefix.0])
+                    .args(args)
+                    .spawn()
+            })
+            .collect();
+        let outs: Vec<_> = runs.into_iter().map(|r| r.finish(RUN_TIMEOUT)).collect();
+        for out in &outs {
+            assert_eq!(out.code, Some(0), "{out}");
+            assert!(out.stdout.contains("1 passed"), "{out}");
+            assert_clean(&out.project);
+        }
+        assert_eq!(prefix.tagged(), [format!("{image}:latest")], "{args:?}");
+        assert_eq!(labelled(&image).len(), 1, "{args:?}");
     }
-    assert_eq!(prefix.tagged(), [format!("{image}:latest")]);
-    assert_eq!(labelled(&image).len(), 1);
 }
 per_flavor!(parallel_runs_of_a_built_stack_share_its_image);
 

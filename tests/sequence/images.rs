@@ -19,27 +19,35 @@ fn run_tag(run: &Recorded) -> String {
 
 const LATEST: &str = "tb-work-tests:latest";
 
-/// The calls that a build makes the newest one.
-fn assert_published(seq: &mut Sequence, run: &Recorded) {
+/// The question of which run built `latest`.
+fn is_builder_asked(call: &crate::support::Call) -> bool {
+    is(
+        call,
+        &[
+            "image",
+            "inspect",
+            "--format",
+            "{{index .Config.Labels \"testbed.build\"}}",
+            LATEST,
+        ],
+    )
+}
+
+/// The calls that make a build the newest one, and prune the one it
+/// replaces when there was one: by the label of the run that built it,
+/// which no other build in progress carries.
+fn assert_published(seq: &mut Sequence, run: &Recorded, replaced: Option<&str>) {
     let tag = run_tag(run);
-    seq.next("`compose build tests`", |c| {
-        c.argv == compose_argv(run, &["build", "tests"])
-    });
+    seq.next("which run built `latest`", is_builder_asked);
     seq.next("the run's build tagged `latest`", |c| {
         is(c, &["tag", &tag, LATEST])
     });
-    seq.next("the prune of the build it replaced", |c| {
-        is(
-            c,
-            &[
-                "image",
-                "prune",
-                "--force",
-                "--filter",
-                "label=testbed.image=tb-work-tests",
-            ],
-        )
-    });
+    if let Some(builder) = replaced {
+        let filter = format!("label=testbed.build={builder}");
+        seq.next("the prune of the build it replaced", |c| {
+            is(c, &["image", "prune", "--force", "--filter", &filter])
+        });
+    }
     seq.next("`compose up`", |c| c.is_compose("up"));
 }
 
@@ -63,7 +71,10 @@ fn a_missing_image_is_built_under_the_runs_tag_then_becomes_latest() {
     seq.next("the newest build looked for under the run's tag", |c| {
         is(c, &["tag", LATEST, &tag])
     });
-    assert_published(&mut seq, &run);
+    seq.next("`compose build tests`", |c| {
+        c.argv == compose_argv(&run, &["build", "tests"])
+    });
+    assert_published(&mut seq, &run, None);
     // The test service runs under that tag, given in the labels override.
     assert!(
         run.only_compose("run").argv.ends_with(&["tests".into()]),
@@ -90,7 +101,8 @@ fn the_newest_build_is_reused_without_building() {
 }
 
 /// `--build` and `--pull` build whatever is there; the build that was
-/// `latest` goes, as nothing holds it.
+/// `latest` goes, as nothing holds it: pruned by the label of the run that
+/// built it.
 #[test]
 fn build_and_pull_rebuild_and_the_replaced_build_goes() {
     for (flag, build) in [
@@ -107,12 +119,7 @@ fn build_and_pull_rebuild_and_the_replaced_build_goes() {
             });
         }
         seq.next("`compose build`", |c| c.argv == compose_argv(&run, build));
-        seq.next("the run's build tagged `latest`", |c| {
-            is(c, &["tag", &run_tag(&run), LATEST])
-        });
-        seq.next("the prune of the build it replaced", |c| {
-            c.argv.starts_with(&["image".into(), "prune".into()])
-        });
+        assert_published(&mut seq, &run, Some("earlier-run"));
         assert_released(&run);
         assert_eq!(run.tags, [LATEST], "{}", run.describe());
         // Only the new build is left: the one it replaced was pruned.
