@@ -5,7 +5,8 @@
 # alternating compose v2 and v1. It records each exit code, and once the
 # reaper's documented bound (15 s, docs/cleanup.md) has passed since a run
 # ended, counts what that run left on the engine by testbed's label
-# (`testbed.run=<project>`): containers, networks, volumes.
+# (`testbed.run=<project>`): containers, networks, volumes; and volumes named
+# `<project>_…` that have no labels.
 #
 # It prints one summary line on stdout, and exits 1 on any leak, wrong exit
 # code or run that did not end in time; a line on stderr names each of them,
@@ -112,8 +113,9 @@ expected() {
     esac
 }
 
-# left I: what run I left by testbed's label, as "containers: N (NAME STATE,
-# ...), networks: N, volumes: N" when there is anything; it is then removed.
+# left I: what run I left by testbed's label (and volumes by name), as
+# "containers: N (NAME STATE, ...), networks: N, volumes: N" when there is
+# anything; it is then removed.
 left() {
     local filter=label=testbed.run=$prefix-$1 ids
     local -a containers networks volumes
@@ -123,6 +125,14 @@ left() {
     read -ra networks <<<"$ids"
     ids=$(docker volume ls -q --filter "$filter")
     read -ra volumes <<<"$ids"
+    # A container that lands after its named volume was removed gets it
+    # anew from the daemon, without labels: look by compose's name too.
+    ids=$(docker volume ls -q --filter "name=$prefix-${1}_")
+    for id in $ids; do
+        if [[ $id == "$prefix-${1}_"* && " ${volumes[*]} " != *" $id "* ]]; then
+            volumes+=("$id")
+        fi
+    done
     if ((${#containers[@]} + ${#networks[@]} + ${#volumes[@]} == 0)); then
         return
     fi

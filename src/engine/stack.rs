@@ -235,6 +235,11 @@ impl<'a> Stack<'a> {
         if stop_timeout.is_zero() {
             return self.sweep(unsettled);
         }
+        // `down -v` removes the named volumes: not before what a killed
+        // compose command asked for has landed (see `sweep_until_quiet`).
+        if let Some(since) = unsettled {
+            std::thread::sleep((since + SETTLE).saturating_duration_since(Instant::now()));
+        }
         // First, or `down` could not remove the network the tests are on.
         let test = self.remove_test_container();
         let down = self.down_command(stop_timeout).read().map(drop);
@@ -313,6 +318,25 @@ impl Leftovers {
         self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
     }
 
+    /// Takes in what `found` has that this has not; says whether there was
+    /// any.
+    fn add(&mut self, found: Leftovers) -> bool {
+        let mut new = false;
+        for (mine, theirs) in [
+            (&mut self.containers, found.containers),
+            (&mut self.networks, found.networks),
+            (&mut self.volumes, found.volumes),
+        ] {
+            for id in theirs {
+                if !mine.contains(&id) {
+                    mine.push(id);
+                    new = true;
+                }
+            }
+        }
+        new
+    }
+
     /// Kills and removes the containers with their anonymous volumes, then
     /// removes the networks and volumes at once.
     pub fn remove(&self, docker: &Docker) -> Result<()> {
@@ -377,20 +401,40 @@ pub enum Swept<'a> {
 }
 
 impl Swept<'_> {
-    fn sweep(&self, docker: &Docker) -> Result<Leftovers> {
-        match *self {
-            Swept::Project(project) => sweep(docker, project),
+    /// Finds what is left, and removes it: only the containers while the
+    /// engine settles (`all: false`). Returns what it found, all of it.
+    fn sweep(&self, docker: &Docker, all: bool) -> Result<Leftovers> {
+        let found = match *self {
+            Swept::Project(project) => {
+                Leftovers::labelled(docker, &format!("{PROJECT_LABEL}={project}"))?
+            }
             Swept::Container(name) => {
                 let found = docker
                     .cmd(["ps", "-aq", "--filter", &format!("name=^{name}$")])
                     .read()?;
-                let found = Leftovers {
+                Leftovers {
                     containers: found.split_whitespace().map(str::to_string).collect(),
                     ..Leftovers::default()
-                };
-                found.remove(docker)?;
-                Ok(found)
+                }
             }
+        };
+        let removing = if all {
+            found.clone()
+        } else {
+            Leftovers {
+                containers: found.containers.clone(),
+                ..Leftovers::default()
+            }
+        };
+        removing
+            .remove(docker)
+            .with_context(|| format!("cannot remove what is left of {}", self.name()))?;
+        Ok(found)
+    }
+
+    fn name(&self) -> &str {
+        match *self {
+            Swept::Project(name) | Swept::Container(name) => name,
         }
     }
 }
@@ -402,9 +446,12 @@ impl Swept<'_> {
 /// sweep finds what the run left, which says nothing of the daemon's lag).
 /// A compose command's requests already on their way to the daemon are
 /// carried out after the command is killed, so a single sweep may come too
-/// early. A failed sweep (a container that landed during it keeps its
-/// network in use) is retried, each failure shown to `retrying`, until
-/// `deadline`. Returns everything removed.
+/// early. Until then only containers are removed: a container that lands
+/// after its named volume was removed gets that volume anew from the
+/// daemon, without labels, where no sweep finds it. A failed sweep (a
+/// container that landed during it keeps its volume in use) is retried,
+/// each failure shown to `retrying`, until `deadline`. Returns everything
+/// removed.
 pub fn sweep_until_quiet(
     docker: &Docker,
     what: &Swept,
@@ -414,23 +461,23 @@ pub fn sweep_until_quiet(
 ) -> Result<Leftovers> {
     let began = Instant::now();
     let mut quiet_from = since + SETTLE;
-    let mut removed = Leftovers::default();
+    // Everything found so far, removed or not yet.
+    let mut seen = Leftovers::default();
     let mut sweeps = 0;
     loop {
         let started = Instant::now();
-        let swept = what.sweep(docker);
+        let settled = started >= quiet_from;
+        let swept = what.sweep(docker, settled);
         let past = Instant::now() >= deadline;
         match swept {
-            Ok(found) if found.is_empty() && (started >= quiet_from || past) => {
-                return Ok(removed);
-            }
+            Ok(found) if found.is_empty() && (settled || past) => return Ok(seen),
             Ok(found) => {
-                if !found.is_empty() && sweeps > 0 {
+                let new = seen.add(found);
+                // What landed after the first look says the daemon is
+                // still at work.
+                if new && sweeps > 0 {
                     quiet_from = quiet_from.max(started + SETTLE);
                 }
-                removed.containers.extend(found.containers);
-                removed.networks.extend(found.networks);
-                removed.volumes.extend(found.volumes);
             }
             Err(error) if past => return Err(error),
             Err(error) => {
@@ -440,9 +487,9 @@ pub fn sweep_until_quiet(
         }
         sweeps += 1;
         if past {
-            let (Swept::Project(name) | Swept::Container(name)) = what;
             return Err(anyhow!(
-                "more of {name} kept appearing for {:.0?} of sweeping",
+                "more of {} kept appearing for {:.0?} of sweeping",
+                what.name(),
                 began.elapsed()
             ));
         }
@@ -463,5 +510,20 @@ mod tests {
             volumes: vec![],
         };
         assert_eq!(left.to_string(), "2 containers, 1 network and 0 volumes");
+    }
+
+    #[test]
+    fn only_what_was_not_seen_before_is_new() {
+        let found = |containers: &[&str], volumes: &[&str]| Leftovers {
+            containers: containers.iter().map(|c| c.to_string()).collect(),
+            networks: vec![],
+            volumes: volumes.iter().map(|v| v.to_string()).collect(),
+        };
+        let mut seen = Leftovers::default();
+        assert!(seen.add(found(&["a", "b"], &["data"])));
+        // The volume waits for the engine to settle: found again, not new.
+        assert!(!seen.add(found(&[], &["data"])));
+        assert!(seen.add(found(&["c"], &["data"])));
+        assert_eq!(seen, found(&["a", "b", "c"], &["data"]));
     }
 }

@@ -332,13 +332,16 @@ per_flavor!(eight_runs_at_once_two_interrupted);
 
 // ---- creates that land after the kill ----------------------------------------
 
-/// Stands in for compose (the real one is `"$@"`). Its `SUBCOMMAND` blocks
-/// as if it were creating; once it is killed, a process outside testbed's
-/// process tree does what the daemon does with the requests such a command
-/// had already sent: `DELAY` seconds later it creates a container (`NAME`,
-/// after the project), a network and a volume, with the run's labels.
-/// It touches `started` when the blocking command starts, and `landed`
-/// when the three exist.
+/// Stands in for compose (the real one is `"$@"`). Its `SUBCOMMAND`
+/// creates a volume with the run's labels, as compose does before its
+/// containers, then blocks as if it were creating them; once it is killed,
+/// a process outside testbed's process tree does what the daemon does with
+/// the requests such a command had already sent: `DELAY` seconds later it
+/// creates a network and a container (`NAME`, after the project) that
+/// mounts that volume, with the run's labels. A container whose named
+/// volume is gone gets one from the daemon, without labels. It touches
+/// `started` when the blocking command starts, and `landed` when the
+/// network and the container exist.
 const LATE_CREATE: &str = r#"#!/bin/sh
 project=
 prev=
@@ -346,21 +349,21 @@ for arg; do
     [ "$prev" = -p ] && project=$arg
     prev=$arg
 done
+labels="--label com.docker.compose.project=$project --label testbed.run=$project"
 for arg; do
     [ "$arg" = SUBCOMMAND ] || continue
+    docker volume create $labels "${project}_late" >/dev/null
     setsid sh -c '
         while [ -e /proc/$0 ] && ! grep -q "^[0-9]* ([^)]*) Z" /proc/$0/stat; do
             sleep 0.02
         done
         sleep DELAY
-        labels="--label com.docker.compose.project=$1 --label testbed.run=$1"
-        docker network create $labels "$1_late" >/dev/null &
-        docker volume create $labels "$1_late" >/dev/null &
-        docker create $labels --label com.docker.compose.oneoff=True \
+        docker network create $2 "$1_late" >/dev/null &
+        docker create $2 --label com.docker.compose.oneoff=True -v "$1_late:/data" \
             --name "$1-NAME" testbed-busybox:latest sleep 60 >/dev/null &
         wait
         touch "DIR/landed"
-    ' $$ "$project" </dev/null >/dev/null 2>&1 &
+    ' $$ "$project" "$labels" </dev/null >/dev/null 2>&1 &
     touch "DIR/started"
     exec sleep 60
 done
@@ -387,8 +390,10 @@ fn late_create_compose(dir: &Path, flavor: Flavor, subcommand: &str, delay: &str
 
 /// testbed is interrupted with `signal` while compose's `subcommand` is
 /// creating, and what that command had asked for lands after the kill: a
-/// container (for `run`, the tests' own), a network and a volume. The
-/// teardown (SIGTERM) or the reaper (SIGKILL) removes them all the same.
+/// container (for `run`, the tests' own) on the run's volume, and a
+/// network. The teardown (SIGTERM) or the reaper (SIGKILL) removes them all
+/// the same, and the volume is still there for the container to use, not
+/// made anew without labels.
 /// The delays fall between when the single sweeps that came before took
 /// their look (testbed's teardown at once, the reaper a second later) and
 /// the 3 s for which the sweeps now go on.

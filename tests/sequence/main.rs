@@ -188,6 +188,37 @@ impl<'a> Sequence<'a> {
         }
     }
 
+    /// After a compose command was killed, on a stack that was there: the
+    /// first sweep removes the containers; the networks and volumes wait
+    /// until the engine has been quiet for 3 s, sweeps that remove nothing
+    /// coming in between; then the sweeps find nothing.
+    fn settling_sweeps(
+        &mut self,
+        project: &str,
+        containers: &[&str],
+        networks: &[&str],
+        volumes: &[&str],
+    ) {
+        self.sweep(project, containers, &[], &[]);
+        let removes = |c: &Call| {
+            matches!(
+                c.argv.first().map(String::as_str),
+                Some("network" | "volume")
+            ) && c.argv.get(1).is_some_and(|w| w == "rm")
+        };
+        // Each sweep lists the three kinds first.
+        while !self.run.calls.get(self.at + 3).is_some_and(removes) {
+            assert!(
+                self.at + 3 < self.run.calls.len(),
+                "the networks and volumes were never removed\n{}",
+                self.run.describe()
+            );
+            self.sweep(project, &[], &[], &[]);
+        }
+        self.sweep(project, &[], networks, volumes);
+        self.quiet_sweeps(project);
+    }
+
     fn end(&self) {
         assert_eq!(
             self.at,
@@ -656,14 +687,13 @@ fn sigint_during_the_tests_kills_the_test_container_and_tears_down_with_130() {
     seq.next("`kill` of the test container", |c| {
         is(c, &["kill", &test_container])
     });
-    seq.sweep(
+    // `compose run` was killed: the sweeps go on until the engine is quiet.
+    seq.settling_sweeps(
         &p,
         &["fakeid-db", &format!("fakeid-run-{test_container}")],
         &[&format!("fakenet-{p}")],
         &[],
     );
-    // `compose run` was killed: the sweeps go on until the engine is quiet.
-    seq.quiet_sweeps(&p);
     seq.end();
     run.assert_nothing_left();
     assert!(
