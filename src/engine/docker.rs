@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 
 use crate::engine::cmd::Cmd;
+use crate::engine::endpoint::{self, Endpoint, Via};
 use crate::engine::model::{self, Container};
 use crate::exit::{Exit, Failure};
 
@@ -19,35 +20,51 @@ const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 pub struct Docker {
     program: PathBuf,
     echo: bool,
-    /// `DOCKER_HOST`, read once, when set.
-    host: Option<String>,
+    /// The daemon, read once.
+    endpoint: Endpoint,
 }
 
 impl Docker {
-    /// The `docker` on PATH, and the daemon `DOCKER_HOST` names; `echo`
-    /// prints each command before it runs (`-v`).
+    /// The `docker` on PATH, and the daemon it talks to; `echo` prints each
+    /// command before it runs (`-v`).
     pub fn find(echo: bool) -> Result<Docker, Failure> {
-        Ok(Docker {
+        Docker::find_in(echo, &|name| std::env::var(name).ok())
+    }
+
+    /// `find`, with `DOCKER_HOST` looked up by `env`. Unless it is set, the
+    /// CLI says which context is active and where it points.
+    pub fn find_in(echo: bool, env: &dyn Fn(&str) -> Option<String>) -> Result<Docker, Failure> {
+        let mut docker = Docker {
             program: find_docker()?,
             echo,
-            host: std::env::var("DOCKER_HOST").ok(),
-        })
+            endpoint: Endpoint::resolve(None, None),
+        };
+        let docker_host = env("DOCKER_HOST").filter(|host| !host.is_empty());
+        let inspected = match &docker_host {
+            Some(_) => None,
+            None => docker
+                .cmd(["context", "inspect", "--format", endpoint::INSPECT_FORMAT])
+                .read()
+                .ok(),
+        };
+        docker.endpoint = Endpoint::resolve(docker_host.as_deref(), inspected.as_deref());
+        Ok(docker)
     }
 
-    /// The same client, talking to the daemon at `host` (`DOCKER_HOST`).
-    pub fn with_host(self, host: Option<String>) -> Docker {
-        Docker { host, ..self }
+    /// The daemon it talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
-    /// `DOCKER_HOST`, when set.
+    /// The daemon's address when `DOCKER_HOST` or a context chose it.
     pub fn host(&self) -> Option<&str> {
-        self.host.as_deref().filter(|host| !host.is_empty())
+        self.endpoint.chosen_host()
     }
 
-    /// `DOCKER_HOST` when it names a daemon over the network rather than a
-    /// local socket: such a daemon cannot see our filesystem.
-    pub fn remote(&self) -> Option<&str> {
-        self.host().filter(|host| !host.starts_with("unix://"))
+    /// The endpoint, described, when the daemon is reached over the network
+    /// rather than a local socket: such a daemon cannot see our filesystem.
+    pub fn remote(&self) -> Option<String> {
+        self.endpoint.remote()
     }
 
     /// A `docker …` command.
@@ -79,18 +96,21 @@ impl Docker {
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
         }
-        let target = match self.host() {
-            Some(host) => format!("DOCKER_HOST={host}"),
-            None => match std::env::var("DOCKER_CONTEXT") {
-                Ok(context) if !context.is_empty() => format!("docker context `{context}`"),
-                _ => format!("unix://{DEFAULT_SOCKET}"),
-            },
-        };
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        let hint = daemon_hint(self.host(), Path::new(DEFAULT_SOCKET).exists(), &stderr);
+        let hint = match &self.endpoint.via {
+            Via::Context(name) => format!(
+                "check the context with `docker context inspect {name}`, or go back to the local socket with `docker context use default`"
+            ),
+            Via::DockerHost | Via::Default => {
+                daemon_hint(self.host(), Path::new(DEFAULT_SOCKET).exists(), &stderr)
+            }
+        };
         let error = cmd
             .check(&output)
-            .context(format!("the Docker daemon at {target} does not answer"))
+            .context(format!(
+                "the Docker daemon at {} does not answer",
+                self.endpoint
+            ))
             .unwrap_err();
         Err(Failure::engine(error).with_hint(hint).of_environment())
     }
@@ -227,6 +247,13 @@ impl Engine {
             });
             if let Some(version) = version {
                 engine.compose_version = version;
+                // v1 reads `currentContext`, but not DOCKER_CONTEXT: it is
+                // told the context the CLI resolved.
+                if let (true, Some(context)) = (engine.is_v1(), docker.endpoint.context()) {
+                    engine
+                        .compose_prefix
+                        .extend(["--context".into(), context.into()]);
+                }
                 return Ok((engine, value));
             }
         }
@@ -333,19 +360,6 @@ pub fn daemon_hint(docker_host: Option<&str>, socket_exists: bool, stderr: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_unix_socket_is_local() {
-        let at = |host: Option<&str>| Docker {
-            program: "docker".into(),
-            echo: false,
-            host: host.map(str::to_string),
-        };
-        assert_eq!(at(Some("unix:///run/user/1000/docker.sock")).remote(), None);
-        assert_eq!(at(Some("")).remote(), None);
-        assert_eq!(at(None).remote(), None);
-        assert_eq!(at(Some("ssh://ci@build")).remote(), Some("ssh://ci@build"));
-    }
 
     #[test]
     fn missing_socket_suggests_mount_or_dind() {

@@ -17,6 +17,7 @@ mod labels;
 mod output;
 mod profiles;
 mod reaper;
+mod remote;
 mod session;
 mod shards;
 mod startup;

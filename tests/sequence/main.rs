@@ -262,9 +262,27 @@ fn compose_argv_with(run: &Recorded, profiles: &[&str], rest: &[&str]) -> Vec<St
     argv
 }
 
-/// The compose probe, then the daemon check and `compose config`, which run
-/// at once.
+/// `docker context inspect`, which says where the daemon is.
+fn is_context_inspect(call: &Call) -> bool {
+    is(
+        call,
+        &[
+            "context",
+            "inspect",
+            "--format",
+            "{{.Name}} {{.Endpoints.docker.Host}}",
+        ],
+    )
+}
+
+/// Where the daemon is, as the active context says; then the compose probe,
+/// the daemon check and `compose config`, which run at once; then the
+/// reaper's own look at the context.
 fn assert_preflight(seq: &mut Sequence, run: &Recorded) {
+    seq.next(
+        "`context inspect` of the active context",
+        is_context_inspect,
+    );
     // The compose version probe, `compose config` and the daemon check run
     // concurrently.
     let config = compose_argv(run, &["config"]);
@@ -276,6 +294,9 @@ fn assert_preflight(seq: &mut Sequence, run: &Recorded) {
             Box::new(|c| is(c, &["version", "--format", "{{.Server.Version}}"])),
         ],
     );
+    // The reaper, a process of its own, finds the daemon the same way
+    // before it says it watches.
+    seq.next("the reaper's `context inspect`", is_context_inspect);
 }
 
 /// Up to the `compose run` of the tests: preflight, then `up --no-start db`,
@@ -580,8 +601,10 @@ fn keep_leaves_the_stack_and_prints_how_to_remove_it() {
 fn dry_run_plan(run: &Recorded) -> Vec<String> {
     run.assert_code(0);
     for call in &run.calls {
-        let read_only =
-            call.is_compose("version") || call.is_compose("config") || call.is_docker("version");
+        let read_only = call.is_compose("version")
+            || call.is_compose("config")
+            || call.is_docker("version")
+            || is_context_inspect(call);
         assert!(
             read_only,
             "`docker {}` during --dry-run\n{}",
@@ -760,7 +783,7 @@ fn a_missing_compose_plugin_is_not_found() {
         for call in &run.calls {
             let read_only = call.is_compose("version")
                 || call.is_compose("config")
-                || ["version", "--version", "inspect", "ps"]
+                || ["version", "--version", "inspect", "ps", "context"]
                     .iter()
                     .any(|&word| call.is_docker(word));
             assert!(
