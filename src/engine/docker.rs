@@ -14,6 +14,8 @@ use crate::exit::{Exit, Failure};
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+/// Makes compose v1 reach an `ssh://` daemon through paramiko.
+const PARAMIKO: &str = "COMPOSE_PARAMIKO_SSH";
 
 /// The docker client alone: what the reaper, `gc` and `ls` need.
 #[derive(Debug, Clone)]
@@ -186,6 +188,8 @@ pub struct Engine {
     docker: Docker,
     compose_program: PathBuf,
     compose_prefix: Vec<String>,
+    /// Variables every compose command gets.
+    compose_env: Vec<(String, String)>,
     /// How compose is invoked, e.g. `docker compose`, for messages.
     pub compose_name: String,
     /// Its version, e.g. `2.40.3` or `1.29.2`.
@@ -234,6 +238,7 @@ impl Engine {
                 docker: docker.clone(),
                 compose_program: program,
                 compose_prefix: words[1..].to_vec(),
+                compose_env: Vec::new(),
                 compose_name: words.join(" "),
                 compose_version: String::new(),
             };
@@ -253,6 +258,14 @@ impl Engine {
                     engine
                         .compose_prefix
                         .extend(["--context".into(), context.into()]);
+                }
+                // v1's own ssh client (`ssh … docker system dial-stdio`,
+                // its default since 1.28) loses requests made at once:
+                // "Remote end closed connection without response" (compose
+                // #8221). Its paramiko client does not.
+                let ssh = docker.endpoint.host.starts_with("ssh://");
+                if engine.is_v1() && ssh && std::env::var_os(PARAMIKO).is_none() {
+                    engine.compose_env.push((PARAMIKO.into(), "1".into()));
                 }
                 return Ok((engine, value));
             }
@@ -314,8 +327,11 @@ impl Engine {
 
     /// A compose command without project arguments; see `Stack::compose`.
     pub fn compose(&self) -> Cmd {
-        Cmd::new(&self.compose_program)
-            .args(self.compose_prefix.clone())
+        let mut cmd = Cmd::new(&self.compose_program);
+        for (name, value) in &self.compose_env {
+            cmd = cmd.env(name.as_str(), value.as_str());
+        }
+        cmd.args(self.compose_prefix.clone())
             .echo(self.echoes())
             .creates()
     }

@@ -9,6 +9,9 @@ use crate::common::{Flavor, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
 /// The JUnit file the fixture's tests write to reports/junit.xml.
 pub const JUNIT: &str = "<testsuite name=\"api\" tests=\"1\"><testcase name=\"answers\" classname=\"api\"/></testsuite>\n";
 
+/// A test command that leaves a file in the artifacts and fails with 3.
+pub const PARTIAL_THEN_FAIL: &str = "echo partial > $ARTIFACTS_DIR/partial.txt; exit 3";
+
 /// The fixture's tests write reports/junit.xml and result.txt, and its
 /// dependency logs a line on stdout and one on stderr.
 fn run(flavor: Flavor, scenario: &str, dir: &Path) -> Testbed {
@@ -32,7 +35,7 @@ fn has_timestamped_line(log: &str, text: &str) -> bool {
     })
 }
 
-fn assert_logs_saved(dir: &Path, out: &impl std::fmt::Display) {
+pub fn assert_logs_saved(dir: &Path, out: &impl std::fmt::Display) {
     let dep = read(dir, "logs/dep.log");
     assert!(has_timestamped_line(&dep, "dep says hello"), "{dep}\n{out}");
     assert!(has_timestamped_line(&dep, "dep warns"), "{dep}\n{out}");
@@ -66,11 +69,7 @@ per_flavor!(passing_run_brings_back_artifacts_and_logs);
 fn failing_run_still_brings_back_artifacts_and_logs(flavor: Flavor) {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(flavor, "art-fail", tmp.path())
-        .command([
-            "sh",
-            "-c",
-            "echo partial > $ARTIFACTS_DIR/partial.txt; exit 3",
-        ])
+        .command(["sh", "-c", PARTIAL_THEN_FAIL])
         .output();
     assert_eq!(out.code, Some(3), "{out}");
     assert_eq!(read(tmp.path(), "partial.txt"), "partial\n");

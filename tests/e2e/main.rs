@@ -20,6 +20,7 @@ mod reaper;
 mod remote;
 mod session;
 mod shards;
+mod ssh;
 mod startup;
 mod why;
 
