@@ -12,6 +12,7 @@ use crate::engine::endpoint::Via;
 use crate::engine::{Docker, Engine};
 use crate::exit::Exit;
 use crate::topology::artifacts::{self, ArtifactsMode, Facts, Whereabouts};
+use crate::topology::mounts::{self, Seen};
 
 /// What one line of the diagnosis says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +88,9 @@ pub struct Inputs<'a> {
     pub parent_container: Option<&'a str>,
     /// The artifacts directory to decide a strategy for.
     pub artifacts: PathBuf,
+    /// The directory whose bind mounts to say what happens to: the
+    /// current one.
+    pub project: PathBuf,
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -239,7 +243,17 @@ fn container_and_artifacts(docker: &Docker, inputs: &Inputs) -> Vec<Finding> {
         ),
         Err(failure) => Finding::note("artifacts", failure.error.to_string()),
     };
-    vec![container, strategy]
+    let project = std::fs::canonicalize(&inputs.project).unwrap_or(inputs.project.clone());
+    let shown = project.display();
+    let binds = match mounts::seen(&project, &facts) {
+        Seen::AsIs => format!("as they are: the daemon sees {shown} at the same path"),
+        Seen::At(at) => format!("repointed: the daemon finds {shown} at {}", at.display()),
+        Seen::Seeded { why, .. } | Seen::Hidden(why) => format!(
+            "seeded: the daemon cannot see {shown} ({why}), so what the stack mounts of it is \
+             copied into a volume of the run, and what it writes to read-write mounts comes back"
+        ),
+    };
+    vec![container, strategy, Finding::note("bind mounts", binds)]
 }
 
 fn gitlab(env: &dyn Fn(&str) -> Option<String>) -> Finding {

@@ -244,6 +244,7 @@ fn doctor(args: &DoctorArgs) -> Result<Exit, Failure> {
         compose: args.compose.as_deref(),
         parent_container: args.parent_container.as_deref(),
         artifacts: std::path::absolute(&artifacts).unwrap_or(artifacts),
+        project: cwd.clone(),
         env: &env,
     });
     doctor::print(&findings, &mut std::io::stdout().lock());

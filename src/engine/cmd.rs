@@ -210,6 +210,21 @@ impl Cmd {
         Ok(output)
     }
 
+    /// Runs to completion with `input` as its stdin, such as a tar stream
+    /// for `docker cp -`; a non-zero exit is an error.
+    pub fn feed(&self, input: std::fs::File) -> anyhow::Result<()> {
+        let started = Instant::now();
+        let output = self
+            .expression(Group::Own)
+            .stdin_file(input)
+            .stdout_capture()
+            .stderr_capture()
+            .run()
+            .with_context(|| format!("could not start `{}`", self.name))?;
+        record(started);
+        self.check(&output)
+    }
+
     /// Runs to completion and returns stdout; a non-zero exit is an error
     /// that carries the captured stderr.
     pub fn read(&self) -> anyhow::Result<String> {

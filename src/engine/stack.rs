@@ -40,6 +40,8 @@ pub struct Stack<'a> {
     labels: Option<OverrideFile>,
     /// Other generated overrides, passed before the labels'.
     overrides: Vec<OverrideFile>,
+    /// Volumes testbed created for the stack, outside compose's model.
+    volumes: Vec<String>,
     /// The name of the one-off container the tests run in.
     test_container: String,
     /// Whether something may be running that teardown has not yet removed.
@@ -65,6 +67,7 @@ impl<'a> Stack<'a> {
             profiles: Vec::new(),
             labels: None,
             overrides: Vec::new(),
+            volumes: Vec::new(),
             live: AtomicBool::new(false),
         }
     }
@@ -100,6 +103,12 @@ impl<'a> Stack<'a> {
     pub fn add_override(&mut self, yaml: &str) -> Result<()> {
         self.overrides.push(OverrideFile::write(yaml)?);
         Ok(())
+    }
+
+    /// Removes volume `name`, which carries the project's label, with the
+    /// stack: `compose down -v` knows only the volumes of the model.
+    pub fn adopt_volume(&mut self, name: &str) {
+        self.volumes.push(name.to_string());
     }
 
     /// From here on the stack may exist on the engine, and dropping it
@@ -243,7 +252,16 @@ impl<'a> Stack<'a> {
         // First, or `down` could not remove the network the tests are on.
         let test = self.remove_test_container();
         let down = self.down_command(stop_timeout).read().map(drop);
-        let down = test.and(down);
+        let volumes = match self.volumes.as_slice() {
+            [] => Ok(()),
+            volumes => self
+                .engine
+                .docker(["volume", "rm", "-f"])
+                .args(volumes.iter().cloned())
+                .read()
+                .map(drop),
+        };
+        let down = test.and(down).and(volumes);
         if down.is_ok() && !sweep && unsettled.is_none() {
             return down;
         }

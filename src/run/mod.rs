@@ -8,9 +8,12 @@ pub mod decide;
 mod phases;
 mod plan;
 mod profiles;
+mod seeded;
 pub mod session;
 pub mod shards;
 mod why;
+
+use std::cell::Cell;
 
 use anyhow::anyhow;
 
@@ -23,7 +26,7 @@ use crate::exit::{Exit, Failure};
 use crate::labels::RunLabels;
 use crate::reaper::{Reaper, Target};
 use crate::signals::Signals;
-use crate::topology::mounts::{self, Moved, Seen};
+use crate::topology::mounts;
 
 use decide::{decide, failed};
 use phases::Driver;
@@ -132,16 +135,23 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
         Target::Stack
     };
     let reaper = Reaper::start(engine.client(), &labels, &plan.facts, &target, events);
+    // What testbed creates beside compose carries the project's label too,
+    // so that every sweep finds it.
+    let mut created_labels = labels.docker_args();
+    created_labels.extend(["--label".to_string(), stack.label()]);
     let driver = Driver {
         config,
         plan: &plan,
         stack: &stack,
+        labels: &created_labels,
+        seeded: Cell::new(false),
         signals,
         events,
     };
     let outcome = driver.run_phases();
     driver.collect();
     driver.show_logs(&outcome);
+    driver.bring_back();
     let down = driver.teardown(&outcome);
     if let Some(reaper) = reaper {
         reaper.finish(events);
@@ -151,25 +161,17 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
     decide(outcome, down, kept)
 }
 
-/// Hands compose the bind mounts that the daemon finds elsewhere, at the
-/// path it finds them; says which, and warns of those it cannot see.
+/// Hands compose the bind mounts that the daemon finds elsewhere or in the
+/// run's volume, at the path it finds them, and says what happens to each.
+/// The volume is the stack's, to remove with it.
 fn repoint_mounts(stack: &mut Stack, plan: &Plan, events: &dyn Events) -> Result<(), Failure> {
-    for Moved { bind, seen } in &plan.moved {
-        let (service, source) = (&bind.service, bind.source.display());
-        events.emit(match seen {
-            Seen::At(at) => RunEvent::Detail(format!(
-                "{service} mounts {source}: the daemon finds it at {}",
-                at.display()
-            )),
-            Seen::Hidden(why) => RunEvent::Warning(format!(
-                "{service} mounts {source} at {}, but the daemon cannot see it: {why}; \
-                 {service} will find an empty directory there",
-                bind.target
-            )),
-            Seen::AsIs => continue,
-        });
+    for placed in &plan.mounts {
+        events.emit(RunEvent::Detail(placed.describe()));
     }
-    match mounts::override_yaml(&plan.moved) {
+    if let Some(seeding) = &plan.seeding {
+        stack.adopt_volume(&seeding.volume);
+    }
+    match mounts::override_yaml(&plan.mounts) {
         Some(yaml) => stack.add_override(&yaml).map_err(Failure::engine),
         None => Ok(()),
     }
@@ -247,6 +249,7 @@ fn diagnose(failure: &Failure, config: &Config) -> String {
         compose: config.compose.as_deref(),
         parent_container: config.parent_container.as_deref(),
         artifacts: config.artifacts.clone().unwrap_or(config.cwd.clone()),
+        project: config.cwd.clone(),
         env: &env,
     });
     for finding in &mut findings {

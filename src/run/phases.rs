@@ -2,6 +2,7 @@
 //! tests, collecting logs and artifacts, teardown. Each emits what happens;
 //! none prints.
 
+use std::cell::Cell;
 use std::io::Write;
 use std::time::{Instant, SystemTime};
 
@@ -36,6 +37,11 @@ pub struct Driver<'a> {
     pub config: &'a Config,
     pub plan: &'a Plan,
     pub stack: &'a Stack<'a>,
+    /// `--label` pairs for what testbed creates beside compose.
+    pub labels: &'a [String],
+    /// Whether the run's volume was filled, so that there is one to copy
+    /// back from.
+    pub seeded: Cell<bool>,
     pub signals: &'a Signals,
     pub events: &'a dyn Events,
 }
@@ -81,6 +87,7 @@ impl Driver<'_> {
                 self.end_as(PhaseName::Build, &prepared);
                 prepared?;
             }
+            self.seed()?;
             if config.policy.reuse {
                 return self.tests().map(Some);
             }

@@ -4,6 +4,8 @@
 //! artifacts travel; and the commands that follow from it, which `--dry-run`
 //! prints.
 
+use std::path::Path;
+
 use anyhow::anyhow;
 
 use crate::config::{Build, Config, Keep, describe_files};
@@ -17,9 +19,11 @@ use crate::images::BuiltImage;
 use crate::labels;
 use crate::reaper;
 use crate::topology::artifacts::{self, Artifacts, Facts, Whereabouts};
-use crate::topology::mounts::{self, Moved, Seen};
+use crate::topology::mounts::{self, Placed, Seen};
+use crate::topology::seed::{self, Seeding};
 
 use super::profiles::{self, InForce};
+use super::seeded::shown;
 
 /// What preflight learned.
 pub struct Plan {
@@ -39,9 +43,11 @@ pub struct Plan {
     pub artifacts: Option<Artifacts>,
     /// Where testbed runs, as far as the daemon is concerned.
     pub facts: Facts,
-    /// The bind mounts whose source the daemon finds elsewhere, or not at
-    /// all.
-    pub moved: Vec<Moved>,
+    /// The bind mounts of the project's own files, and where the daemon
+    /// finds each.
+    pub mounts: Vec<Placed>,
+    /// Those the daemon cannot see, copied into a volume of the run.
+    pub seeding: Option<Seeding>,
 }
 
 /// Where the images of the services a command creates come from.
@@ -164,12 +170,25 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
     let images = images(&created, &config.image_prefix);
     // The model has every service; only those the profiles enable run.
     let binds = mounts::binds(&resolved).map_err(Failure::engine)?;
-    let binds = binds.into_iter().filter(|b| enabled(&b.service)).collect();
+    let binds: Vec<_> = binds.into_iter().filter(|b| enabled(&b.service)).collect();
     let project = config.cwd.join(&config.files[0]);
     let project = project.parent().unwrap_or(&config.cwd);
-    let moved = mounts::moved(binds, project, &facts);
+    // The host's own paths are left alone; one that is not here may well
+    // be there, but say so.
+    for bind in binds.iter().filter(|b| !b.source.starts_with(project)) {
+        if bind.source.symlink_metadata().is_err() {
+            events.emit(RunEvent::Detail(format!(
+                "{} mounts {}, which is outside the project and not where testbed runs: it is left to the daemon's host",
+                bind.service,
+                bind.source.display()
+            )));
+        }
+    }
+    let mut mounts = mounts::place(binds, project, &facts, !config.dry_run);
+    let seeding = seeding(&docker, &config.project, &mut mounts)?;
     let plan = Plan {
-        moved,
+        mounts,
+        seeding,
         dependencies,
         services,
         model: resolved,
@@ -179,6 +198,25 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         facts,
     };
     Ok((engine, plan))
+}
+
+/// Plans the seeding of the mounts the daemon cannot see, in the volume
+/// of `project`, where the daemon keeps its volumes.
+fn seeding(
+    docker: &Docker,
+    project: &str,
+    mounts: &mut [Placed],
+) -> Result<Option<Seeding>, Failure> {
+    if !mounts.iter().any(|m| matches!(m.seen, Seen::Hidden(_))) {
+        return Ok(None);
+    }
+    let root = docker
+        .cmd(["info", "--format", "{{.DockerRootDir}}"])
+        .read()
+        .map_err(Failure::engine)?;
+    let volume = seed::volume_name(project);
+    let mountpoint = seed::mountpoint(Path::new(root.trim()), &volume);
+    Ok(seed::plan(mounts, &volume, &mountpoint))
 }
 
 /// Where the images of `created` come from; testbed's own names start with
@@ -457,19 +495,23 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
         "# {}",
         reaper::plan(stack.engine().client(), &plan.facts)
     ));
-    for Moved { bind, seen } in &plan.moved {
-        let source = bind.source.display();
-        steps.push(match seen {
-            Seen::At(at) => format!(
-                "# {} mounts {source} from {}, where the daemon finds it (-f <a generated file>)",
-                bind.service,
-                at.display()
-            ),
-            _ => format!(
-                "# {} mounts {source}, which the daemon cannot see",
-                bind.service
-            ),
-        });
+    for placed in &plan.mounts {
+        let changed = placed.seen.daemon_path().is_some();
+        let file = if changed {
+            " (-f <a generated file>)"
+        } else {
+            ""
+        };
+        steps.push(format!("# {}{file}", placed.describe()));
+    }
+    if let Some(seeding) = &plan.seeding {
+        steps.push(format!(
+            "# before anything starts: docker volume create {} (labelled as above), and copy {} \
+             into it with docker cp, through a container of {} that is created, never started",
+            seeding.volume,
+            shown(&seeding.roots),
+            seed::IMAGE
+        ));
     }
     steps.extend(image_steps(stack, plan, config));
     if !plan.dependencies.is_empty() {
@@ -497,6 +539,13 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
             artifacts::LOGS,
             artifacts.strategy.name(),
             artifacts.reason
+        ));
+    }
+    if let Some(seeding) = plan.seeding.as_ref().filter(|s| !s.back.is_empty()) {
+        steps.push(format!(
+            "# after the tests: copy {} back out of {} with docker cp",
+            shown(&seeding.back),
+            seeding.volume
         ));
     }
     let down = stack.down_command(config.stop_timeout);

@@ -15,6 +15,7 @@ mod images;
 mod job;
 mod labels;
 mod output;
+mod own_files;
 mod profiles;
 mod reaper;
 mod remote;

@@ -25,6 +25,9 @@ impl DockerConfig {
         if plugins.exists() {
             std::os::unix::fs::symlink(&plugins, dir.path().join("cli-plugins")).unwrap();
         }
+        // docker-py (compose v1) looks for contexts beside a config.json,
+        // and finds none without one.
+        std::fs::write(dir.path().join("config.json"), "{}\n").unwrap();
         DockerConfig { dir }
     }
 

@@ -22,7 +22,7 @@ fn testbed(dir: &Path, flavor: Flavor, args: &[&str]) -> Output {
 
 /// A directory holding a fixture's stack, with its files, as a project
 /// checkout.
-fn checkout_of(fixture: &str) -> tempfile::TempDir {
+pub fn checkout_of(fixture: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let from = Path::new(ROOT).join("fixtures").join(fixture);
     let copied = Command::new("cp")
@@ -40,7 +40,7 @@ fn checkout() -> tempfile::TempDir {
     checkout_of("basic")
 }
 
-fn recorded_project(dir: &Path) -> String {
+pub fn recorded_project(dir: &Path) -> String {
     let state = std::fs::read_to_string(dir.join(".testbed/state.json")).unwrap();
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     state["stacks"][0]["project"].as_str().unwrap().to_string()
