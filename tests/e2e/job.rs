@@ -107,6 +107,9 @@ enum Workspace {
     Volume,
     /// A directory in the container's own writable layer.
     Layer,
+    /// A directory of the host bind-mounted at /builds, as GitLab's builds
+    /// directory and local runners have it.
+    HostDir,
 }
 
 /// How to start a job container; `start` starts it.
@@ -162,6 +165,13 @@ impl JobContainer {
         self
     }
 
+    /// The workspace on a fresh directory of the host, bind-mounted at
+    /// /builds.
+    pub fn workspace_host_dir(mut self) -> JobContainer {
+        self.workspace = Workspace::HostDir;
+        self
+    }
+
     /// Copies the contents of `dir` (relative to the repository) into the
     /// workspace, as a checkout of that project: `fixtures/basic` puts its
     /// compose.yml at the workspace's top, where `testbed run` finds it.
@@ -208,6 +218,12 @@ impl JobContainer {
             ));
             format!("{name}-builds")
         });
+        let host_dir = (self.workspace == Workspace::HostDir).then(|| {
+            let dir = tempfile::tempdir().unwrap();
+            args.push("-v".into());
+            args.push(format!("{}:{BUILDS}", dir.path().display()));
+            dir
+        });
         if let Some(hostname) = &self.hostname {
             args.extend(["--hostname".into(), hostname.clone()]);
         }
@@ -234,6 +250,7 @@ impl JobContainer {
             id: String::new(),
             name,
             volume,
+            _host_dir: host_dir,
             flavor: self.flavor,
         };
         assert!(
@@ -261,6 +278,8 @@ pub struct Job {
     id: String,
     name: String,
     volume: Option<String>,
+    /// The host's directory at /builds, removed after the container.
+    _host_dir: Option<tempfile::TempDir>,
     flavor: Flavor,
 }
 

@@ -1,8 +1,8 @@
 //! The stack's own files (fixtures/own-files: a read-only config file, a
 //! read-only data directory, a read-write output directory that the api and
 //! the tests share, and a secret from a file) in every topology: on the
-//! host, in a job container with the workspace on a volume (repointed) or
-//! on its own layer (seeded), over ssh and through a Docker context
+//! host, in a job container with the workspace on a volume or a directory
+//! of the host (repointed) or on its own layer (seeded), over ssh and through a Docker context
 //! (seeded). The tests pass only if every file arrived; what they and the
 //! api wrote must come back into the project's `out/`.
 
@@ -99,6 +99,11 @@ per_flavor_cases!(own_files_reach_the_stack_from_a_job, gate = crate::job::job_r
     own_files_in_a_job_volume_are_repointed: (
         JobContainer::workspace_volume,
         "own-volume",
+        "repointed",
+    );
+    own_files_in_a_job_host_dir_are_repointed: (
+        JobContainer::workspace_host_dir,
+        "own-hostdir",
         "repointed",
     );
     own_files_on_the_job_layer_are_seeded: (
