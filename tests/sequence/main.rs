@@ -848,19 +848,16 @@ fn without_services_every_other_service_is_started() {
         run.only_compose("up").compose_args(),
         ["--no-start", "cache", "db"]
     );
-    // Neither depends on the other: one `docker start` starts both, and
+    // Neither depends on the other: each gets its own `docker start`, and
     // both are waited for.
-    let starts: Vec<String> = run
-        .calls_where(|c| c.is_docker("start"))
-        .iter()
-        .map(|c| c.line())
-        .collect();
-    assert_eq!(
-        starts,
-        ["start fakeid-cache fakeid-db"],
-        "{}",
-        run.describe()
-    );
+    for service in ["cache", "db"] {
+        assert_eq!(
+            run.calls_where(|c| is_start(c, service)).len(),
+            1,
+            "{}",
+            run.describe()
+        );
+    }
     assert!(
         run.calls
             .iter()
@@ -868,6 +865,24 @@ fn without_services_every_other_service_is_started() {
         "{}",
         run.describe()
     );
+}
+
+#[test]
+fn many_independent_services_share_four_docker_starts() {
+    let services = ["s1", "s2", "s3", "s4", "s5", "s6"];
+    let run = Fake::new()
+        .env("FAKE_SERVICES", &format!("{} tests", services.join(" ")))
+        .run();
+    run.assert_code(0);
+    let starts = run.calls_where(|c| c.is_docker("start"));
+    assert_eq!(starts.len(), 4, "{}", run.describe());
+    // Each service is started once, by one of them.
+    for service in services {
+        let id = format!("fakeid-{service}");
+        let by = starts.iter().filter(|c| c.argv.contains(&id)).count();
+        assert_eq!(by, 1, "{service}\n{}", run.describe());
+    }
+    run.assert_nothing_left();
 }
 
 const WITH_BLOCK: &str = "\
