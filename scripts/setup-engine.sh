@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes this machine ready to run testbed's end-to-end tests: a running Docker
 # engine, busybox-static, Debian's docker-compose (v1), the `docker compose`
-# (v2) CLI plugin, make and a C toolchain for the test suite, and the local
-# image testbed-busybox:latest. Idempotent: on a ready machine it changes
+# (v2) CLI plugin, make and a C toolchain for the test suite, openssh-server
+# and python3-paramiko for the ssh tests, and the local image
+# testbed-busybox:latest. Idempotent: on a ready machine it changes
 # nothing and takes a second or two.
 set -euo pipefail
 
@@ -128,7 +129,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 step "make, cc and libc6-dev are installed"
 
-# 6. The local images the fixtures use.
+# 6. What the tests of a daemon over ssh need (tests/e2e/ssh.rs): an sshd
+# they start on a port of their own, and paramiko, through which compose v1
+# reaches an ssh:// daemon (docker-py imports it even for its ssh client).
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+/usr/bin/python3 -c 'import paramiko' 2>/dev/null || missing+=(python3-paramiko)
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+fi
+step "openssh-server and python3-paramiko are installed"
+
+# 7. The local images the fixtures use.
 step "building images"
 bash "$here/build-images.sh" || die "scripts/build-images.sh failed"
 step "ready"

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use console::style;
 
+use crate::engine::endpoint::Via;
 use crate::engine::{Docker, Engine};
 use crate::exit::Exit;
 use crate::topology::artifacts::{self, ArtifactsMode, Facts, Whereabouts};
@@ -93,9 +94,8 @@ pub struct Inputs<'a> {
 pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
     let env = inputs.env;
     let mut findings = Vec::new();
-    let docker = match Docker::find(false) {
+    let docker = match Docker::find_in(false, env) {
         Ok(docker) => {
-            let docker = docker.with_host(env("DOCKER_HOST"));
             let version = docker
                 .cmd(["--version"])
                 .read()
@@ -118,9 +118,10 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
         }
     };
     let daemon_ok = docker.as_ref().is_some_and(|docker| {
-        let target = match docker.host() {
-            Some(host) => format!("DOCKER_HOST={host}"),
-            None => "the local socket".into(),
+        let endpoint = docker.endpoint();
+        let target = match endpoint.via {
+            Via::Default => format!("the local socket, {}", endpoint.host),
+            Via::DockerHost | Via::Context(_) => endpoint.to_string(),
         };
         match docker.ping() {
             Ok(version) => {
@@ -205,7 +206,7 @@ fn compose(choice: Option<&str>) -> Finding {
 }
 
 fn container_and_artifacts(docker: &Docker, inputs: &Inputs) -> Vec<Finding> {
-    let remote_host = docker.remote().map(str::to_string);
+    let remote = docker.remote();
     let whereabouts = artifacts::detect(docker, inputs.parent_container);
     let container = match &whereabouts {
         Whereabouts::Host => Finding::note("container", "not in a container"),
@@ -220,7 +221,7 @@ fn container_and_artifacts(docker: &Docker, inputs: &Inputs) -> Vec<Finding> {
         }
     };
     let facts = Facts {
-        remote_host,
+        remote,
         root: artifacts::running_as_root(),
         whereabouts,
     };

@@ -169,11 +169,11 @@ pub fn plan(docker: &Docker, facts: &Facts) -> String {
 
 /// Picks where the reaper runs, and says why.
 fn choose(facts: &Facts, docker_host: Option<&str>) -> (Kind, String) {
-    if let Some(host) = &facts.remote_host {
+    if let Some(remote) = &facts.remote {
         return (
             Kind::Process,
             format!(
-                "DOCKER_HOST={host} is not a local socket; the stack lives and dies with that \
+                "{remote} is not a local socket; the stack lives and dies with that \
                  daemon, such as a Docker-in-Docker service, and the reaper covers testbed \
                  being killed while it lives"
             ),
@@ -330,7 +330,7 @@ mod tests {
 
     fn in_container(mounts: Vec<Mount>) -> Facts {
         Facts {
-            remote_host: None,
+            remote: None,
             root: true,
             whereabouts: Whereabouts::Container {
                 id: ID.into(),
@@ -391,13 +391,13 @@ mod tests {
     #[test]
     fn on_the_host_and_under_dind_a_process_watches() {
         let host = Facts {
-            remote_host: None,
+            remote: None,
             root: false,
             whereabouts: Whereabouts::Host,
         };
         assert_eq!(choose(&host, None).0, Kind::Process);
         let dind = Facts {
-            remote_host: Some("tcp://docker:2375".into()),
+            remote: Some("DOCKER_HOST=tcp://docker:2375".into()),
             root: true,
             whereabouts: Whereabouts::Host,
         };
@@ -405,7 +405,7 @@ mod tests {
         assert_eq!(kind, Kind::Process);
         assert!(why.contains("dies with that daemon"), "{why}");
         let elsewhere = Facts {
-            remote_host: None,
+            remote: None,
             root: true,
             whereabouts: Whereabouts::Elsewhere("container x from HOSTNAME".into()),
         };

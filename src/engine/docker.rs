@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow};
 
 use crate::engine::cmd::Cmd;
+use crate::engine::endpoint::{self, Endpoint, Via};
 use crate::engine::model::{self, Container};
 use crate::exit::{Exit, Failure};
 
@@ -13,41 +14,61 @@ use crate::exit::{Exit, Failure};
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 
 const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+/// Makes compose v1 reach an `ssh://` daemon through paramiko.
+const PARAMIKO: &str = "COMPOSE_PARAMIKO_SSH";
 
 /// The docker client alone: what the reaper, `gc` and `ls` need.
 #[derive(Debug, Clone)]
 pub struct Docker {
     program: PathBuf,
     echo: bool,
-    /// `DOCKER_HOST`, read once, when set.
-    host: Option<String>,
+    /// The daemon, read once.
+    endpoint: Endpoint,
 }
 
 impl Docker {
-    /// The `docker` on PATH, and the daemon `DOCKER_HOST` names; `echo`
-    /// prints each command before it runs (`-v`).
+    /// The `docker` on PATH, and the daemon it talks to; `echo` prints each
+    /// command before it runs (`-v`).
     pub fn find(echo: bool) -> Result<Docker, Failure> {
-        Ok(Docker {
+        Docker::find_in(echo, &|name| std::env::var(name).ok())
+    }
+
+    /// `find`, with `DOCKER_HOST` looked up by `env`. Unless it is set, the
+    /// CLI says which context is active and where it points.
+    pub fn find_in(echo: bool, env: &dyn Fn(&str) -> Option<String>) -> Result<Docker, Failure> {
+        let mut docker = Docker {
             program: find_docker()?,
             echo,
-            host: std::env::var("DOCKER_HOST").ok(),
-        })
+            endpoint: Endpoint::resolve(None, None),
+        };
+        let docker_host = env("DOCKER_HOST").filter(|host| !host.is_empty());
+        // Without a context named, the CLI uses the default one: there is
+        // nothing to ask, and each `docker` process costs.
+        let inspected = match (&docker_host, endpoint::named_context(env)) {
+            (None, Some(_)) => docker
+                .cmd(["context", "inspect", "--format", endpoint::INSPECT_FORMAT])
+                .read()
+                .ok(),
+            _ => None,
+        };
+        docker.endpoint = Endpoint::resolve(docker_host.as_deref(), inspected.as_deref());
+        Ok(docker)
     }
 
-    /// The same client, talking to the daemon at `host` (`DOCKER_HOST`).
-    pub fn with_host(self, host: Option<String>) -> Docker {
-        Docker { host, ..self }
+    /// The daemon it talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
-    /// `DOCKER_HOST`, when set.
+    /// The daemon's address when `DOCKER_HOST` or a context chose it.
     pub fn host(&self) -> Option<&str> {
-        self.host.as_deref().filter(|host| !host.is_empty())
+        self.endpoint.chosen_host()
     }
 
-    /// `DOCKER_HOST` when it names a daemon over the network rather than a
-    /// local socket: such a daemon cannot see our filesystem.
-    pub fn remote(&self) -> Option<&str> {
-        self.host().filter(|host| !host.starts_with("unix://"))
+    /// The endpoint, described, when the daemon is reached over the network
+    /// rather than a local socket: such a daemon cannot see our filesystem.
+    pub fn remote(&self) -> Option<String> {
+        self.endpoint.remote()
     }
 
     /// A `docker …` command.
@@ -79,18 +100,21 @@ impl Docker {
         if output.status.success() {
             return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
         }
-        let target = match self.host() {
-            Some(host) => format!("DOCKER_HOST={host}"),
-            None => match std::env::var("DOCKER_CONTEXT") {
-                Ok(context) if !context.is_empty() => format!("docker context `{context}`"),
-                _ => format!("unix://{DEFAULT_SOCKET}"),
-            },
-        };
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        let hint = daemon_hint(self.host(), Path::new(DEFAULT_SOCKET).exists(), &stderr);
+        let hint = match &self.endpoint.via {
+            Via::Context(name) => format!(
+                "check the context with `docker context inspect {name}`, or go back to the local socket with `docker context use default`"
+            ),
+            Via::DockerHost | Via::Default => {
+                daemon_hint(self.host(), Path::new(DEFAULT_SOCKET).exists(), &stderr)
+            }
+        };
         let error = cmd
             .check(&output)
-            .context(format!("the Docker daemon at {target} does not answer"))
+            .context(format!(
+                "the Docker daemon at {} does not answer",
+                self.endpoint
+            ))
             .unwrap_err();
         Err(Failure::engine(error).with_hint(hint).of_environment())
     }
@@ -166,6 +190,8 @@ pub struct Engine {
     docker: Docker,
     compose_program: PathBuf,
     compose_prefix: Vec<String>,
+    /// Variables every compose command gets.
+    compose_env: Vec<(String, String)>,
     /// How compose is invoked, e.g. `docker compose`, for messages.
     pub compose_name: String,
     pub flavor: ComposeFlavor,
@@ -262,11 +288,13 @@ impl Engine {
                 docker: docker.clone(),
                 compose_program: found.program,
                 compose_prefix: found.prefix,
+                compose_env: Vec::new(),
                 compose_name: found.shown_as.unwrap_or_else(|| words.join(" ")),
                 flavor: found.flavor.unwrap_or(ComposeFlavor::V2),
                 compose_version: None,
             };
             if found.flavor.is_some() && !version {
+                engine.fit_to_endpoint();
                 let value = first(&engine);
                 return Ok((engine, value));
             }
@@ -281,6 +309,7 @@ impl Engine {
             if let Some(probed) = probed {
                 engine.flavor = ComposeFlavor::of_version(&probed);
                 engine.compose_version = Some(probed);
+                engine.fit_to_endpoint();
                 return Ok((engine, value));
             }
         }
@@ -298,6 +327,28 @@ impl Engine {
         Err(Failure::new(Exit::NotFound, error)
             .with_hint(hint)
             .of_environment())
+    }
+
+    /// What compose v1 must be told of the daemon's endpoint that v2 finds
+    /// itself.
+    fn fit_to_endpoint(&mut self) {
+        if !self.is_v1() {
+            return;
+        }
+        // v1 reads `currentContext`, but not DOCKER_CONTEXT: it is told the
+        // context the CLI resolved.
+        if let Some(context) = self.docker.endpoint.context() {
+            self.compose_prefix
+                .extend(["--context".into(), context.into()]);
+        }
+        // v1's own ssh client (`ssh … docker system dial-stdio`, its default
+        // since 1.28) loses requests made at once: "Remote end closed
+        // connection without response" (compose #8221). Its paramiko
+        // client does not.
+        let ssh = self.docker.endpoint.host.starts_with("ssh://");
+        if ssh && std::env::var_os(PARAMIKO).is_none() {
+            self.compose_env.push((PARAMIKO.into(), "1".into()));
+        }
     }
 
     /// `compose version --short`, e.g. `2.40.3`, if the command works.
@@ -351,9 +402,11 @@ impl Engine {
 
     /// A compose command without project arguments; see `Stack::compose`.
     pub fn compose(&self) -> Cmd {
-        Cmd::new(&self.compose_program)
-            .shown_as(self.compose_name.clone())
-            .args(self.compose_prefix.clone())
+        let mut cmd = Cmd::new(&self.compose_program).shown_as(self.compose_name.clone());
+        for (name, value) in &self.compose_env {
+            cmd = cmd.env(name.as_str(), value.as_str());
+        }
+        cmd.args(self.compose_prefix.clone())
             .echo(self.echoes())
             .creates()
     }
@@ -444,19 +497,6 @@ pub fn daemon_hint(docker_host: Option<&str>, socket_exists: bool, stderr: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_unix_socket_is_local() {
-        let at = |host: Option<&str>| Docker {
-            program: "docker".into(),
-            echo: false,
-            host: host.map(str::to_string),
-        };
-        assert_eq!(at(Some("unix:///run/user/1000/docker.sock")).remote(), None);
-        assert_eq!(at(Some("")).remote(), None);
-        assert_eq!(at(None).remote(), None);
-        assert_eq!(at(Some("ssh://ci@build")).remote(), Some("ssh://ci@build"));
-    }
 
     #[test]
     fn the_plugin_is_the_first_executable_one_in_dockers_order() {

@@ -6,6 +6,7 @@
 mod children;
 pub mod cmd;
 mod docker;
+pub mod endpoint;
 pub mod model;
 pub mod stack;
 pub mod startup;

@@ -227,15 +227,15 @@ fn describe_profiles(in_force: &InForce, services: &[Service]) -> String {
 /// on. A daemon over the network cannot know our container, so it is not
 /// asked.
 fn facts(docker: &Docker, config: &Config) -> Facts {
-    let remote_host = docker.remote().map(str::to_string);
+    let remote = docker.remote();
     let root = artifacts::running_as_root();
-    let whereabouts = if remote_host.is_none() {
+    let whereabouts = if remote.is_none() {
         artifacts::detect(docker, config.parent_container.as_deref())
     } else {
         Whereabouts::Host
     };
     Facts {
-        remote_host,
+        remote,
         root,
         whereabouts,
     }

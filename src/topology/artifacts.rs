@@ -127,8 +127,9 @@ pub fn holding<'a>(path: &Path, mounts: &'a [Mount]) -> Option<&'a Mount> {
 /// What `choose` decides from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Facts {
-    /// `DOCKER_HOST`, when it names a daemon reached over the network.
-    pub remote_host: Option<String>,
+    /// The daemon's endpoint, described (`DOCKER_HOST=…`, a context), when
+    /// it is reached over the network.
+    pub remote: Option<String>,
     /// Whether testbed runs as root, so that files the tests write as root
     /// through a shared mount belong to the invoking user.
     pub root: bool,
@@ -204,10 +205,10 @@ pub fn choose(mode: ArtifactsMode, dir: &Path, facts: &Facts) -> Result<Artifact
 
 fn auto(dir: &Path, facts: &Facts) -> (Strategy, String) {
     let shown = dir.display();
-    if let Some(host) = &facts.remote_host {
+    if let Some(remote) = &facts.remote {
         return (
             Strategy::Copy,
-            format!("DOCKER_HOST={host} is not a local socket, so the daemon cannot see {shown}"),
+            format!("{remote} is not a local socket, so the daemon cannot see {shown}"),
         );
     }
     if !facts.root {
@@ -252,9 +253,9 @@ fn auto(dir: &Path, facts: &Facts) -> (Strategy, String) {
 /// The mount of our container that holds `dir`, shared with the tests.
 fn share(dir: &Path, facts: &Facts) -> Result<Strategy, String> {
     let shown = dir.display();
-    if let Some(host) = &facts.remote_host {
+    if let Some(remote) = &facts.remote {
         return Err(format!(
-            "DOCKER_HOST={host} is not a local socket, so the daemon cannot see {shown}"
+            "{remote} is not a local socket, so the daemon cannot see {shown}"
         ));
     }
     let (id, mounts) = match &facts.whereabouts {
@@ -602,7 +603,7 @@ mod tests {
 
     fn in_job(mounts: Vec<Mount>) -> Facts {
         Facts {
-            remote_host: None,
+            remote: None,
             root: true,
             whereabouts: Whereabouts::Container {
                 id: JOB.into(),
@@ -619,7 +620,7 @@ mod tests {
     #[test]
     fn on_the_host_as_root_the_directory_is_bind_mounted() {
         let facts = Facts {
-            remote_host: None,
+            remote: None,
             root: true,
             whereabouts: Whereabouts::Host,
         };
@@ -647,7 +648,7 @@ mod tests {
     #[test]
     fn a_remote_daemon_means_copy() {
         let facts = Facts {
-            remote_host: Some("tcp://docker:2375".into()),
+            remote: Some("DOCKER_HOST=tcp://docker:2375".into()),
             root: true,
             whereabouts: Whereabouts::Host,
         };
@@ -740,7 +741,7 @@ mod tests {
     #[test]
     fn volumes_from_where_it_cannot_work_is_a_usage_error() {
         let facts = Facts {
-            remote_host: None,
+            remote: None,
             root: true,
             whereabouts: Whereabouts::Host,
         };

@@ -110,9 +110,9 @@ pub fn binds(model: &str) -> Result<Vec<Bind>> {
 
 /// Where the daemon finds `path`, from where testbed runs.
 pub fn seen(path: &Path, facts: &Facts) -> Seen {
-    if let Some(host) = &facts.remote_host {
+    if let Some(remote) = &facts.remote {
         return Seen::Hidden(format!(
-            "DOCKER_HOST={host} is not a local socket, so the daemon cannot see testbed's files"
+            "{remote} is not a local socket, so the daemon cannot see testbed's files"
         ));
     }
     let mounts = match &facts.whereabouts {
@@ -202,7 +202,7 @@ mod tests {
 
     fn in_job(mounts: Vec<Mount>) -> Facts {
         Facts {
-            remote_host: None,
+            remote: None,
             root: true,
             whereabouts: Whereabouts::Container {
                 id: "0123456789ab".into(),
@@ -260,13 +260,13 @@ mod tests {
     #[test]
     fn on_the_host_nothing_moves_and_a_remote_daemon_sees_nothing() {
         let host = Facts {
-            remote_host: None,
+            remote: None,
             root: true,
             whereabouts: Whereabouts::Host,
         };
         assert_eq!(seen(Path::new("/home/me/p/www"), &host), Seen::AsIs);
         let remote = Facts {
-            remote_host: Some("tcp://docker:2375".into()),
+            remote: Some("DOCKER_HOST=tcp://docker:2375".into()),
             ..host
         };
         assert!(

@@ -1,6 +1,9 @@
 //! The real Docker engine, as the tests see it: the gate every engine test
 //! passes first, `docker <args>`, and what a project left behind on it.
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -58,9 +61,16 @@ fn prepare() -> Result<(), String> {
 
 /// `docker <args>`, which must succeed; returns its stdout.
 pub fn docker(args: &[&str]) -> String {
+    docker_with(args, &[])
+}
+
+/// `docker <args>` with the variables `env` set, which must succeed;
+/// returns its stdout.
+pub fn docker_with(args: &[&str], env: &[(&str, &str)]) -> String {
     require();
     let out = Command::new("docker")
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .expect("cannot start docker");
@@ -222,4 +232,38 @@ fn remove(left: &[(&str, String)]) {
             .stdin(Stdio::null())
             .output();
     }
+}
+
+/// Forwards TCP connections on a loopback port to the engine's socket, so
+/// that testbed talks to a daemon through `DOCKER_HOST=tcp://…`, as a job
+/// does with a Docker-in-Docker service.
+pub fn tcp_daemon() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(engine) = UnixStream::connect("/var/run/docker.sock") else {
+                continue;
+            };
+            pipe(client, engine);
+        }
+    });
+    format!("tcp://{address}")
+}
+
+fn pipe(client: TcpStream, engine: UnixStream) {
+    let (mut client_in, mut engine_in) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
+    let (mut client_out, mut engine_out) = (client, engine);
+    std::thread::spawn(move || {
+        copy(&mut client_in, &mut engine_out);
+        let _ = engine_out.shutdown(Shutdown::Write);
+    });
+    std::thread::spawn(move || {
+        copy(&mut engine_in, &mut client_out);
+        let _ = client_out.shutdown(Shutdown::Write);
+    });
+}
+
+fn copy(from: &mut impl Read, to: &mut impl Write) {
+    let _ = std::io::copy(from, to);
 }

@@ -1,16 +1,16 @@
 //! Artifacts and logs on the host: bind-mounted, copied out, copied through a
 //! daemon reached over TCP, after a failure and after an interruption.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use crate::common::engine::assert_clean;
+use crate::common::engine::{assert_clean, tcp_daemon};
 use crate::common::{Flavor, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
 
 /// The JUnit file the fixture's tests write to reports/junit.xml.
 pub const JUNIT: &str = "<testsuite name=\"api\" tests=\"1\"><testcase name=\"answers\" classname=\"api\"/></testsuite>\n";
+
+/// A test command that leaves a file in the artifacts and fails with 3.
+pub const PARTIAL_THEN_FAIL: &str = "echo partial > $ARTIFACTS_DIR/partial.txt; exit 3";
 
 /// The fixture's tests write reports/junit.xml and result.txt, and its
 /// dependency logs a line on stdout and one on stderr.
@@ -35,7 +35,7 @@ fn has_timestamped_line(log: &str, text: &str) -> bool {
     })
 }
 
-fn assert_logs_saved(dir: &Path, out: &impl std::fmt::Display) {
+pub fn assert_logs_saved(dir: &Path, out: &impl std::fmt::Display) {
     let dep = read(dir, "logs/dep.log");
     assert!(has_timestamped_line(&dep, "dep says hello"), "{dep}\n{out}");
     assert!(has_timestamped_line(&dep, "dep warns"), "{dep}\n{out}");
@@ -69,11 +69,7 @@ per_flavor!(passing_run_brings_back_artifacts_and_logs);
 fn failing_run_still_brings_back_artifacts_and_logs(flavor: Flavor) {
     let tmp = tempfile::tempdir().unwrap();
     let out = run(flavor, "art-fail", tmp.path())
-        .command([
-            "sh",
-            "-c",
-            "echo partial > $ARTIFACTS_DIR/partial.txt; exit 3",
-        ])
+        .command(["sh", "-c", PARTIAL_THEN_FAIL])
         .output();
     assert_eq!(out.code, Some(3), "{out}");
     assert_eq!(read(tmp.path(), "partial.txt"), "partial\n");
@@ -115,40 +111,6 @@ fn copy_mode_merges_files_and_skips_links(flavor: Flavor) {
     assert_clean(&out.project);
 }
 per_flavor!(copy_mode_merges_files_and_skips_links);
-
-/// Forwards TCP connections on a loopback port to the engine's socket, so
-/// that testbed talks to a daemon through `DOCKER_HOST=tcp://…`, as a job
-/// does with a Docker-in-Docker service.
-fn tcp_daemon() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(engine) = UnixStream::connect("/var/run/docker.sock") else {
-                continue;
-            };
-            pipe(client, engine);
-        }
-    });
-    format!("tcp://{address}")
-}
-
-fn pipe(client: TcpStream, engine: UnixStream) {
-    let (mut client_in, mut engine_in) = (client.try_clone().unwrap(), engine.try_clone().unwrap());
-    let (mut client_out, mut engine_out) = (client, engine);
-    std::thread::spawn(move || {
-        copy(&mut client_in, &mut engine_out);
-        let _ = engine_out.shutdown(Shutdown::Write);
-    });
-    std::thread::spawn(move || {
-        copy(&mut engine_in, &mut client_out);
-        let _ = client_out.shutdown(Shutdown::Write);
-    });
-}
-
-fn copy(from: &mut impl Read, to: &mut impl Write) {
-    let _ = std::io::copy(from, to);
-}
 
 fn a_daemon_over_tcp_gets_the_files_copied(flavor: Flavor) {
     let tmp = tempfile::tempdir().unwrap();

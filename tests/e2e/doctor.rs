@@ -25,7 +25,7 @@ fn doctor_on_a_working_machine_exits_0() {
     assert!(out.stdout_line("✓ docker: ").contains("Docker version"));
     assert!(
         out.stdout_line("✓ daemon: engine ")
-            .ends_with("reached through the local socket")
+            .ends_with("reached through the local socket, unix:///var/run/docker.sock")
     );
     let compose = out.stdout_line("✓ compose: ");
     assert!(compose.contains("docker compose 2.") && compose.contains("will be used"));

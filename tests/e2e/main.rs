@@ -17,8 +17,10 @@ mod labels;
 mod output;
 mod profiles;
 mod reaper;
+mod remote;
 mod session;
 mod shards;
+mod ssh;
 mod startup;
 mod why;
 

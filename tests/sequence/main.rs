@@ -273,8 +273,23 @@ fn compose_argv_with(run: &Recorded, profiles: &[&str], rest: &[&str]) -> Vec<St
     argv
 }
 
-/// The daemon check and `compose config`, which run at once. The plugin
-/// is v2: nothing asks its version.
+/// `docker context inspect`, which says where the daemon is when a
+/// context is named.
+fn is_context_inspect(call: &Call) -> bool {
+    is(
+        call,
+        &[
+            "context",
+            "inspect",
+            "--format",
+            "{{.Name}} {{.Endpoints.docker.Host}}",
+        ],
+    )
+}
+
+/// The daemon check and `compose config`, which run at once. No context is
+/// named, so nothing asks where the daemon is; the plugin is v2, so nothing
+/// asks its version.
 fn assert_preflight(seq: &mut Sequence, run: &Recorded) {
     let config = compose_argv(run, &["config"]);
     seq.any_order(
@@ -597,8 +612,10 @@ fn keep_leaves_the_stack_and_prints_how_to_remove_it() {
 fn dry_run_plan(run: &Recorded) -> Vec<String> {
     run.assert_code(0);
     for call in &run.calls {
-        let read_only =
-            call.is_compose("version") || call.is_compose("config") || call.is_docker("version");
+        let read_only = call.is_compose("version")
+            || call.is_compose("config")
+            || call.is_docker("version")
+            || is_context_inspect(call);
         assert!(
             read_only,
             "`docker {}` during --dry-run\n{}",
@@ -777,7 +794,7 @@ fn a_missing_compose_plugin_is_not_found() {
         for call in &run.calls {
             let read_only = call.is_compose("version")
                 || call.is_compose("config")
-                || ["version", "--version", "inspect", "ps"]
+                || ["version", "--version", "inspect", "ps", "context"]
                     .iter()
                     .any(|&word| call.is_docker(word));
             assert!(
