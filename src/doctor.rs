@@ -167,9 +167,10 @@ fn compose(choice: Option<&str>) -> Finding {
     ]
     .into_iter()
     .map(|(name, kind)| {
-        let version = Engine::detect(Some(name), false)
+        let version = Engine::detect(Some(name), false, true)
             .ok()
-            .map(|e| format!("{} {kind}", e.compose_version));
+            .and_then(|e| e.compose_version)
+            .map(|version| format!("{version} {kind}"));
         (name.to_string(), version)
     })
     .collect();
@@ -177,7 +178,7 @@ fn compose(choice: Option<&str>) -> Finding {
         .iter()
         .filter_map(|(name, version)| Some(format!("{name} {}", version.as_ref()?)))
         .collect();
-    match Engine::detect(choice, false) {
+    match Engine::detect(choice, false, true) {
         Ok(engine) => {
             let others: Vec<&String> = found
                 .iter()
@@ -196,10 +197,7 @@ fn compose(choice: Option<&str>) -> Finding {
             };
             Finding::good(
                 "compose",
-                format!(
-                    "{} {} will be used{also}",
-                    engine.compose_name, engine.compose_version
-                ),
+                format!("{} will be used{also}", engine.describe_compose()),
             )
         }
         Err(failure) => Finding::bad(

@@ -7,8 +7,32 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 pub use crate::engine::startup::ServiceStatus;
+use crate::engine::{ComposeFlavor, Engine};
 use crate::exit::{Exit, Failure};
 use crate::ports::Port;
+
+/// The compose command a run drives, as its reports name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeUsed {
+    /// How it is invoked, e.g. `docker compose`.
+    pub name: String,
+    pub flavor: ComposeFlavor,
+    /// When compose was asked for it.
+    pub version: Option<String>,
+    /// For `-v`: the name with the version, or with the flavor and path.
+    pub described: String,
+}
+
+impl ComposeUsed {
+    pub fn of(engine: &Engine) -> ComposeUsed {
+        ComposeUsed {
+            name: engine.compose_name.clone(),
+            flavor: engine.flavor,
+            version: engine.compose_version.clone(),
+            described: engine.describe_compose(),
+        }
+    }
+}
 
 /// Whatever takes a run's events.
 pub trait Events: Sync {
@@ -225,11 +249,8 @@ pub enum RunEvent<'a> {
     Started {
         project: &'a str,
     },
-    /// The compose command the run drives, and its version.
-    Compose {
-        name: &'a str,
-        version: &'a str,
-    },
+    /// The compose command the run drives.
+    Compose(ComposeUsed),
     /// Where the artifacts and logs go, and how they get there.
     ArtifactsPlanned {
         dir: &'a Path,

@@ -152,7 +152,9 @@ impl Cmd {
         self
     }
 
-    /// The name the command is shown under, instead of its file name.
+    /// The name the command is shown under, instead of its file name: a
+    /// program, or words that run the same program, as `docker compose`
+    /// runs the compose plugin.
     pub fn shown_as(mut self, name: impl Into<String>) -> Cmd {
         self.name = name.into();
         self
@@ -501,7 +503,11 @@ impl fmt::Display for Cmd {
             let value = if is_secret_name(name) { "***" } else { value };
             words.push(format!("{name}={}", shell_words::quote(value)));
         }
-        words.push(shell_words::quote(&self.name).into_owned());
+        // A name of several words is a command with its first arguments,
+        // such as `docker compose`.
+        for word in self.name.split(' ') {
+            words.push(shell_words::quote(word).into_owned());
+        }
         for arg in &self.args {
             words.push(shell_words::quote(&mask_assignment(arg)).into_owned());
         }

@@ -42,12 +42,14 @@ impl Docker {
             endpoint: Endpoint::resolve(None, None),
         };
         let docker_host = env("DOCKER_HOST").filter(|host| !host.is_empty());
-        let inspected = match &docker_host {
-            Some(_) => None,
-            None => docker
+        // Without a context named, the CLI uses the default one: there is
+        // nothing to ask, and each `docker` process costs.
+        let inspected = match (&docker_host, endpoint::named_context(env)) {
+            (None, Some(_)) => docker
                 .cmd(["context", "inspect", "--format", endpoint::INSPECT_FORMAT])
                 .read()
                 .ok(),
+            _ => None,
         };
         docker.endpoint = Endpoint::resolve(docker_host.as_deref(), inspected.as_deref());
         Ok(docker)
@@ -192,25 +194,76 @@ pub struct Engine {
     compose_env: Vec<(String, String)>,
     /// How compose is invoked, e.g. `docker compose`, for messages.
     pub compose_name: String,
-    /// Its version, e.g. `2.40.3` or `1.29.2`.
-    pub compose_version: String,
+    pub flavor: ComposeFlavor,
+    /// Its version, e.g. `2.40.3` or `1.29.2`, when it was asked for: only
+    /// a compose whose flavor its file does not tell is asked unbidden.
+    pub compose_version: Option<String>,
+}
+
+/// A compose command found on this machine, before it was run.
+struct Found {
+    program: PathBuf,
+    prefix: Vec<String>,
+    /// The name its commands are shown under.
+    shown_as: Option<String>,
+    /// Its flavor, when the file tells it.
+    flavor: Option<ComposeFlavor>,
+}
+
+impl Found {
+    /// Where `words` (e.g. `docker compose`) leads. The `docker compose`
+    /// plugin is run as its own binary, from where the docker CLI would
+    /// find it: through `docker` each call would cost two more Go
+    /// processes (the CLI, and the plugin asked for its metadata), and it
+    /// runs the same program with the same arguments.
+    fn resolve(docker: &Docker, words: &[String]) -> Option<Found> {
+        if words == ["docker", "compose"] {
+            if let Some(plugin) = compose_plugin(&plugin_dirs()) {
+                return Some(Found {
+                    program: plugin,
+                    prefix: Vec::new(),
+                    shown_as: Some("docker compose".into()),
+                    flavor: Some(ComposeFlavor::V2),
+                });
+            }
+        }
+        let program = if words[0] == "docker" {
+            docker.program.clone()
+        } else {
+            which::which(&words[0]).ok()?
+        };
+        let flavor = (words.len() == 1)
+            .then(|| flavor_of_file(&program))
+            .flatten();
+        Some(Found {
+            program,
+            prefix: words[1..].to_vec(),
+            shown_as: None,
+            flavor,
+        })
+    }
 }
 
 impl Engine {
     /// Resolves `docker` with `which`, then the compose flavor: `choice`
     /// (`--compose`/`TESTBED_COMPOSE`) if given, else the `docker compose`
-    /// plugin, else a standalone `docker-compose`.
-    pub fn detect(choice: Option<&str>, echo: bool) -> Result<Engine, Failure> {
-        Engine::detect_while(Docker::find(echo)?, choice, |_| ()).map(|(engine, ())| engine)
+    /// plugin, else a standalone `docker-compose`. `version` asks compose
+    /// for its version, which reports and `doctor` show.
+    pub fn detect(choice: Option<&str>, echo: bool, version: bool) -> Result<Engine, Failure> {
+        Engine::detect_while(Docker::find(echo)?, choice, version, |_| ())
+            .map(|(engine, ())| engine)
     }
 
     /// `detect`, running `first` with each compose command while its version
     /// is asked for, so that the first real call waits for no probe (the
-    /// probe alone is half a second of Python on v1). Returns what `first`
-    /// returned with the command that answered.
+    /// probe alone is half a second of Python on v1). A compose whose file
+    /// tells its flavor (the plugin is v2, a Python script is v1) is not
+    /// asked unless `version`. Returns what `first` returned with the
+    /// command that answered.
     pub fn detect_while<T>(
         docker: Docker,
         choice: Option<&str>,
+        version: bool,
         first: impl Fn(&Engine) -> T,
     ) -> Result<(Engine, T), Failure> {
         let candidates: Vec<Vec<String>> = match choice {
@@ -228,45 +281,35 @@ impl Engine {
             ],
         };
         for words in candidates {
-            let program = if words[0] == "docker" {
-                Some(docker.program.clone())
-            } else {
-                which::which(&words[0]).ok()
+            let Some(found) = Found::resolve(&docker, &words) else {
+                continue;
             };
-            let Some(program) = program else { continue };
             let mut engine = Engine {
                 docker: docker.clone(),
-                compose_program: program,
-                compose_prefix: words[1..].to_vec(),
+                compose_program: found.program,
+                compose_prefix: found.prefix,
                 compose_env: Vec::new(),
-                compose_name: words.join(" "),
-                compose_version: String::new(),
+                compose_name: found.shown_as.unwrap_or_else(|| words.join(" ")),
+                flavor: found.flavor.unwrap_or(ComposeFlavor::V2),
+                compose_version: None,
             };
-            let (version, value) = std::thread::scope(|scope| {
-                let version = scope.spawn(|| engine.compose_version_probe());
+            if found.flavor.is_some() && !version {
+                engine.fit_to_endpoint();
+                let value = first(&engine);
+                return Ok((engine, value));
+            }
+            let (probed, value) = std::thread::scope(|scope| {
+                let probed = scope.spawn(|| engine.compose_version_probe());
                 let value = first(&engine);
                 (
-                    version.join().expect("the compose version probe panicked"),
+                    probed.join().expect("the compose version probe panicked"),
                     value,
                 )
             });
-            if let Some(version) = version {
-                engine.compose_version = version;
-                // v1 reads `currentContext`, but not DOCKER_CONTEXT: it is
-                // told the context the CLI resolved.
-                if let (true, Some(context)) = (engine.is_v1(), docker.endpoint.context()) {
-                    engine
-                        .compose_prefix
-                        .extend(["--context".into(), context.into()]);
-                }
-                // v1's own ssh client (`ssh … docker system dial-stdio`,
-                // its default since 1.28) loses requests made at once:
-                // "Remote end closed connection without response" (compose
-                // #8221). Its paramiko client does not.
-                let ssh = docker.endpoint.host.starts_with("ssh://");
-                if engine.is_v1() && ssh && std::env::var_os(PARAMIKO).is_none() {
-                    engine.compose_env.push((PARAMIKO.into(), "1".into()));
-                }
+            if let Some(probed) = probed {
+                engine.flavor = ComposeFlavor::of_version(&probed);
+                engine.compose_version = Some(probed);
+                engine.fit_to_endpoint();
                 return Ok((engine, value));
             }
         }
@@ -286,6 +329,28 @@ impl Engine {
             .of_environment())
     }
 
+    /// What compose v1 must be told of the daemon's endpoint that v2 finds
+    /// itself.
+    fn fit_to_endpoint(&mut self) {
+        if !self.is_v1() {
+            return;
+        }
+        // v1 reads `currentContext`, but not DOCKER_CONTEXT: it is told the
+        // context the CLI resolved.
+        if let Some(context) = self.docker.endpoint.context() {
+            self.compose_prefix
+                .extend(["--context".into(), context.into()]);
+        }
+        // v1's own ssh client (`ssh … docker system dial-stdio`, its default
+        // since 1.28) loses requests made at once: "Remote end closed
+        // connection without response" (compose #8221). Its paramiko
+        // client does not.
+        let ssh = self.docker.endpoint.host.starts_with("ssh://");
+        if ssh && std::env::var_os(PARAMIKO).is_none() {
+            self.compose_env.push((PARAMIKO.into(), "1".into()));
+        }
+    }
+
     /// `compose version --short`, e.g. `2.40.3`, if the command works.
     fn compose_version_probe(&self) -> Option<String> {
         let output = self.compose().args(["version", "--short"]).output().ok()?;
@@ -297,14 +362,24 @@ impl Engine {
         })
     }
 
-    /// Which compose it is, from the version it reported.
-    pub fn flavor(&self) -> ComposeFlavor {
-        ComposeFlavor::of_version(&self.compose_version)
+    /// Which compose it is, and where, for messages: `docker compose
+    /// 2.40.3`, or without its version `docker compose (v2,
+    /// /usr/lib/docker/cli-plugins/docker-compose)`.
+    pub fn describe_compose(&self) -> String {
+        match &self.compose_version {
+            Some(version) => format!("{} {version}", self.compose_name),
+            None => format!(
+                "{} ({}, {})",
+                self.compose_name,
+                self.flavor.as_str(),
+                self.compose_program.display()
+            ),
+        }
     }
 
     /// Whether compose is the Python v1, whose commands differ in places.
     pub fn is_v1(&self) -> bool {
-        self.flavor() == ComposeFlavor::V1
+        self.flavor == ComposeFlavor::V1
     }
 
     /// The resolved `docker` client.
@@ -327,7 +402,7 @@ impl Engine {
 
     /// A compose command without project arguments; see `Stack::compose`.
     pub fn compose(&self) -> Cmd {
-        let mut cmd = Cmd::new(&self.compose_program);
+        let mut cmd = Cmd::new(&self.compose_program).shown_as(self.compose_name.clone());
         for (name, value) in &self.compose_env {
             cmd = cmd.env(name.as_str(), value.as_str());
         }
@@ -335,6 +410,52 @@ impl Engine {
             .echo(self.echoes())
             .creates()
     }
+}
+
+/// Where the docker CLI looks for its plugins, in its order: the
+/// `cli-plugins` folder of its configuration (`DOCKER_CONFIG`, else
+/// `~/.docker`), then the system's.
+fn plugin_dirs() -> Vec<PathBuf> {
+    let config = std::env::var_os("DOCKER_CONFIG")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".docker")));
+    config
+        .map(|dir| dir.join("cli-plugins"))
+        .into_iter()
+        .chain(
+            [
+                "/usr/local/lib/docker/cli-plugins",
+                "/usr/local/libexec/docker/cli-plugins",
+                "/usr/lib/docker/cli-plugins",
+                "/usr/libexec/docker/cli-plugins",
+            ]
+            .map(PathBuf::from),
+        )
+        .collect()
+}
+
+/// The first executable `docker-compose` among `dirs`.
+fn compose_plugin(dirs: &[PathBuf]) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    dirs.iter()
+        .map(|dir| dir.join("docker-compose"))
+        .find(|path| {
+            std::fs::metadata(path)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// The flavor a compose program's file tells: a Python script is v1, as
+/// Debian's and pip's `docker-compose` are. A binary may be either (v1 was
+/// also released frozen into one), so it says nothing.
+fn flavor_of_file(program: &Path) -> Option<ComposeFlavor> {
+    use std::io::Read;
+    let mut head = [0u8; 128];
+    let read = std::fs::File::open(program).ok()?.read(&mut head).ok()?;
+    let first_line = head[..read].split(|&b| b == b'\n').next()?;
+    (first_line.starts_with(b"#!") && first_line.windows(6).any(|w| w == b"python"))
+        .then_some(ComposeFlavor::V1)
 }
 
 /// The `docker` client on PATH.
@@ -376,6 +497,58 @@ pub fn daemon_hint(docker_host: Option<&str>, socket_exists: bool, stderr: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plugin_is_the_first_executable_one_in_dockers_order() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = ["config", "local", "system"]
+            .iter()
+            .map(|d| root.path().join(d))
+            .collect();
+        let plugin = |dir: &Path, mode: u32| {
+            std::fs::create_dir_all(dir).unwrap();
+            let path = dir.join("docker-compose");
+            std::fs::write(&path, "").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            path
+        };
+        assert_eq!(compose_plugin(&dirs), None);
+        let system = plugin(&dirs[2], 0o755);
+        assert_eq!(compose_plugin(&dirs), Some(system));
+        plugin(&dirs[0], 0o644);
+        let local = plugin(&dirs[1], 0o755);
+        assert_eq!(
+            compose_plugin(&dirs),
+            Some(local),
+            "not executable: skipped"
+        );
+    }
+
+    #[test]
+    fn a_python_script_is_compose_v1_and_a_binary_says_nothing() {
+        let root = tempfile::tempdir().unwrap();
+        let file = |name: &str, text: &[u8]| {
+            let path = root.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let debian = file(
+            "debian",
+            b"#!/usr/bin/python3\n# EASY-INSTALL-ENTRY-SCRIPT\n",
+        );
+        let pip = file("pip", b"#!/usr/bin/env python3.11\nimport re\n");
+        let frozen = file("frozen", b"\x7fELF\x02\x01\x01\x00python");
+        let wrapper = file(
+            "wrapper",
+            b"#!/bin/sh\nexec docker compose \"$@\" # python\n",
+        );
+        assert_eq!(flavor_of_file(&debian), Some(ComposeFlavor::V1));
+        assert_eq!(flavor_of_file(&pip), Some(ComposeFlavor::V1));
+        assert_eq!(flavor_of_file(&frozen), None);
+        assert_eq!(flavor_of_file(&wrapper), None);
+        assert_eq!(flavor_of_file(&root.path().join("missing")), None);
+    }
 
     #[test]
     fn missing_socket_suggests_mount_or_dind() {

@@ -1,11 +1,13 @@
 //! Where the daemon is, as the docker CLI resolves it: `DOCKER_HOST`, else
 //! the endpoint of the active context (`DOCKER_CONTEXT`, else the
 //! `currentContext` that `docker context use` wrote into the CLI's config).
-//! Read once per run, with one `docker context inspect`, so that every
-//! decision that depends on it (copy or share, the reaper, published ports)
-//! sees the same daemon.
+//! Read once per run, so that every decision that depends on it (copy or
+//! share, the reaper, published ports) sees the same daemon: from the
+//! environment alone, or with one `docker context inspect` when a context
+//! is named.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
 /// The default context's address.
 pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
@@ -13,6 +15,25 @@ pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// What `docker context inspect` is asked to print: the context's name and
 /// its docker endpoint, which already is `DOCKER_HOST` when that is set.
 pub const INSPECT_FORMAT: &str = "{{.Name}} {{.Endpoints.docker.Host}}";
+
+/// The context the docker CLI would use, when one other than `default` is
+/// named: `DOCKER_CONTEXT`, else `currentContext` in its config
+/// (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`). `env` looks
+/// up a variable.
+pub fn named_context(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let named = env("DOCKER_CONTEXT")
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            let dir = env("DOCKER_CONFIG")
+                .filter(|dir| !dir.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| env("HOME").map(|home| Path::new(&home).join(".docker")))?;
+            let text = std::fs::read_to_string(dir.join("config.json")).ok()?;
+            let config: serde_json::Value = serde_json::from_str(&text).ok()?;
+            config["currentContext"].as_str().map(str::to_string)
+        })?;
+    (!named.is_empty() && named != "default").then_some(named)
+}
 
 /// The daemon testbed talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +131,52 @@ impl fmt::Display for Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_context_is_named_by_docker_context_else_by_the_clis_config() {
+        let root = tempfile::tempdir().unwrap();
+        let config = root.path().join("docker");
+        std::fs::create_dir(&config).unwrap();
+        let dir = config.to_str().unwrap().to_string();
+        let env = |vars: Vec<(&'static str, String)>| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.clone())
+            }
+        };
+        // No config file, no variable: the default context.
+        assert_eq!(
+            named_context(&env(vec![("DOCKER_CONFIG", dir.clone())])),
+            None
+        );
+        std::fs::write(config.join("config.json"), r#"{"currentContext": "ci"}"#).unwrap();
+        assert_eq!(
+            named_context(&env(vec![("DOCKER_CONFIG", dir.clone())])).as_deref(),
+            Some("ci")
+        );
+        let both = env(vec![
+            ("DOCKER_CONFIG", dir.clone()),
+            ("DOCKER_CONTEXT", "remote".into()),
+        ]);
+        assert_eq!(named_context(&both).as_deref(), Some("remote"));
+        let default = env(vec![
+            ("DOCKER_CONFIG", dir.clone()),
+            ("DOCKER_CONTEXT", "default".into()),
+        ]);
+        assert_eq!(named_context(&default), None);
+        // ~/.docker when DOCKER_CONFIG is not set.
+        let home = env(vec![("HOME", root.path().to_str().unwrap().to_string())]);
+        assert_eq!(named_context(&home), None);
+        std::fs::rename(&config, root.path().join(".docker")).unwrap();
+        assert_eq!(named_context(&home).as_deref(), Some("ci"));
+        std::fs::write(
+            root.path().join(".docker/config.json"),
+            r#"{"currentContext": "default", "auths": {}}"#,
+        )
+        .unwrap();
+        assert_eq!(named_context(&home), None);
+    }
 
     #[test]
     fn docker_host_wins_over_the_context() {

@@ -183,6 +183,20 @@ pub struct Container {
     pub memory_limit: Option<u64>,
 }
 
+impl Container {
+    /// What the daemon reports of the container once `docker start` has
+    /// started it: running, and with a healthcheck, health `starting`.
+    pub fn started(&mut self) {
+        self.state.status = ContainerStatus::Running;
+        if self.healthcheck.is_some() {
+            self.state.health = Some(Health {
+                status: "starting".into(),
+                log: None,
+            });
+        }
+    }
+}
+
 /// A container port published on the daemon's host, as `docker inspect`
 /// shows it under `NetworkSettings.Ports`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::diagnosis;
 use super::timeline::{PhaseName, Service, State};
-use crate::engine::ComposeFlavor;
+use crate::events::ComposeUsed;
 use crate::exit::Exit;
 
 /// The version of the report's fields.
@@ -20,8 +20,8 @@ pub const SCHEMA: u32 = 2;
 /// What the report says beyond the timeline.
 pub struct Run<'a> {
     pub project: &'a str,
-    pub compose: &'a str,
-    pub compose_version: &'a str,
+    /// None when the run stopped before it found compose.
+    pub compose: Option<&'a ComposeUsed>,
     pub started_at: SystemTime,
     pub duration: Duration,
     /// The artifacts directory, its strategy and why.
@@ -41,14 +41,13 @@ pub struct ShardRow<'a> {
 }
 
 pub fn build(run: &Run, state: &State, shards: &[ShardRow]) -> Value {
-    let flavor = ComposeFlavor::of_version(run.compose_version).as_str();
     json!({
         "schema": SCHEMA,
         "project": run.project,
         "compose": {
-            "command": run.compose,
-            "flavor": flavor,
-            "version": run.compose_version,
+            "command": run.compose.map(|c| c.name.as_str()),
+            "flavor": run.compose.map(|c| c.flavor.as_str()),
+            "version": run.compose.and_then(|c| c.version.as_deref()),
         },
         "started_at": time(run.started_at),
         "duration_s": seconds(run.duration),

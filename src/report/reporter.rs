@@ -12,7 +12,7 @@ use super::{
     Section, block, detail, diagnosis, failure, json, junit, open, section, step, summary,
 };
 use super::{titled, warn};
-use crate::events::{Collected, Ending, Events, RunEvent, StackAfter, Verdict};
+use crate::events::{Collected, ComposeUsed, Ending, Events, RunEvent, StackAfter, Verdict};
 use crate::topology::artifacts::LOGS;
 
 /// What the reporter is asked for beyond the lines.
@@ -38,8 +38,8 @@ pub struct Reporter {
 #[derive(Default)]
 struct State {
     project: String,
-    /// The compose command and its version.
-    compose: Option<(String, String)>,
+    /// The compose command, once preflight found it.
+    compose: Option<ComposeUsed>,
     /// The artifacts directory, its strategy and why.
     artifacts: Option<(PathBuf, String, String)>,
     /// The phases under way, innermost last.
@@ -66,8 +66,8 @@ impl Reporter {
         self.state().project.clone()
     }
 
-    /// The compose command and its version, once preflight found them.
-    pub fn compose(&self) -> Option<(String, String)> {
+    /// The compose command, once preflight found it.
+    pub fn compose(&self) -> Option<ComposeUsed> {
         self.state().compose.clone()
     }
 
@@ -161,12 +161,11 @@ impl Reporter {
             }
         }
         if let Some(path) = &self.options.report {
-            let (compose, version) = state.compose.clone().unwrap_or_default();
+            let compose = state.compose.clone();
             let report = json::build(
                 &json::Run {
                     project: &state.project,
-                    compose: &compose,
-                    compose_version: &version,
+                    compose: compose.as_ref(),
                     started_at: self.timeline.started_at,
                     duration: self.timeline.elapsed(),
                     artifacts: state.artifacts.as_ref().map(|(dir, strategy, why)| {
@@ -195,9 +194,9 @@ impl Events for Reporter {
                 self.state().project = project.to_string();
                 step(format!("project {project}"));
             }
-            RunEvent::Compose { name, version } => {
-                detail(verbose, format!("compose: {name} {version}"));
-                self.state().compose = Some((name.to_string(), version.to_string()));
+            RunEvent::Compose(compose) => {
+                detail(verbose, format!("compose: {}", compose.described));
+                self.state().compose = Some(compose);
             }
             RunEvent::ArtifactsPlanned {
                 dir,

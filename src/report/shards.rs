@@ -72,10 +72,7 @@ pub fn finish(
         }
     }
     if let Some(path) = &options.report {
-        let (compose, version) = shards
-            .iter()
-            .find_map(|s| s.reporter.compose())
-            .unwrap_or_default();
+        let compose = shards.iter().find_map(|s| s.reporter.compose());
         let projects: Vec<String> = shards.iter().map(|s| s.reporter.project()).collect();
         let rows: Vec<json::ShardRow> = shards
             .iter()
@@ -92,8 +89,7 @@ pub fn finish(
         let report = json::build(
             &json::Run {
                 project,
-                compose: &compose,
-                compose_version: &version,
+                compose: compose.as_ref(),
                 started_at: began.0,
                 duration: began.1.elapsed(),
                 artifacts: None,

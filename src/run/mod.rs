@@ -21,7 +21,9 @@ use crate::config::Config;
 use crate::doctor;
 use crate::engine::Engine;
 use crate::engine::stack::Stack;
-use crate::events::{Ending, Events, PhaseName, PhaseOutcome, RunEvent, StackAfter, Verdict};
+use crate::events::{
+    ComposeUsed, Ending, Events, PhaseName, PhaseOutcome, RunEvent, StackAfter, Verdict,
+};
 use crate::exit::{Exit, Failure};
 use crate::labels::RunLabels;
 use crate::reaper::{Reaper, Target};
@@ -201,17 +203,14 @@ fn down(config: &Config, events: &dyn Events) -> Verdict {
         phase: PhaseName::Preflight,
         header: "preflight: docker, compose, the files".into(),
     });
-    let engine = match Engine::detect(config.compose.as_deref(), config.verbose) {
+    let engine = match Engine::detect(config.compose.as_deref(), config.verbose, false) {
         Ok(engine) => engine,
         Err(failure) => {
             phase(PhaseName::Preflight, PhaseOutcome::Failed, Some(&failure));
             return failed(failure);
         }
     };
-    events.emit(RunEvent::Compose {
-        name: &engine.compose_name,
-        version: &engine.compose_version,
-    });
+    events.emit(RunEvent::Compose(ComposeUsed::of(&engine)));
     phase(PhaseName::Preflight, PhaseOutcome::Passed, None);
     let stack = Stack::new(&engine, &config.project, &config.files, &config.service)
         .with_profiles(config.profiles.clone());

@@ -13,7 +13,7 @@ use crate::engine::cmd::Cmd;
 use crate::engine::model::{self, Service};
 use crate::engine::stack::Stack;
 use crate::engine::{Docker, Engine};
-use crate::events::{Events, RunEvent};
+use crate::events::{ComposeUsed, Events, RunEvent};
 use crate::exit::Failure;
 use crate::images::BuiltImage;
 use crate::labels;
@@ -66,18 +66,25 @@ pub struct Images {
 /// files, and finds out how artifacts can travel, all at once.
 pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan), Failure> {
     let docker = Docker::find(config.verbose)?;
+    // The JSON report names compose's version; nothing else needs it.
+    let wants_version = config.report.is_some();
     let (detected, daemon, facts) = std::thread::scope(|scope| {
         let daemon = scope.spawn(|| docker.ping());
         let facts = scope.spawn(|| facts(&docker, config));
-        let detected = Engine::detect_while(docker.clone(), config.compose.as_deref(), |engine| {
-            // Every service, whatever its profiles: v1 prints them all
-            // anyway, v2 only those of the active profiles.
-            let stack = Stack::new(engine, &config.project, &config.files, &config.service)
-                .with_profiles(vec!["*".into()]);
-            let config_cmd = stack.compose("config");
-            let output = config_cmd.output();
-            (config_cmd, output)
-        });
+        let detected = Engine::detect_while(
+            docker.clone(),
+            config.compose.as_deref(),
+            wants_version,
+            |engine| {
+                // Every service, whatever its profiles: v1 prints them all
+                // anyway, v2 only those of the active profiles.
+                let stack = Stack::new(engine, &config.project, &config.files, &config.service)
+                    .with_profiles(vec!["*".into()]);
+                let config_cmd = stack.compose("config");
+                let output = config_cmd.output();
+                (config_cmd, output)
+            },
+        );
         (
             detected,
             daemon.join().expect("daemon check panicked"),
@@ -85,10 +92,7 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         )
     });
     let (engine, (config_cmd, resolved)) = detected?;
-    events.emit(RunEvent::Compose {
-        name: &engine.compose_name,
-        version: &engine.compose_version,
-    });
+    events.emit(RunEvent::Compose(ComposeUsed::of(&engine)));
     let daemon_version = daemon?;
     events.emit(RunEvent::Detail(format!("docker daemon {daemon_version}")));
     let artifacts = match &config.artifacts {
@@ -143,7 +147,7 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         &config.service,
         config.services.as_deref(),
         (&config.profiles, config.profiles_from),
-        engine.flavor(),
+        engine.flavor,
     );
     if !in_force.profiles.is_empty() || services.iter().any(|s| !s.profiles.is_empty()) {
         events.emit(RunEvent::Detail(describe_profiles(&in_force, &services)));

@@ -58,6 +58,11 @@ impl Fake {
         let bin = root.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         std::os::unix::fs::symlink(&fake, bin.join("docker")).unwrap();
+        // The compose plugin where docker finds it, which testbed runs
+        // directly; FAKE_NO_COMPOSE_PLUGIN=1 (see `env`) takes it away.
+        let plugins = root.path().join("docker-config/cli-plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        std::os::unix::fs::symlink(&fake, plugins.join("docker-compose")).unwrap();
         let work = root.path().join("work");
         std::fs::create_dir(&work).unwrap();
         let testbed = testbed
@@ -67,6 +72,10 @@ impl Fake {
             // TESTBED_*, CI_*, DOCKER_HOST…) may leak into the run.
             .env_clear()
             .env("PATH", bin.to_str().unwrap())
+            .env(
+                "DOCKER_CONFIG",
+                root.path().join("docker-config").to_str().unwrap(),
+            )
             .env(
                 "FAKE_DOCKER_LOG",
                 root.path().join("docker.log").to_str().unwrap(),
@@ -88,6 +97,13 @@ impl Fake {
     /// A variable for testbed, and so for the fake: the later of two
     /// settings of one name wins.
     pub fn env(self, name: &str, value: &str) -> Fake {
+        if (name, value) == ("FAKE_NO_COMPOSE_PLUGIN", "1") {
+            let plugin = self
+                .root
+                .path()
+                .join("docker-config/cli-plugins/docker-compose");
+            std::fs::remove_file(plugin).unwrap();
+        }
         self.map(|t| t.env(name, value))
     }
 
