@@ -23,7 +23,6 @@ use crate::topology::mounts::{self, Placed, Seen};
 use crate::topology::seed::{self, Seeding};
 
 use super::profiles::{self, InForce};
-use super::seeded::shown;
 
 /// What preflight learned.
 pub struct Plan {
@@ -513,7 +512,7 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
             "# before anything starts: docker volume create {} (labelled as above), and copy {} \
              into it with docker cp, through a container of {} that is created, never started",
             seeding.volume,
-            shown(&seeding.roots),
+            seed::listed(&seeding.roots),
             seed::IMAGE
         ));
     }
@@ -548,7 +547,7 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
     if let Some(seeding) = plan.seeding.as_ref().filter(|s| !s.back.is_empty()) {
         steps.push(format!(
             "# after the tests: copy {} back out of {} with docker cp",
-            shown(&seeding.back),
+            seed::listed(&seeding.back),
             seeding.volume
         ));
     }

@@ -4,7 +4,7 @@
 
 use crate::events::RunEvent;
 use crate::exit::Failure;
-use crate::topology::seed::Root;
+use crate::topology::seed;
 
 use super::decide::Outcome;
 use super::phases::Driver;
@@ -17,7 +17,7 @@ impl Driver<'_> {
         };
         self.emit(RunEvent::Step(format!(
             "seeding {} into volume {}",
-            shown(&seeding.roots),
+            seed::listed(&seeding.roots),
             seeding.volume
         )));
         let filled = seeding.fill(self.stack.engine().client(), self.labels, &self.helper());
@@ -40,7 +40,7 @@ impl Driver<'_> {
         let Some(seeding) = seeding.filter(|_| self.seeded.get()) else {
             return;
         };
-        let back = shown(&seeding.back);
+        let back = seed::listed(&seeding.back);
         if self.signals.escalated() {
             return self.emit(RunEvent::Warning(format!(
                 "second signal: not copying {back} back from the volume {}",
@@ -68,10 +68,4 @@ impl Driver<'_> {
     fn helper(&self) -> String {
         format!("{}-testbed-seed", self.stack.project())
     }
-}
-
-/// `/p/config/app.conf, /p/data`.
-pub(super) fn shown(roots: &[Root]) -> String {
-    let shown: Vec<String> = roots.iter().map(|r| r.path.display().to_string()).collect();
-    shown.join(", ")
 }

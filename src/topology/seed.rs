@@ -54,6 +54,12 @@ pub struct Seeding {
     pub back: Vec<Root>,
 }
 
+/// `/p/config/app.conf, /p/data`.
+pub fn listed(roots: &[Root]) -> String {
+    let shown: Vec<String> = roots.iter().map(|r| r.path.display().to_string()).collect();
+    shown.join(", ")
+}
+
 /// The volume of the run of `project`.
 pub fn volume_name(project: &str) -> String {
     format!("{project}_testbed-seed")
