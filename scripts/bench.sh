@@ -2,10 +2,10 @@
 # Benchmarks `testbed run` against the runner scripts it replaces, on the local
 # engine, under both compose flavors.
 #
-#   bash scripts/bench.sh [-n RUNS] [--flavor v2|v1|both] [--stack chain|wide|fail|all] [--parallel N]
+#   bash scripts/bench.sh [-n RUNS] [--flavor v2|v1|both] [--stack chain|wide|fail|all] [--parallel N] [--shards N]
 #
-# Defaults: 5 runs, both flavors, all stacks, 8 parallel runs. Stacks are
-# fixtures/bench-<stack>.
+# Defaults: 5 runs, both flavors, all stacks, 8 parallel runs, 3 shards.
+# Stacks are fixtures/bench-<stack>.
 # For each stack and flavor, every round runs each contender once, in an order
 # that rotates from round to round (round-robin), and times the whole run:
 #
@@ -22,6 +22,12 @@
 # On chain, each round has one more slot in the rotation: N testbed runs (the
 # same command) started at once, timed from the first start to the last exit.
 # Each must exit 0 and leave nothing behind. --parallel 0 leaves it out.
+#
+# Also on chain, two more slots: `testbed run --shards N` of
+# fixtures/bench-shards (an api with a healthcheck, tests that take 3 s), and
+# one plain `testbed run` of the same stack, each timed whole. Each must exit 0
+# and leave nothing of its project(s) behind: every `<project>-s<i>` of the
+# shards. --shards 0 leaves them out.
 #
 # On wide, each round also times one wide-stack service alone under `docker
 # run`, the reference for the wide stack's readiness target.
@@ -65,6 +71,8 @@ RUNS=5
 FLAVORS=(v2 v1)
 STACKS=(chain wide fail)
 PARALLEL=8
+SHARDS=3
+SHARDS_FILE="fixtures/bench-shards/compose.yml"
 COMMAND_LINE="bash scripts/bench.sh${*:+ $*}"
 
 # Filled in as the benchmark goes.
@@ -115,6 +123,7 @@ COMPOSE=()
 FILE=""
 DEPS=()
 TESTBED_RUN=()          # the testbed contender's command line
+SHARDS_RUN=()           # testbed's command line for the shards stack, without --shards
 
 die() { echo "bench: error: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
@@ -128,13 +137,16 @@ cpu_seconds() { awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { prin
 
 usage() {
     cat <<'USAGE'
-usage: bash scripts/bench.sh [-n RUNS] [--flavor v2|v1|both] [--stack chain|wide|fail|all] [--parallel N]
+usage: bash scripts/bench.sh [-n RUNS] [--flavor v2|v1|both] [--stack chain|wide|fail|all] [--parallel N] [--shards N]
 
   -n RUNS        rounds per stack and flavor (default 5)
   --flavor F     compose flavor: v2 (docker compose), v1 (docker-compose) or both (default)
   --stack S      fixtures/bench-<S>: chain, wide, fail or all (default)
   --parallel N   on chain, also start N testbed runs at once in each round and
                  compare with one run (default 8; 0 skips it)
+  --shards N     on chain, also time `testbed run --shards N` of
+                 fixtures/bench-shards against one plain run of it in each
+                 round (default 3; 0 skips it)
   -h, --help     this text
 
 Writes the tables to stdout and to bench/results.md; see the top of
@@ -172,6 +184,10 @@ parse_args() {
                 [ $# -ge 2 ] || bad_usage "--parallel needs a number"
                 [[ "$2" =~ ^(0|[1-9][0-9]*)$ ]] || bad_usage "--parallel: not a number: $2"
                 PARALLEL="$2"; shift 2 ;;
+            --shards)
+                [ $# -ge 2 ] || bad_usage "--shards needs a number"
+                [[ "$2" =~ ^(0|[1-9][0-9]*)$ ]] || bad_usage "--shards: not a number: $2"
+                SHARDS="$2"; shift 2 ;;
             -h|--help) usage 0 ;;
             *) bad_usage "unknown argument: $1" ;;
         esac
@@ -213,6 +229,23 @@ testbed_lines() {
 # The project testbed named in log $1 (it prints it first).
 testbed_project() {
     testbed_lines "$1" | sed -n 's/^testbed: project //p' | awk 'NR == 1'
+}
+
+# The projects that `testbed run --shards` named in log $1, one a line, as
+# each shard printed its own ("[s2] testbed: project <project>-s2").
+shard_projects() {
+    testbed_lines "$1" | sed -n 's/^\[s[0-9]*\] testbed: project //p' | sort -u
+}
+
+# Dies unless $1 (who ran, with log $2) named $3 distinct projects: the rest
+# of the arguments.
+expect_projects() {
+    local who="$1" log="$2" want="$3"
+    shift 3
+    if [ "$#" -ne "$want" ] || [ -z "${1:-}" ] || [ "$(printf '%s\n' "$@" | sort -u | wc -l)" -ne "$want" ]; then
+        tail -n 30 "$log" >&2
+        die "$who did not print $want distinct project name(s) (log above): ${*:-none}"
+    fi
 }
 
 # The projects of the parallel runs, one a line, as each printed it.
@@ -300,6 +333,15 @@ contender_testbed() {
     "${TESTBED_RUN[@]}"
 }
 
+# The shards slots, on fixtures/bench-shards: N shards, and one plain run.
+contender_shards() {
+    "${SHARDS_RUN[@]}" --shards "$SHARDS"
+}
+
+contender_shards_plain() {
+    "${SHARDS_RUN[@]}"
+}
+
 # ---------------------------------------------------------------- measuring
 
 select_flavor() {
@@ -317,6 +359,7 @@ select_stack() {
     mapfile -t DEPS < <(compose -f "$FILE" config --services | grep -vx tests | sort)
     [ "${#DEPS[@]}" -gt 0 ] || die "$FILE: no dependencies found"
     TESTBED_RUN=("$TESTBED" run -v -f "$FILE" --compose "${COMPOSE[*]}")
+    SHARDS_RUN=("$TESTBED" run -v -f "$SHARDS_FILE" --compose "${COMPOSE[*]}")
     if [ "$STACK" = wide ]; then
         check_wide_fixture
     fi
@@ -375,10 +418,12 @@ until_undisturbed() {
 }
 
 # One timed attempt of contender $1 in round $2: sets RUN_SECS, RUN_RC and
-# RUN_LOG. Aborts if the contender leaves anything behind. Returns 1 if the
-# engine was shared during the attempt, so its time does not count.
+# RUN_LOG. Aborts if the contender leaves anything behind: in the project the
+# script gave it, or in the ones testbed named itself (one per shard with
+# --shards). Returns 1 if the engine was shared during the attempt, so its
+# time does not count.
 attempt() {
-    local contender="$1" round="$2" project start end ticks foreign
+    local contender="$1" round="$2" project start end ticks foreign projects=() base i
     project="bench-$STACK-$FLAVOR-$contender-r$round-$$"
     RUN_LOG="$LOGDIR/$project.log"
     RUN_RC=0
@@ -392,20 +437,29 @@ attempt() {
     RUN_CPU="$(cpu_seconds "$ticks" "$(busy_ticks)")"
     RUN_SECS="$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')"
 
-    if [ "$contender" = testbed ]; then
-        # Check the project testbed itself generated.
-        project="$(testbed_project "$RUN_LOG")"
-        if [ -z "$project" ]; then
-            tail -n 30 "$RUN_LOG" >&2
-            die "testbed did not print its project name (log above)"
-        fi
-        CURRENT_PROJECT="$project"
-    fi
+    # Check the projects testbed itself generated.
+    case "$contender" in
+        testbed|shards-plain)
+            projects=("$(testbed_project "$RUN_LOG")")
+            expect_projects "$contender" "$RUN_LOG" 1 "${projects[@]}" ;;
+        shards)
+            mapfile -t projects < <(shard_projects "$RUN_LOG")
+            expect_projects "$contender" "$RUN_LOG" "$SHARDS" "${projects[@]}"
+            base="$(printf '%s\n' "${projects[@]}" | sed -n 's/-s1$//p')"
+            for ((i = 1; i <= SHARDS; i++)); do
+                [[ " ${projects[*]} " == *" $base-s$i "* ]] \
+                    || die "testbed --shards $SHARDS named no project $base-s$i: ${projects[*]}"
+            done ;;
+        *) projects=("$project") ;;
+    esac
+    CURRENT_PROJECT="${projects[*]}"
 
-    assert_no_leftovers "$contender" "$project" "$RUN_LOG"
+    for project in "${projects[@]}"; do
+        assert_no_leftovers "$contender" "$project" "$RUN_LOG"
+    done
     CURRENT_PROJECT=""
 
-    foreign="$(foreign_activity "$project" "$start" "$end")"
+    foreign="$(foreign_activity "${projects[*]}" "$start" "$end")"
     if [ -n "$foreign" ]; then
         note "  discarded $contender (${RUN_SECS}s): the engine was shared ($(head -n 3 <<<"$foreign" | paste -sd' ')...)"
         return 1
@@ -488,15 +542,11 @@ attempt_batch() {
     RUN_SECS="$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')"
 
     mapfile -t projects < <(batch_projects)
-    if [ "${#projects[@]}" -ne "$PARALLEL" ]; then
-        for log in "${BATCH_LOGS[@]}"; do
-            [ -n "$(testbed_project "$log")" ] || { tail -n 30 "$log" >&2; break; }
-        done
-        die "only ${#projects[@]} of $PARALLEL parallel testbed runs printed their project name (a log above)"
-    fi
-    if [ "$(printf '%s\n' "${projects[@]}" | sort -u | wc -l)" -ne "$PARALLEL" ]; then
-        die "parallel testbed runs shared a project name: ${projects[*]}"
-    fi
+    log="${BATCH_LOGS[0]}"
+    for i in "${!BATCH_LOGS[@]}"; do
+        [ -n "$(testbed_project "${BATCH_LOGS[i]}")" ] || { log="${BATCH_LOGS[i]}"; break; }
+    done
+    expect_projects "$PARALLEL parallel testbed runs" "$log" "$PARALLEL" "${projects[@]}"
     for i in "${!projects[@]}"; do
         assert_no_leftovers "parallel testbed run $((i + 1))" "${projects[i]}" "${BATCH_LOGS[i]}"
     done
@@ -529,14 +579,17 @@ run_batch() {
 
 # All rounds for the selected stack and flavor. Round r starts with slot
 # number r (mod the number of slots), so no contender always runs first or
-# after the same one. On chain, the batch of parallel runs and the CPU floor
-# are more slots; on wide, the two probes of one service alone and the
+# after the same one. On chain, the batch of parallel runs, the CPU floor
+# and the two shards runs are more slots; on wide, the two probes of one service alone and the
 # wide floor. The machine's speed can drift over half an hour, so what is
 # compared is measured in the same rounds.
 bench_stack_flavor() {
     local round i slot slots=("${CONTENDERS[@]}")
     if [ "$STACK" = chain ] && [ "$PARALLEL" -gt 0 ]; then
         slots+=(parallel floor-cpu)
+    fi
+    if [ "$STACK" = chain ] && [ "$SHARDS" -gt 0 ]; then
+        slots+=(shards shards-plain)
     fi
     if [ "$STACK" = wide ]; then
         slots+=(probe-daemon probe-exec floor-wide)
@@ -863,6 +916,29 @@ parallel_section() {
     echo
 }
 
+shards_section() {
+    local flavor med min max plain pmin pmax key
+    echo "### \`testbed run --shards $SHARDS\` against one plain run"
+    echo
+    echo "Two more slots in each round's rotation on chain, on $SHARDS_FILE"
+    echo "(an api with a healthcheck; tests that reach it, then take 3 s in every"
+    echo "shard): \`testbed run -v --shards $SHARDS\`, which starts $SHARDS isolated stacks at"
+    echo "once and runs the tests in each, and one plain \`testbed run -v\` of the same"
+    echo "stack. Each is timed whole, must exit 0 and must leave nothing behind"
+    echo "(every \`<project>-s<i>\` of the shards). The shards' readiness waits and"
+    echo "tests overlap; the ratio shows how much on $(nproc) CPUs."
+    echo
+    echo "| flavor | --shards $SHARDS, median (s) | min (s) | max (s) | plain run, median (s) | min (s) | max (s) | shards / plain | machine CPU, shards / plain, medians (s) | exit codes (shards; plain) |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    for flavor in "${FLAVORS[@]}"; do
+        key="chain|$flavor"
+        read -r med min max < <(stats_of "${TIMES["$key|shards"]:-}")
+        read -r plain pmin pmax < <(stats_of "${TIMES["$key|shards-plain"]:-}")
+        echo "| $flavor | $med | $min | $max | $plain | $pmin | $pmax | $(ratio "$med" "$plain")× | $(median_of "${CPU["$key|shards"]:-}") / $(median_of "${CPU["$key|shards-plain"]:-}") | $(code_summary "${CODES["$key|shards"]:-}"); $(code_summary "${CODES["$key|shards-plain"]:-}") |"
+    done
+    echo
+}
+
 floors_section() {
     local flavor med min max
     echo "### What the engine alone needs"
@@ -911,6 +987,11 @@ report() {
     elif has_stack chain; then
         parallel_note="; no parallel runs (--parallel 0)"
     fi
+    if has_stack chain && [ "$SHARDS" -gt 0 ]; then
+        parallel_note+="; on chain, one \`--shards $SHARDS\` run and one plain run of $SHARDS_FILE per round, in the rotation"
+    elif has_stack chain; then
+        parallel_note+="; no shards runs (--shards 0)"
+    fi
     echo "# testbed benchmark"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -936,6 +1017,9 @@ report() {
 
     if has_stack chain && [ "$PARALLEL" -gt 0 ]; then
         parallel_section
+    fi
+    if has_stack chain && [ "$SHARDS" -gt 0 ]; then
+        shards_section
     fi
     if has_stack wide; then
         wide_section
@@ -983,6 +1067,7 @@ target_row() {
 #         healthy) + 0.5 s;
 #   every stack: testbed's own time at most 100 ms per run (median);
 #   chain: $PARALLEL runs at once at most 2x one run;
+#   bench-shards: --shards $SHARDS at most 1.8x one plain run (medians);
 #   `testbed --version` at most 5 ms.
 targets() {
     local stack flavor tb reference one
@@ -1020,6 +1105,12 @@ targets() {
             target_row "chain/$flavor: $PARALLEL runs at once / one run (medians)" \
                 "$(ratio "$(median_of "${BATCH_TIMES[$flavor]:-}")" "$one")" 2 "×" \
                 "$(ratio "$(parallel_bound_secs "$flavor")" "$one")"
+        done
+    fi
+    if has_stack chain && [ "$SHARDS" -gt 0 ]; then
+        for flavor in "${FLAVORS[@]}"; do
+            target_row "bench-shards/$flavor: \`--shards $SHARDS\` / one plain run (medians)" \
+                "$(ratio "$(median_of "${TIMES["chain|$flavor|shards"]:-}")" "$(median_of "${TIMES["chain|$flavor|shards-plain"]:-}")")" 1.8 "×"
         done
     fi
     target_row "testbed --version (median)" "$(cut -d'|' -f3 <<<"$VERSION_ROW" | tr -d ' ')" 5 " ms"
