@@ -32,8 +32,19 @@
 # On wide, each round also times one wide-stack service alone under `docker
 # run`, the reference for the wide stack's readiness target.
 #
-# Every timed run also records the machine's CPU time during it (busy time in
-# /proc/stat, every process: clients, daemons, containers). And in the same
+# Every timed run also records two CPU times: the machine's during it (busy
+# time in /proc/stat, every process: clients, daemons, containers), and its own
+# process tree's (user + sys of the contender and every descendant it waited
+# for, from bash's `times` around the child: the docker and compose clients,
+# not dockerd, containerd or the containers).
+#
+# Before the rounds of each stack and flavor, each contender runs once more,
+# untimed (testbed's run doubles as its warm-up), with `docker` and
+# `docker-compose` on PATH replaced by shims that log one line per invocation
+# and exec the real binary: its docker/compose CLI calls per run. The compose
+# v2 plugin is started by `docker compose`, which counts as one call.
+#
+# And in the same
 # rounds, what the engine alone needs, with the docker CLI doing nothing but
 # that, measured as floors for the targets it bounds:
 #   wide   ten containers like the wide stack's, created and started at once:
@@ -84,6 +95,8 @@ declare -A CALLS=()     # "stack|flavor" -> docker calls per testbed run (from -
 declare -A BATCH_TIMES=()  # flavor -> wall times of the batches of $PARALLEL runs on chain
 declare -A BATCH_CODES=()  # flavor -> exit codes of every run in those batches
 declare -A CPU=()       # "stack|flavor|contender" or "parallel|flavor" -> CPU seconds per run or batch
+declare -A TREE=()      # the same keys -> process-tree CPU seconds per run or batch
+declare -A SHIM=()      # "stack|flavor|contender" -> "calls compose-calls" of its untimed counted run
 FINDINGS=()
 DISCARDED=0             # runs thrown away because the engine was shared
 RUN_SECS=""
@@ -108,6 +121,9 @@ TRUE_ROW=""
 #   floor-cpu     one chain run's containers alone: CPU seconds
 declare -A SIDE=()
 RUN_CPU=""              # the machine's CPU seconds during the last timed run
+RUN_TREE=""             # the CPU seconds of its process tree
+SHIM_DIR=""             # the counting `docker` and `docker-compose` (make_shims)
+CALLS_LOG=""            # where they log one line per call
 
 # What every dependency of fixtures/bench-wide runs; check_wide_fixture makes
 # sure the file still says so for each one of them.
@@ -134,6 +150,46 @@ busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /pr
 
 # CPU seconds between two busy_ticks readings $1 and $2.
 cpu_seconds() { awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
+
+# A reading of this shell's children's CPU, named $1: the second line of
+# `times` is user and sys of every child that has ended and been waited for,
+# each with the descendants it waited for itself. Written to a file, since
+# $(times) would run in a subshell and see only that subshell's children.
+tree_mark() { times >"$LOGDIR/times-$1"; }
+
+# CPU seconds of the children waited for between readings $1 and $2.
+tree_seconds() {
+    awk 'FNR == 2 {
+            for (i = 1; i <= 2; i++) {
+                split($i, t, "m"); sub(/s$/, "", t[2])
+                sum += (FILENAME == ARGV[1] ? -1 : 1) * (t[1] * 60 + t[2])
+            }
+        }
+        END { printf "%.2f", sum }' "$LOGDIR/times-$1" "$LOGDIR/times-$2"
+}
+
+# Puts a `docker` and a `docker-compose` in SHIM_DIR, each a wrapper of the
+# real one on PATH that logs "<program> <first argument>" to CALLS_LOG and
+# execs it. The docker CLI starts the compose v2 plugin itself, not through
+# PATH, so `docker compose ...` is one line.
+make_shims() {
+    local name real
+    SHIM_DIR="$LOGDIR/shim"
+    CALLS_LOG="$LOGDIR/calls.log"
+    mkdir -p "$SHIM_DIR"
+    for name in docker docker-compose; do
+        real="$(command -v "$name")" || continue
+        # shellcheck disable=SC2016 # $1 and $@ are the shim's
+        printf '#!/bin/sh\necho "%s $1" >>"%s"\nexec "%s" "$@"\n' "$name" "$CALLS_LOG" "$real" >"$SHIM_DIR/$name"
+        chmod +x "$SHIM_DIR/$name"
+    done
+}
+
+# The calls logged in CALLS_LOG: "total compose", where compose counts
+# `docker compose` and `docker-compose`.
+logged_calls() {
+    awk '{ n++ } /^docker( compose$|-compose )/ { c++ } END { printf "%d %d\n", n, c }' "$CALLS_LOG"
+}
 
 usage() {
     cat <<'USAGE'
@@ -417,24 +473,32 @@ until_undisturbed() {
     done
 }
 
-# One timed attempt of contender $1 in round $2: sets RUN_SECS, RUN_RC and
-# RUN_LOG. Aborts if the contender leaves anything behind: in the project the
+# One timed attempt of contender $1 in round $2: sets RUN_SECS, RUN_CPU,
+# RUN_TREE, RUN_RC and RUN_LOG. With $3 = count, the contender runs with the
+# shims first on PATH, to count its calls, and nothing is discarded. Aborts if the contender leaves anything behind: in the project the
 # script gave it, or in the ones testbed named itself (one per shard with
 # --shards). Returns 1 if the engine was shared during the attempt, so its
 # time does not count.
 attempt() {
-    local contender="$1" round="$2" project start end ticks foreign projects=() base i
+    local contender="$1" round="$2" mode="${3:-}" project start end ticks foreign projects=() base i path="$PATH"
     project="bench-$STACK-$FLAVOR-$contender-r$round-$$"
     RUN_LOG="$LOGDIR/$project.log"
     RUN_RC=0
     wait_for_quiet_engine
     CURRENT_PROJECT="$project"
+    if [ "$mode" = count ]; then
+        path="$SHIM_DIR:$PATH"
+        : >"$CALLS_LOG"
+    fi
 
     ticks="$(busy_ticks)"
     start="$EPOCHREALTIME"
-    ( set +e; "contender_${contender//-/_}" "$project" ) </dev/null >"$RUN_LOG" 2>&1 || RUN_RC=$?
+    tree_mark before
+    ( set +e; PATH="$path"; "contender_${contender//-/_}" "$project" ) </dev/null >"$RUN_LOG" 2>&1 || RUN_RC=$?
+    tree_mark after
     end="$EPOCHREALTIME"
     RUN_CPU="$(cpu_seconds "$ticks" "$(busy_ticks)")"
+    RUN_TREE="$(tree_seconds before after)"
     RUN_SECS="$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')"
 
     # Check the projects testbed itself generated.
@@ -459,6 +523,7 @@ attempt() {
     done
     CURRENT_PROJECT=""
 
+    [ "$mode" != count ] || return 0
     foreign="$(foreign_activity "${projects[*]}" "$start" "$end")"
     if [ -n "$foreign" ]; then
         note "  discarded $contender (${RUN_SECS}s): the engine was shared ($(head -n 3 <<<"$foreign" | paste -sd' ')...)"
@@ -467,27 +532,29 @@ attempt() {
 }
 
 # Runs contender $1 once as round $2, retrying while the engine is shared,
-# and records its time and exit code. With $3 = warmup, records nothing.
+# and records its time, CPU and exit code. With $3 = count, it is the
+# untimed run under the shims: records its calls and exit code, no times.
 run_one() {
-    local contender="$1" round="$2" mode="${3:-}" ready
-    until_undisturbed attempt "$contender" "$round"
+    local contender="$1" round="$2" mode="${3:-}" ready key="$STACK|$FLAVOR|$1" what="round $2"
+    until_undisturbed attempt "$contender" "$round" "$mode"
 
-    if [ "$mode" = warmup ]; then
-        note "  warm-up $contender: ${RUN_SECS}s, exit $RUN_RC"
-        return 0
+    if [ "$mode" = count ]; then
+        SHIM[$key]="$(logged_calls)"
+        what="untimed counted run"
+        note "  $what of $contender: ${RUN_SECS}s, ${SHIM[$key]% *} docker/compose calls (${SHIM[$key]#* } compose), exit $RUN_RC"
+    else
+        note "  $what $contender: ${RUN_SECS}s, ${RUN_CPU} CPU-s (its processes ${RUN_TREE}), exit $RUN_RC"
+        TIMES[$key]="${TIMES[$key]:-} $RUN_SECS"
+        CPU[$key]="${CPU[$key]:-} $RUN_CPU"
+        TREE[$key]="${TREE[$key]:-} $RUN_TREE"
+        CODES[$key]="${CODES[$key]:-} $RUN_RC"
     fi
-    note "  round $round $contender: ${RUN_SECS}s, ${RUN_CPU} CPU-s, exit $RUN_RC"
-
-    local key="$STACK|$FLAVOR|$contender"
-    TIMES[$key]="${TIMES[$key]:-} $RUN_SECS"
-    CPU[$key]="${CPU[$key]:-} $RUN_CPU"
-    CODES[$key]="${CODES[$key]:-} $RUN_RC"
     if [ "$RUN_RC" -ne "$EXPECTED" ]; then
-        FINDINGS+=("$contender on $STACK ($FLAVOR), round $round: exit code $RUN_RC, expected $EXPECTED")
+        FINDINGS+=("$contender on $STACK ($FLAVOR), $what: exit code $RUN_RC, expected $EXPECTED")
         note "  ^ unexpected exit code $RUN_RC (expected $EXPECTED); last lines of its output:"
         tail -n 15 "$RUN_LOG" | sed 's/^/    | /' >&2
     fi
-    if [ "$contender" = testbed ]; then
+    if [ "$contender" = testbed ] && [ "$mode" != count ]; then
         ready="$(testbed_lines "$RUN_LOG" | sed -n 's/^testbed: ready in \([0-9.]*\)s$/\1/p' | awk 'NR == 1')"
         [ -z "$ready" ] || READY["$STACK|$FLAVOR"]="${READY["$STACK|$FLAVOR"]:-} $ready"
         record_own_time
@@ -527,6 +594,7 @@ attempt_batch() {
 
     ticks="$(busy_ticks)"
     start="$EPOCHREALTIME"
+    tree_mark before
     for log in "${BATCH_LOGS[@]}"; do
         "${TESTBED_RUN[@]}" </dev/null >"$log" 2>&1 &
         BATCH_PIDS+=("$!")
@@ -536,8 +604,10 @@ attempt_batch() {
         wait "$pid" || rc=$?
         BATCH_RCS+=("$rc")
     done
+    tree_mark after
     end="$EPOCHREALTIME"
     RUN_CPU="$(cpu_seconds "$ticks" "$(busy_ticks)")"
+    RUN_TREE="$(tree_seconds before after)"
     BATCH_PIDS=()
     RUN_SECS="$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')"
 
@@ -563,9 +633,10 @@ attempt_batch() {
 run_batch() {
     local round="$1" i
     until_undisturbed attempt_batch "$round"
-    note "  round $round $PARALLEL× testbed at once: ${RUN_SECS}s, ${RUN_CPU} CPU-s, exits ${BATCH_RCS[*]}"
+    note "  round $round $PARALLEL× testbed at once: ${RUN_SECS}s, ${RUN_CPU} CPU-s (its processes ${RUN_TREE}), exits ${BATCH_RCS[*]}"
     BATCH_TIMES[$FLAVOR]="${BATCH_TIMES[$FLAVOR]:-} $RUN_SECS"
     CPU["parallel|$FLAVOR"]="${CPU["parallel|$FLAVOR"]:-} $RUN_CPU"
+    TREE["parallel|$FLAVOR"]="${TREE["parallel|$FLAVOR"]:-} $RUN_TREE"
     BATCH_CODES[$FLAVOR]="${BATCH_CODES[$FLAVOR]:-} ${BATCH_RCS[*]}"
     for i in "${!BATCH_RCS[@]}"; do
         if [ "${BATCH_RCS[i]}" -ne 0 ]; then
@@ -595,7 +666,11 @@ bench_stack_flavor() {
         slots+=(probe-daemon probe-exec floor-wide)
     fi
     note "== $STACK / $FLAVOR (${COMPOSE[*]}), $RUNS round(s), expected exit code $EXPECTED"
-    run_one testbed 0 warmup
+    local c
+    run_one testbed 0 count     # also the warm-up
+    for c in "${CONTENDERS[@]}"; do
+        [ "$c" = testbed ] || run_one "$c" 0 count
+    done
     for ((round = 1; round <= RUNS; round++)); do
         for ((i = 0; i < ${#slots[@]}; i++)); do
             slot="${slots[(round - 1 + i) % ${#slots[@]}]}"
@@ -805,16 +880,17 @@ run_floor() {
 # ---------------------------------------------------------------- report
 
 stack_table() {
-    local stack="$1" flavor="$2" c key tb_median med min max
+    local stack="$1" flavor="$2" c key tb_median med min max calls compose_calls
     tb_median="$(median_of "${TIMES["$stack|$flavor|testbed"]:-}")"
     echo "### $stack / $flavor ($(flavor_name "$flavor"))"
     echo
-    echo "| contender | median (s) | min (s) | max (s) | median / testbed | CPU, median (s) | exit codes |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
+    echo "| contender | median (s) | min (s) | max (s) | median / testbed | machine CPU, median (s) | process-tree CPU, median (s) | docker/compose calls (of them compose) | exit codes |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     for c in "${CONTENDERS[@]}"; do
         key="$stack|$flavor|$c"
         read -r med min max < <(stats_of "${TIMES[$key]:-}")
-        echo "| $c | $med | $min | $max | $(ratio "$med" "$tb_median")× | $(median_of "${CPU[$key]:-}") | $(code_summary "${CODES[$key]:-}") |"
+        read -r calls compose_calls <<<"${SHIM[$key]:-- -}"
+        echo "| $c | $med | $min | $max | $(ratio "$med" "$tb_median")× | $(median_of "${CPU[$key]:-}") | $(median_of "${TREE[$key]:-}") | $calls ($compose_calls) | $(code_summary "${CODES[$key]:-}") |"
     done
     echo
 }
@@ -906,12 +982,12 @@ parallel_section() {
     echo "and leave nothing of its project behind. Compared with the median of the"
     echo "single timed testbed runs on chain in the same flavor."
     echo
-    echo "| flavor | $PARALLEL at once, median (s) | min (s) | max (s) | one run, median (s) | $PARALLEL at once / one | CPU of the batch, median (s) | exit codes |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    echo "| flavor | $PARALLEL at once, median (s) | min (s) | max (s) | one run, median (s) | $PARALLEL at once / one | machine CPU of the batch, median (s) | process-tree CPU of the batch, median (s) | exit codes |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     for flavor in "${FLAVORS[@]}"; do
         read -r med min max < <(stats_of "${BATCH_TIMES[$flavor]:-}")
         one="$(median_of "${TIMES["chain|$flavor|testbed"]:-}")"
-        echo "| $flavor | $med | $min | $max | $one | $(ratio "$med" "$one")× | $(median_of "${CPU["parallel|$flavor"]:-}") | $(code_summary "${BATCH_CODES[$flavor]:-}") |"
+        echo "| $flavor | $med | $min | $max | $one | $(ratio "$med" "$one")× | $(median_of "${CPU["parallel|$flavor"]:-}") | $(median_of "${TREE["parallel|$flavor"]:-}") | $(code_summary "${BATCH_CODES[$flavor]:-}") |"
     done
     echo
 }
@@ -928,13 +1004,13 @@ shards_section() {
     echo "(every \`<project>-s<i>\` of the shards). The shards' readiness waits and"
     echo "tests overlap; the ratio shows how much on $(nproc) CPUs."
     echo
-    echo "| flavor | --shards $SHARDS, median (s) | min (s) | max (s) | plain run, median (s) | min (s) | max (s) | shards / plain | machine CPU, shards / plain, medians (s) | exit codes (shards; plain) |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    echo "| flavor | --shards $SHARDS, median (s) | min (s) | max (s) | plain run, median (s) | min (s) | max (s) | shards / plain | machine CPU, shards / plain, medians (s) | process-tree CPU, shards / plain, medians (s) | exit codes (shards; plain) |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     for flavor in "${FLAVORS[@]}"; do
         key="chain|$flavor"
         read -r med min max < <(stats_of "${TIMES["$key|shards"]:-}")
         read -r plain pmin pmax < <(stats_of "${TIMES["$key|shards-plain"]:-}")
-        echo "| $flavor | $med | $min | $max | $plain | $pmin | $pmax | $(ratio "$med" "$plain")× | $(median_of "${CPU["$key|shards"]:-}") / $(median_of "${CPU["$key|shards-plain"]:-}") | $(code_summary "${CODES["$key|shards"]:-}"); $(code_summary "${CODES["$key|shards-plain"]:-}") |"
+        echo "| $flavor | $med | $min | $max | $plain | $pmin | $pmax | $(ratio "$med" "$plain")× | $(median_of "${CPU["$key|shards"]:-}") / $(median_of "${CPU["$key|shards-plain"]:-}") | $(median_of "${TREE["$key|shards"]:-}") / $(median_of "${TREE["$key|shards-plain"]:-}") | $(code_summary "${CODES["$key|shards"]:-}"); $(code_summary "${CODES["$key|shards-plain"]:-}") |"
     done
     echo
 }
@@ -1000,14 +1076,25 @@ report() {
     echo "- compose v2: $(docker compose version 2>/dev/null | head -n 1)"
     echo "- compose v1: $(docker-compose version 2>/dev/null | head -n 1)"
     echo "- testbed: $("$TESTBED" --version) (target/release/testbed, git $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ', src/ with uncommitted changes'))"
-    echo "- command: \`$COMMAND_LINE\` ($RUNS round(s) per stack and flavor; contender order rotates each round; one untimed testbed warm-up per stack and flavor$parallel_note)"
+    echo "- command: \`$COMMAND_LINE\` ($RUNS round(s) per stack and flavor; contender order rotates each round; before the rounds of each stack and flavor, one untimed run per contender under the call-counting shims, testbed's first, as its warm-up$parallel_note)"
     echo "- runs discarded and redone because another user's containers were created on the engine during them: $DISCARDED"
     echo
     echo "Wall time of a whole run, from start to exit, cleanup included. Ratios are"
     echo "each contender's median over testbed's median on the same stack and flavor."
-    echo "testbed runs with \`-v\`, which only adds lines on stderr. CPU is the"
-    echo "machine's busy time during the run (/proc/stat): every process, the"
-    echo "clients, the daemons and the containers."
+    echo "testbed runs with \`-v\`, which only adds lines on stderr."
+    echo
+    echo "Machine CPU is the machine's busy time during the run (/proc/stat): every"
+    echo "process, the clients, the daemons and the containers. Process-tree CPU is"
+    echo "user + sys of the contender's own processes: the script or testbed and"
+    echo "every descendant it waited for (bash's \`times\` around the child), so the"
+    echo "docker and compose clients, not dockerd, containerd or the containers."
+    echo
+    echo "docker/compose calls: from one more, untimed run of each contender before"
+    echo "the rounds, with \`docker\` and \`docker-compose\` on PATH replaced by"
+    echo "shims that log each invocation and exec the real binary. Every start of"
+    echo "either binary is one call, by the contender or anything it started;"
+    echo "\`docker compose ...\` is one call (the docker CLI starts the v2 plugin"
+    echo "itself), and the count in brackets is those plus \`docker-compose\`."
     echo
     for stack in "${STACKS[@]}"; do
         for flavor in "${FLAVORS[@]}"; do
@@ -1145,6 +1232,7 @@ main() {
     done
     LOGDIR="$(mktemp -d "${TMPDIR:-/tmp}/testbed-bench.XXXXXX")"
     prepare
+    make_shims
 
     local stack flavor
     for stack in "${STACKS[@]}"; do
