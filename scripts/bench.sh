@@ -45,9 +45,8 @@
 # and exec the real binary: its docker/compose CLI calls per run. The compose
 # v2 plugin is started by `docker compose`, which counts as one call.
 #
-# And in the same
-# rounds, what the engine alone needs, with the docker CLI doing nothing but
-# that, measured as floors for the targets it bounds:
+# And in the same rounds, what the engine alone needs, with the docker CLI
+# doing nothing but that, measured as floors for the targets it bounds:
 #   wide   ten containers like the wide stack's, created and started at once:
 #          none can be ready before its own start + 1 s (`sleep 1`), so the
 #          last start + 1 s bounds any tool's "ready in";
@@ -64,8 +63,10 @@
 # Every run gets its own project name. After each one the script checks that no
 # container, network or volume of that project is left, and aborts if one is.
 # A contender that returns the wrong exit code is recorded as a finding, not
-# hidden. Runs wait for an idle engine, and a run during which someone else
-# created a container on it is thrown away and redone. The tables go to stdout and to bench/results.md.
+# hidden. Runs wait for an idle engine, and a timed run during which someone
+# else created a container on it is thrown away and redone (the untimed
+# counted runs are kept: their calls do not depend on it). The tables go to
+# stdout and to bench/results.md.
 #
 # It builds what it needs first: scripts/build-images.sh and cargo build --release.
 set -euo pipefail
@@ -1083,7 +1084,11 @@ floors_section() {
         echo "over the $(nproc) CPUs, whatever the tool: $(per_flavor parallel_bound_secs)."
         echo "That is the engine's CPU-floor bound, which the Targets table holds the"
         echo "batch's median against. The floor leaves out the stack's own healthchecks,"
-        echo "which the daemon runs for as long as a run waits, and compose itself."
+        echo "which the daemon runs for as long as a run waits, and compose itself. Its"
+        echo "machine CPU counts every process on the machine: the script sees only"
+        echo "other users' containers, so a build running beside it inflates the floor"
+        echo "and the bound with it, and the target looks easier than it is. It needs"
+        echo "an otherwise idle machine, not only an idle engine."
         echo
     fi
 }
