@@ -211,7 +211,7 @@ usage: bash scripts/bench.sh [-n RUNS] [--flavor v2|v1|both] [--stack chain|wide
                  compare with one run (default 8; 0 skips it)
   --shards N     on chain, also time `testbed run --shards N` of
                  fixtures/bench-shards against one plain run of it in each
-                 round (default 3; 0 skips it)
+                 round (default 3; 0 skips it; 1 is refused: it is a plain run)
   -h, --help     this text
 
 Writes the tables to stdout and to bench/results.md; see the top of
@@ -252,6 +252,8 @@ parse_args() {
             --shards)
                 [ $# -ge 2 ] || bad_usage "--shards needs a number"
                 [[ "$2" =~ ^(0|[1-9][0-9]*)$ ]] || bad_usage "--shards: not a number: $2"
+                # testbed runs --shards 1 as a plain run, with nothing to compare.
+                [ "$2" != 1 ] || bad_usage "--shards 1 is a plain run; give 0 or at least 2"
                 SHARDS="$2"; shift 2 ;;
             -h|--help) usage 0 ;;
             *) bad_usage "unknown argument: $1" ;;
