@@ -42,8 +42,10 @@
 # Before the rounds of each stack and flavor, each contender runs once more,
 # untimed (testbed's run doubles as its warm-up), with `docker` and
 # `docker-compose` on PATH replaced by shims that log one line per invocation
-# and exec the real binary: its docker/compose CLI calls per run. The compose
-# v2 plugin is started by `docker compose`, which counts as one call.
+# and exec the real binary: its docker/compose CLI calls per run. So is the
+# compose v2 plugin, in a docker configuration of the shims' own: a start of
+# it by the docker CLI is part of `docker compose`, which counts as one call;
+# a start of its own (testbed runs the plugin directly) is one call.
 #
 # And in the same rounds, what the engine alone needs, with the docker CLI
 # doing nothing but that, measured as floors for the targets it bounds:
@@ -132,6 +134,7 @@ declare -A SIDE=()
 RUN_CPU=""              # the machine's CPU seconds during the last timed run
 RUN_TREE=""             # the CPU seconds of its process tree
 SHIM_DIR=""             # the counting `docker` and `docker-compose` (make_shims)
+SHIM_CONFIG=""          # a DOCKER_CONFIG with the counting compose plugin (make_shims)
 CALLS_LOG=""            # where they log one line per call
 
 # What every dependency of fixtures/bench-wide runs; check_wide_fixture makes
@@ -179,25 +182,42 @@ tree_seconds() {
 
 # Puts a `docker` and a `docker-compose` in SHIM_DIR, each a wrapper of the
 # real one on PATH that logs "<program> <first argument>" to CALLS_LOG and
-# execs it. The docker CLI starts the compose v2 plugin itself, not through
-# PATH, so `docker compose ...` is one line.
+# execs it. And in SHIM_CONFIG, a docker configuration that is the real one
+# but for its compose v2 plugin, a wrapper that logs "docker-compose-plugin
+# <first argument>" when it is started on its own: the docker CLI starts it
+# with DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND set (and once more to ask for
+# its metadata), as part of `docker compose ...`, which is one line already.
 make_shims() {
-    local name real
+    local name real config entry plugin=""
     SHIM_DIR="$LOGDIR/shim"
+    SHIM_CONFIG="$LOGDIR/shim-config"
     CALLS_LOG="$LOGDIR/calls.log"
-    mkdir -p "$SHIM_DIR"
+    mkdir -p "$SHIM_DIR" "$SHIM_CONFIG/cli-plugins"
     for name in docker docker-compose; do
         real="$(command -v "$name")" || continue
         # shellcheck disable=SC2016 # $1 and $@ are the shim's
         printf '#!/bin/sh\necho "%s $1" >>"%s"\nexec "%s" "$@"\n' "$name" "$CALLS_LOG" "$real" >"$SHIM_DIR/$name"
         chmod +x "$SHIM_DIR/$name"
     done
+    config="${DOCKER_CONFIG:-$HOME/.docker}"
+    for entry in "$config"/*; do
+        [ -e "$entry" ] && [ "$(basename "$entry")" != cli-plugins ] && ln -s "$entry" "$SHIM_CONFIG/"
+    done
+    for entry in "$config/cli-plugins" /usr/local/lib/docker/cli-plugins /usr/local/libexec/docker/cli-plugins \
+        /usr/lib/docker/cli-plugins /usr/libexec/docker/cli-plugins; do
+        if [ -x "$entry/docker-compose" ]; then plugin="$entry/docker-compose"; break; fi
+    done
+    [ -n "$plugin" ] || return 0
+    # shellcheck disable=SC2016 # $1, $@ and the variable are the shim's
+    printf '#!/bin/sh\nif [ -z "$DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND" ] && [ "$1" != docker-cli-plugin-metadata ]; then\n    echo "docker-compose-plugin $1" >>"%s"\nfi\nexec "%s" "$@"\n' \
+        "$CALLS_LOG" "$plugin" >"$SHIM_CONFIG/cli-plugins/docker-compose"
+    chmod +x "$SHIM_CONFIG/cli-plugins/docker-compose"
 }
 
 # The calls logged in CALLS_LOG: "total compose", where compose counts
-# `docker compose` and `docker-compose`.
+# `docker compose`, `docker-compose` and the plugin started on its own.
 logged_calls() {
-    awk '{ n++ } /^docker( compose$|-compose )/ { c++ } END { printf "%d %d\n", n, c }' "$CALLS_LOG"
+    awk '{ n++ } /^docker( compose$|-compose |-compose-plugin )/ { c++ } END { printf "%d %d\n", n, c }' "$CALLS_LOG"
 }
 
 usage() {
@@ -492,6 +512,7 @@ until_undisturbed() {
 # time does not count.
 attempt() {
     local contender="$1" round="$2" mode="${3:-}" project start end ticks foreign projects=() base i path="$PATH"
+    local config="${DOCKER_CONFIG:-}"
     project="bench-$STACK-$FLAVOR-$contender-r$round-$$"
     RUN_LOG="$LOGDIR/$project.log"
     RUN_RC=0
@@ -499,13 +520,14 @@ attempt() {
     CURRENT_PROJECT="$project"
     if [ "$mode" = count ]; then
         path="$SHIM_DIR:$PATH"
+        config="$SHIM_CONFIG"
         : >"$CALLS_LOG"
     fi
 
     ticks="$(busy_ticks)"
     start="$EPOCHREALTIME"
     tree_mark before
-    ( set +e; PATH="$path"; "contender_${contender//-/_}" "$project" ) </dev/null >"$RUN_LOG" 2>&1 || RUN_RC=$?
+    ( set +e; PATH="$path"; [ -z "$config" ] || export DOCKER_CONFIG="$config"; "contender_${contender//-/_}" "$project" ) </dev/null >"$RUN_LOG" 2>&1 || RUN_RC=$?
     tree_mark after
     end="$EPOCHREALTIME"
     RUN_CPU="$(cpu_seconds "$ticks" "$(busy_ticks)")"
@@ -1156,10 +1178,12 @@ report() {
     echo
     echo "docker/compose calls: from one more, untimed run of each contender before"
     echo "the rounds, with \`docker\` and \`docker-compose\` on PATH replaced by"
-    echo "shims that log each invocation and exec the real binary. Every start of"
-    echo "either binary is one call, by the contender or anything it started;"
-    echo "\`docker compose ...\` is one call (the docker CLI starts the v2 plugin"
-    echo "itself), and the count in brackets is those plus \`docker-compose\`."
+    echo "shims that log each invocation and exec the real binary, and the compose"
+    echo "v2 plugin too, in a docker configuration of the shims' own. Every start of"
+    echo "one of them is one call, by the contender or anything it started;"
+    echo "\`docker compose ...\` is one call (the docker CLI's own starts of the"
+    echo "plugin are part of it), a start of the plugin on its own (as testbed runs"
+    echo "it) is one, and the count in brackets is the compose calls."
     echo
     for stack in "${STACKS[@]}"; do
         for flavor in "${FLAVORS[@]}"; do
