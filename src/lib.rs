@@ -18,6 +18,7 @@ pub(crate) mod redact;
 pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod signals;
+pub(crate) mod threads;
 pub(crate) mod topology;
 
 use anyhow::Context;

@@ -9,6 +9,7 @@ use crate::engine::cmd::Cmd;
 use crate::engine::endpoint::{self, Endpoint, Via};
 use crate::engine::model::{self, Container};
 use crate::exit::{Exit, Failure};
+use crate::threads;
 
 /// The label compose puts on everything of a project.
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
@@ -299,7 +300,7 @@ impl Engine {
                 return Ok((engine, value));
             }
             let (probed, value) = std::thread::scope(|scope| {
-                let probed = scope.spawn(|| engine.compose_version_probe());
+                let probed = threads::spawn(scope, || engine.compose_version_probe());
                 let value = first(&engine);
                 (
                     probed.join().expect("the compose version probe panicked"),

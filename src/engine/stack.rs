@@ -14,6 +14,7 @@ use crate::engine::model::Container;
 use crate::engine::{Docker, Engine};
 use crate::images::BuiltImage;
 use crate::labels::{OverrideFile, RunLabels};
+use crate::threads;
 
 use crate::engine::PROJECT_LABEL;
 
@@ -316,8 +317,8 @@ impl Leftovers {
             Ok(ids.split_whitespace().map(str::to_string).collect())
         };
         let (containers, networks, volumes) = std::thread::scope(|scope| {
-            let networks = scope.spawn(|| list(&["network", "ls", "-q"]));
-            let volumes = scope.spawn(|| list(&["volume", "ls", "-q"]));
+            let networks = threads::spawn(scope, || list(&["network", "ls", "-q"]));
+            let volumes = threads::spawn(scope, || list(&["volume", "ls", "-q"]));
             let containers = list(&["ps", "-aq"]);
             (
                 containers,
@@ -371,7 +372,7 @@ impl Leftovers {
         // Containers first: a network or volume in use cannot be removed.
         remove(&["rm", "-f", "-v"], &self.containers)?;
         std::thread::scope(|scope| {
-            let networks = scope.spawn(|| remove(&["network", "rm"], &self.networks));
+            let networks = threads::spawn(scope, || remove(&["network", "rm"], &self.networks));
             let volumes = remove(&["volume", "rm", "-f"], &self.volumes);
             networks
                 .join()

@@ -17,13 +17,14 @@ pub use reporter::{Options, Reporter};
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use console::style;
 
 use crate::exit::Failure;
 use crate::redact::redact;
+use crate::threads;
 
 /// How to print, as asked for with `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,10 +88,10 @@ pub fn mode() -> Mode {
 
 fn emit(line: String) {
     let line = redact(&line);
-    let prefix = SHARD.with(|shard| match (&*shard.borrow(), mode()) {
+    let prefix = match (shard(), mode()) {
         (Some(_), Mode::Gitlab) | (None, _) => String::new(),
         (Some(shard), _) => format!("[{}] ", shard.name),
-    });
+    };
     let now = match mode() {
         Mode::Plain => humantime::format_rfc3339_millis(SystemTime::now()).to_string() + " ",
         Mode::Terminal | Mode::Gitlab => String::new(),
@@ -103,37 +104,38 @@ fn emit(line: String) {
     raw(line);
 }
 
-/// The shard a thread speaks for, under `--shards`.
+/// The shard a thread speaks for, under `--shards`, kept in the thread's
+/// context so that the threads it starts speak for it too.
 struct Shard {
     name: String,
     /// In GitLab mode, its lines until it ends, for one section of their
     /// own: sections of several shards at once would interleave.
-    held: Option<Vec<String>>,
+    held: Option<Mutex<Vec<String>>>,
 }
 
-thread_local! {
-    static SHARD: std::cell::RefCell<Option<Shard>> = const { std::cell::RefCell::new(None) };
+/// The shard this thread speaks for, if any.
+fn shard() -> Option<Arc<Shard>> {
+    threads::get()?.downcast::<Shard>().ok()
 }
 
 /// From now on this thread speaks for shard `name`: its lines start with
 /// `[name]`, or in GitLab mode wait for [`end_shard`].
 pub fn begin_shard(name: &str) {
-    let held = (mode() == Mode::Gitlab).then(Vec::new);
-    SHARD.with(|shard| {
-        *shard.borrow_mut() = Some(Shard {
-            name: name.to_string(),
-            held,
-        })
-    });
+    let held = (mode() == Mode::Gitlab).then(|| Mutex::new(Vec::new()));
+    threads::set(Some(Arc::new(Shard {
+        name: name.to_string(),
+        held,
+    })));
 }
 
 /// Ends what [`begin_shard`] began; in GitLab mode, prints the shard's
 /// lines in a section of their own under `header`, all at once.
 pub fn end_shard(header: &str) {
-    let Some(shard) = SHARD.with(|shard| shard.borrow_mut().take()) else {
+    let Some(shard) = threads::take().and_then(|c| c.downcast::<Shard>().ok()) else {
         return;
     };
-    if let Some(lines) = shard.held {
+    if let Some(held) = &shard.held {
+        let lines = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
         let name = format!("shard_{}", shard.name);
         let _section = open(&name, header, true);
         raw(lines.join("\n"));
@@ -152,10 +154,10 @@ pub fn open(name: &str, header: impl Display, collapsed: bool) -> Section {
     if mode() != Mode::Gitlab {
         return Section { name: None };
     }
-    let shard = SHARD.with(|shard| match &*shard.borrow() {
+    let shard = match shard() {
         Some(shard) => format!("{}_", shard.name),
         None => String::new(),
-    });
+    };
     let name: String = format!("testbed_{shard}{name}")
         .chars()
         .map(|c| {
@@ -201,16 +203,11 @@ fn unix_now() -> u64 {
 /// A line written as it is: no timestamp, no redaction needed. A shard in
 /// GitLab mode holds it back until its section.
 fn raw(line: String) {
-    let held = SHARD.with(|shard| match &mut *shard.borrow_mut() {
-        Some(Shard {
-            held: Some(lines), ..
-        }) => {
-            lines.push(line.clone());
-            true
-        }
-        _ => false,
-    });
-    if !held {
+    let shard = shard();
+    let held = shard.as_ref().and_then(|shard| shard.held.as_ref());
+    if let Some(lines) = held {
+        lines.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+    } else {
         // A closed stderr must not abort the run: teardown still has to
         // happen.
         let _ = writeln!(std::io::stderr().lock(), "{line}");

@@ -18,6 +18,7 @@ use crate::exit::Failure;
 use crate::images::BuiltImage;
 use crate::labels;
 use crate::reaper;
+use crate::threads;
 use crate::topology::artifacts::{self, Artifacts, Facts, Whereabouts};
 use crate::topology::mounts::{self, Placed, Seen};
 use crate::topology::seed::{self, Seeding};
@@ -68,8 +69,8 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
     // The JSON report names compose's version; nothing else needs it.
     let wants_version = config.report.is_some();
     let (detected, daemon, facts) = std::thread::scope(|scope| {
-        let daemon = scope.spawn(|| docker.ping());
-        let facts = scope.spawn(|| facts(&docker, config));
+        let daemon = threads::spawn(scope, || docker.ping());
+        let facts = threads::spawn(scope, || facts(&docker, config));
         let detected = Engine::detect_while(
             docker.clone(),
             config.compose.as_deref(),

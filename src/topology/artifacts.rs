@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::engine::model::Container;
 use crate::engine::{Docker, Engine};
 use crate::exit::Failure;
+use crate::threads;
 use crate::topology::container::{self, Candidate, ProcFiles};
 
 /// The variable that tells the tests where to write.
@@ -390,7 +391,7 @@ impl Artifacts {
                 .iter()
                 .map(|(name, container)| {
                     let path = logs_dir.join(name);
-                    scope.spawn(move || save_log(engine, container, &path))
+                    threads::spawn(scope, move || save_log(engine, container, &path))
                 })
                 .collect();
             savers

@@ -20,9 +20,20 @@ fn three_shards_pass_each_told_its_place(flavor: Flavor) {
     let out = Testbed::fixture("shards")
         .flavor(flavor)
         .project("shards")
-        .args(["--shards", "3", "--artifacts", artifacts.to_str().unwrap()])
+        .args([
+            "-v",
+            "--shards",
+            "3",
+            "--artifacts",
+            artifacts.to_str().unwrap(),
+        ])
         .output();
     assert_eq!(out.code, Some(0), "{out}");
+    // Every command echoed says whose it is, also those of the threads a
+    // shard starts to do things at once (the daemon check, the listings of
+    // its teardown).
+    let unclaimed: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("+ ")).collect();
+    assert!(unclaimed.is_empty(), "{unclaimed:#?}\n{out}");
     for i in 1..=3 {
         let place = std::fs::read_to_string(artifacts.join(format!("shard-{i}/node.txt")));
         assert_eq!(place.unwrap(), format!("{i}/3\n"), "{out}");
