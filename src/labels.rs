@@ -188,53 +188,33 @@ impl RunLabels {
     }
 
     /// The compose override that puts the labels on every service of
-    /// `model` (the YAML of `compose config`), on the `default` network and
-    /// every network and named volume it declares, except external ones,
-    /// which compose does not create and refuses to configure. The services
+    /// `model` (the YAML of `compose config`) and on every network and
+    /// volume it `created`: not on external ones, which compose does not
+    /// create and refuses to configure. The services
     /// of `built` get their image's name for this run, and it gets its
     /// labels when compose builds it.
     ///
     /// It has no `version:` key: compose v1 1.29 validates every file
     /// against one schema whatever its version, and v2 warns that the key
     /// is obsolete.
-    pub fn override_yaml(&self, model: &str, built: &[BuiltImage]) -> Result<String> {
+    pub fn override_yaml(
+        &self,
+        model: &str,
+        created: &Created,
+        built: &[BuiltImage],
+    ) -> Result<String> {
         #[derive(Deserialize)]
         struct Model {
             #[serde(default)]
             services: Option<BTreeMap<String, Value>>,
-            #[serde(default)]
-            networks: Option<BTreeMap<String, Option<Declared>>>,
-            #[serde(default)]
-            volumes: Option<BTreeMap<String, Option<Declared>>>,
-        }
-        #[derive(Deserialize, Default)]
-        struct Declared {
-            #[serde(default)]
-            external: Value,
         }
         let model: Model =
             serde_norway::from_str(model).context("cannot read the output of `compose config`")?;
-        let created = |declared: Option<BTreeMap<String, Option<Declared>>>| -> Vec<String> {
-            declared
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|(_, d)| !is_external(d.as_ref().map_or(&Value::Null, |d| &d.external)))
-                .map(|(name, _)| name)
-                .collect()
-        };
-        // Compose creates `default` for the services that name no network,
-        // and leaves it out of v1's `config` unless the files declare it.
-        let default_declared = model
-            .networks
-            .as_ref()
-            .is_some_and(|n| n.contains_key("default"));
-        let mut networks = created(model.networks);
-        if !default_declared {
-            networks.insert(0, "default".into());
-        }
-        let volumes = created(model.volumes);
         let services: Vec<String> = model.services.unwrap_or_default().into_keys().collect();
-
+        let keys = |resources: &[Resource]| -> Vec<String> {
+            resources.iter().map(|r| r.key.clone()).collect()
+        };
+        let (networks, volumes) = (keys(&created.networks), keys(&created.volumes));
         let mut labels = Mapping::new();
         for (key, value) in self.pairs() {
             labels.insert(key.into(), value.into());
@@ -271,6 +251,77 @@ impl RunLabels {
             file.insert("volumes".into(), labelled(volumes));
         }
         serde_norway::to_string(&file).context("cannot write the labels override")
+    }
+}
+
+/// The networks and named volumes compose creates for a model: those the
+/// files declare that are not external, and `default`, which v1's `config`
+/// leaves out unless the files declare it. Compose creates only those its
+/// services use, so some may never exist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Created {
+    pub networks: Vec<Resource>,
+    pub volumes: Vec<Resource>,
+}
+
+/// A network or volume: its key in the files, and its name on the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    pub key: String,
+    pub name: String,
+}
+
+impl Created {
+    /// What compose creates for `model` (the YAML of `compose config`)
+    /// under `project`: each under its `name:`, which v2 always prints,
+    /// else under compose's `<project>_<key>`.
+    pub fn of(model: &str, project: &str) -> Result<Created> {
+        #[derive(Deserialize)]
+        struct Model {
+            #[serde(default)]
+            networks: Option<BTreeMap<String, Option<Declared>>>,
+            #[serde(default)]
+            volumes: Option<BTreeMap<String, Option<Declared>>>,
+        }
+        #[derive(Deserialize, Default)]
+        struct Declared {
+            #[serde(default)]
+            external: Value,
+            #[serde(default)]
+            name: Option<String>,
+        }
+        let model: Model =
+            serde_norway::from_str(model).context("cannot read the output of `compose config`")?;
+        let created = |declared: Option<BTreeMap<String, Option<Declared>>>| -> Vec<Resource> {
+            declared
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(key, declared)| (key, declared.unwrap_or_default()))
+                .filter(|(_, declared)| !is_external(&declared.external))
+                .map(|(key, declared)| Resource {
+                    name: declared.name.unwrap_or_else(|| format!("{project}_{key}")),
+                    key,
+                })
+                .collect()
+        };
+        let default_declared = model
+            .networks
+            .as_ref()
+            .is_some_and(|n| n.contains_key("default"));
+        let mut networks = created(model.networks);
+        if !default_declared {
+            networks.insert(
+                0,
+                Resource {
+                    key: "default".into(),
+                    name: format!("{project}_default"),
+                },
+            );
+        }
+        Ok(Created {
+            networks,
+            volumes: created(model.volumes),
+        })
     }
 }
 
@@ -325,6 +376,51 @@ mod tests {
             pidns: Some("4026531836".into()),
             keep: false,
         }
+    }
+
+    fn created(model: &str) -> Created {
+        Created::of(model, "tb-x-1-ab12cd").unwrap()
+    }
+
+    /// v2 names each network and volume; v1 only those the files name.
+    #[test]
+    fn created_networks_and_volumes_have_their_names_on_the_engine() {
+        let model = "\
+networks:
+  back: {}
+  front: {name: tb-x-1-ab12cd_front}
+  shared: {name: ci-shared, external: true}
+  legacy:
+    external:
+      name: ci-net
+volumes:
+  data: null
+  cache: {name: ci-cache, external: true}
+  named: {name: my-volume}
+";
+        let names = |resources: &[Resource]| -> Vec<(String, String)> {
+            resources
+                .iter()
+                .map(|r| (r.key.clone(), r.name.clone()))
+                .collect()
+        };
+        let created = created(model);
+        let pair = |key: &str, name: &str| (key.to_string(), name.to_string());
+        assert_eq!(
+            names(&created.networks),
+            [
+                pair("default", "tb-x-1-ab12cd_default"),
+                pair("back", "tb-x-1-ab12cd_back"),
+                pair("front", "tb-x-1-ab12cd_front"),
+            ]
+        );
+        assert_eq!(
+            names(&created.volumes),
+            [
+                pair("data", "tb-x-1-ab12cd_data"),
+                pair("named", "my-volume")
+            ]
+        );
     }
 
     fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
@@ -446,7 +542,7 @@ volumes:
   data: {name: tb-x-1-ab12cd_data}
   cache: {name: ci-cache, external: true}
 ";
-        let yaml = labels().override_yaml(model, &[]).unwrap();
+        let yaml = labels().override_yaml(model, &created(model), &[]).unwrap();
         let expected_labels = "    labels:
       testbed.run: tb-x-1-ab12cd
       testbed.started: '1700000000'
@@ -477,7 +573,7 @@ services:
     image: busybox
 version: '2.0'
 ";
-        let yaml = labels().override_yaml(model, &[]).unwrap();
+        let yaml = labels().override_yaml(model, &created(model), &[]).unwrap();
         let parsed: Value = serde_norway::from_str(&yaml).unwrap();
         let networks: Vec<&str> = parsed["networks"]
             .as_mapping()
@@ -501,7 +597,9 @@ version: '2.0'
         let model =
             "services:\n  db:\n    image: postgres\n  tests:\n    build:\n      context: /src\n";
         let built = [BuiltImage::new("tb-api", "tests")];
-        let yaml = labels().override_yaml(model, &built).unwrap();
+        let yaml = labels()
+            .override_yaml(model, &created(model), &built)
+            .unwrap();
         let parsed: Value = serde_norway::from_str(&yaml).unwrap();
         let tests = &parsed["services"]["tests"];
         assert_eq!(tests["image"].as_str(), Some("tb-api-tests:tb-x-1-ab12cd"));

@@ -13,7 +13,7 @@ use crate::engine::cmd::{self, Cmd};
 use crate::engine::model::Container;
 use crate::engine::{Docker, Engine};
 use crate::images::BuiltImage;
-use crate::labels::{OverrideFile, RunLabels};
+use crate::labels::{Created, OverrideFile, Resource, RunLabels};
 use crate::threads;
 
 use crate::engine::PROJECT_LABEL;
@@ -39,6 +39,8 @@ pub struct Stack<'a> {
     profiles: Vec<String>,
     /// The override that labels what compose creates, once written.
     labels: Option<OverrideFile>,
+    /// The networks and volumes compose creates from the model, once known.
+    created: Option<Created>,
     /// Other generated overrides, passed before the labels'.
     overrides: Vec<OverrideFile>,
     /// Volumes testbed created for the stack, outside compose's model.
@@ -67,6 +69,7 @@ impl<'a> Stack<'a> {
                 .collect(),
             profiles: Vec::new(),
             labels: None,
+            created: None,
             overrides: Vec::new(),
             volumes: Vec::new(),
             live: AtomicBool::new(false),
@@ -94,8 +97,10 @@ impl<'a> Stack<'a> {
         model: &str,
         built: &[BuiltImage],
     ) -> Result<()> {
-        let yaml = labels.override_yaml(model, built)?;
+        let created = Created::of(model, &self.project)?;
+        let yaml = labels.override_yaml(model, &created, built)?;
         self.labels = Some(OverrideFile::write(&yaml)?);
+        self.created = Some(created);
         Ok(())
     }
 
@@ -280,12 +285,41 @@ impl<'a> Stack<'a> {
     /// engine is quiet when something may still land since `unsettled`.
     fn sweep(&self, unsettled: Option<Instant>) -> Result<()> {
         let docker = self.engine.client();
-        let Some(since) = unsettled else {
-            return sweep(docker, &self.project).map(drop);
+        if let Some(since) = unsettled {
+            let deadline = Instant::now() + TEARDOWN_GIVE_UP;
+            let what = Swept::Project(&self.project);
+            return sweep_until_quiet(docker, &what, since, deadline, &mut |_| {}).map(drop);
+        }
+        // Nothing can land any more: only compose created networks and
+        // volumes, from the model, under names the stack knows, so only
+        // the containers need looking for. Should that fail, such as on
+        // a network that something else still uses, the full sweep says
+        // what is left.
+        if let Some(created) = &self.created {
+            if self.remove_created(created).is_ok() {
+                return Ok(());
+            }
+        }
+        sweep(docker, &self.project).map(drop)
+    }
+
+    /// Removes the project's containers, then the networks and volumes of
+    /// `created` and those testbed adopted; those never created are no
+    /// failure.
+    fn remove_created(&self, created: &Created) -> Result<()> {
+        let docker = self.engine.client();
+        let containers = Leftovers::labelled_containers(docker, &self.label())?;
+        let names = |resources: &[Resource]| -> Vec<String> {
+            resources.iter().map(|r| r.name.clone()).collect()
         };
-        let deadline = Instant::now() + TEARDOWN_GIVE_UP;
-        let what = Swept::Project(&self.project);
-        sweep_until_quiet(docker, &what, since, deadline, &mut |_| {}).map(drop)
+        let mut volumes = names(&created.volumes);
+        volumes.extend(self.volumes.iter().cloned());
+        Leftovers {
+            containers,
+            networks: names(&created.networks),
+            volumes,
+        }
+        .remove(docker, Missing::Allowed)
     }
 }
 
@@ -319,7 +353,7 @@ impl Leftovers {
         let (containers, networks, volumes) = std::thread::scope(|scope| {
             let networks = threads::spawn(scope, || list(&["network", "ls", "-q"]));
             let volumes = threads::spawn(scope, || list(&["volume", "ls", "-q"]));
-            let containers = list(&["ps", "-aq"]);
+            let containers = Leftovers::labelled_containers(docker, label);
             (
                 containers,
                 networks.join().expect("listing networks panicked"),
@@ -331,6 +365,14 @@ impl Leftovers {
             networks: networks?,
             volumes: volumes?,
         })
+    }
+
+    /// The containers that carry `label`, running or not.
+    fn labelled_containers(docker: &Docker, label: &str) -> Result<Vec<String>> {
+        let ids = docker
+            .cmd(["ps", "-aq", "--filter", &format!("label={label}")])
+            .read()?;
+        Ok(ids.split_whitespace().map(str::to_string).collect())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -357,17 +399,23 @@ impl Leftovers {
     }
 
     /// Kills and removes the containers with their anonymous volumes, then
-    /// removes the networks and volumes at once.
-    pub fn remove(&self, docker: &Docker) -> Result<()> {
+    /// removes the networks and volumes at once; with `Missing::Allowed`,
+    /// one that does not exist is no failure.
+    pub fn remove(&self, docker: &Docker, missing: Missing) -> Result<()> {
         let remove = |what: &[&str], ids: &[String]| -> Result<()> {
             if ids.is_empty() {
                 return Ok(());
             }
-            docker
-                .cmd(what.iter().copied())
-                .args(ids.iter().cloned())
-                .read()
-                .map(drop)
+            let cmd = docker.cmd(what.iter().copied()).args(ids.iter().cloned());
+            let output = cmd.output()?;
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let only_missing = stderr.lines().all(|line| {
+                line.trim().is_empty() || line.contains("No such") || line.contains("not found")
+            });
+            if missing == Missing::Allowed && only_missing {
+                return Ok(());
+            }
+            cmd.check(&output)
         };
         // Containers first: a network or volume in use cannot be removed.
         remove(&["rm", "-f", "-v"], &self.containers)?;
@@ -380,6 +428,13 @@ impl Leftovers {
                 .and(volumes)
         })
     }
+}
+
+/// Whether removing what does not exist is a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Failure,
+    Allowed,
 }
 
 /// "2 containers, 1 network and 0 volumes".
@@ -404,7 +459,7 @@ impl fmt::Display for Leftovers {
 pub fn sweep(docker: &Docker, project: &str) -> Result<Leftovers> {
     let leftovers = Leftovers::labelled(docker, &format!("{PROJECT_LABEL}={project}"))?;
     leftovers
-        .remove(docker)
+        .remove(docker, Missing::Failure)
         .with_context(|| format!("cannot remove what is left of {project}"))?;
     Ok(leftovers)
 }
@@ -446,7 +501,7 @@ impl Swept<'_> {
             }
         };
         removing
-            .remove(docker)
+            .remove(docker, Missing::Failure)
             .with_context(|| format!("cannot remove what is left of {}", self.name()))?;
         Ok(found)
     }

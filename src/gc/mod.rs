@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::engine::Docker;
-use crate::engine::stack::Leftovers;
+use crate::engine::stack::{Leftovers, Missing};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, Owner};
 use crate::report;
@@ -500,7 +500,7 @@ fn gc_stacks(
             continue;
         }
         match leftovers
-            .remove(docker)
+            .remove(docker, Missing::Failure)
             .with_context(|| format!("cannot remove {}", stack.project))
         {
             Ok(()) => println!("removed {} ({why}): {what}", stack.project),

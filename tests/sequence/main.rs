@@ -183,6 +183,37 @@ impl<'a> Sequence<'a> {
         self.any_order("the removal of the networks and volumes", removals);
     }
 
+    /// The teardown of a stack a run created, once nothing can land any
+    /// more: the project's containers listed by label, killed and removed,
+    /// then the networks and volumes compose created from the model
+    /// removed by name at once, whether they exist or not.
+    fn remove_created(
+        &mut self,
+        project: &str,
+        containers: &[&str],
+        networks: &[&str],
+        volumes: &[&str],
+    ) {
+        let label = project_label(project);
+        self.next("the list of the project's containers", |c| {
+            is(c, &["ps", "-aq", "--filter", &label])
+        });
+        if !containers.is_empty() {
+            self.next(&format!("`rm -f -v` of {}", containers.join(", ")), |c| {
+                is_with_any_order(c, &["rm", "-f", "-v"], containers)
+            });
+        }
+        let mut removals: Vec<Matcher> = vec![Box::new(|c: &Call| {
+            is_with_any_order(c, &["network", "rm"], networks)
+        })];
+        if !volumes.is_empty() {
+            removals.push(Box::new(|c: &Call| {
+                is_with_any_order(c, &["volume", "rm", "-f"], volumes)
+            }));
+        }
+        self.any_order("the removal of the networks and volumes", removals);
+    }
+
     /// After a compose command was killed: sweeps that find nothing, once
     /// a second, until the engine has been quiet for 3 s; at least one, and
     /// nothing else after them.
@@ -374,13 +405,11 @@ fn assert_passing_sequence(run: &Recorded) {
         Some(&p),
         "TESTBED_PROJECT travels in the environment of `compose run`"
     );
-    seq.next("`inspect` of the test container", |c| {
-        is(c, &["inspect", &test_container])
-    });
-    seq.sweep(
+    // Passing tests need no inspection: compose's 0 is theirs.
+    seq.remove_created(
         &p,
         &["fakeid-db", &format!("fakeid-run-{test_container}")],
-        &[&format!("fakenet-{p}")],
+        &[&format!("{p}_default")],
         &[],
     );
     seq.end();
@@ -457,15 +486,13 @@ fn the_default_teardown_kills_and_removes_by_label_without_compose_down() {
     let run = Fake::new().env("FAKE_VOLUMES", "data").run();
     run.assert_code(0).assert_no_compose("down");
     let p = run.project();
-    let mut seq = Sequence::after(&run, "`inspect` of the tests", |c| {
-        is(c, &["inspect", &format!("{p}-tests-run")])
-    });
+    let mut seq = Sequence::after(&run, "`compose run` of the tests", |c| c.is_compose("run"));
     // The running db and the exited test container go in one `rm -f`,
     // before the network and volume they hold.
-    seq.sweep(
+    seq.remove_created(
         &p,
         &["fakeid-db", &format!("fakeid-run-{p}-tests-run")],
-        &[&format!("fakenet-{p}")],
+        &[&format!("{p}_default")],
         &[&format!("{p}_data")],
     );
     seq.end();
@@ -481,9 +508,7 @@ fn a_stop_timeout_stops_the_stack_with_compose_down() {
     run.assert_code(0);
     let p = run.project();
     let test_container = format!("{p}-tests-run");
-    let mut seq = Sequence::after(&run, "`inspect` of the tests", |c| {
-        is(c, &["inspect", &test_container])
-    });
+    let mut seq = Sequence::after(&run, "`compose run` of the tests", |c| c.is_compose("run"));
     // The test container first, or `down` could not remove the network.
     seq.next("`rm` of the test container", |c| {
         is(c, &["rm", "-f", "-v", &test_container])
@@ -542,7 +567,7 @@ fn a_failed_compose_down_is_an_engine_failure_and_what_it_left_is_removed() {
     // What `down` left behind is removed through the engine directly.
     let p = run.project();
     let mut seq = Sequence::after(&run, "`compose down`", |c| c.is_compose("down"));
-    seq.sweep(&p, &["fakeid-db"], &[&format!("fakenet-{p}")], &[]);
+    seq.remove_created(&p, &["fakeid-db"], &[&format!("{p}_default")], &[]);
     seq.end();
     run.assert_nothing_left();
 }
@@ -558,7 +583,7 @@ fn a_failed_up_is_an_engine_failure_and_still_tears_down() {
     // `up` created the network before it failed.
     let p = run.project();
     let mut seq = Sequence::after(&run, "`compose up`", |c| c.is_compose("up"));
-    seq.sweep(&p, &[], &[&format!("fakenet-{p}")], &[]);
+    seq.remove_created(&p, &[], &[&format!("{p}_default")], &[]);
     seq.end();
     run.assert_nothing_left();
 }
@@ -570,9 +595,7 @@ fn keep_leaves_the_stack_and_prints_how_to_remove_it() {
     let p = run.project();
     let f = &run.compose_file;
     let test_container = format!("{p}-tests-run");
-    let mut seq = Sequence::after(&run, "`inspect` of the tests", |c| {
-        is(c, &["inspect", &test_container])
-    });
+    let mut seq = Sequence::after(&run, "`compose run` of the tests", |c| c.is_compose("run"));
     seq.next("`rm` of the finished test container", |c| {
         is(c, &["rm", "-f", "-v", &test_container])
     });
@@ -1207,14 +1230,11 @@ fn without_dependencies_nothing_is_started_or_waited_for() {
     let mut seq = Sequence::new(&run);
     assert_preflight(&mut seq, &run);
     seq.next("`compose run` of the tests", |c| c.is_compose("run"));
-    seq.next("`inspect` of the test container", |c| {
-        is(c, &["inspect", &test_container])
-    });
     // `compose run` created the network.
-    seq.sweep(
+    seq.remove_created(
         &p,
         &[&format!("fakeid-run-{test_container}")],
-        &[&format!("fakenet-{p}")],
+        &[&format!("{p}_default")],
         &[],
     );
     seq.end();
@@ -1378,9 +1398,7 @@ fn artifacts_in_copy_mode_save_every_log_and_copy_the_tests_files_out() {
         run.describe()
     );
 
-    let mut seq = Sequence::after(&run, "`inspect` of the tests", |c| {
-        is(c, &["inspect", &test_container])
-    });
+    let mut seq = Sequence::after(&run, "`compose run` of the tests", |c| c.is_compose("run"));
     // Every container, the tests' included.
     seq.next("`ps` of all the project's containers", |c| {
         is(
@@ -1403,10 +1421,10 @@ fn artifacts_in_copy_mode_save_every_log_and_copy_the_tests_files_out() {
             Box::new(|c: &Call| is(c, &["logs", "--timestamps", &test_container])),
         ],
     );
-    seq.sweep(
+    seq.remove_created(
         &p,
         &["fakeid-db", &test_id],
-        &[&format!("fakenet-{p}")],
+        &[&format!("{p}_default")],
         &[],
     );
     seq.end();
