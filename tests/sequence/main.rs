@@ -430,6 +430,28 @@ fn a_passing_run_issues_the_documented_commands_in_order() {
     }
 }
 
+/// The docker and compose clients are Go programs that live for moments:
+/// each gets a lazier garbage collector, unless the caller chose one.
+#[test]
+fn every_client_collects_garbage_lazily_unless_told_otherwise() {
+    for (set, expected) in [(None, "400"), (Some("75"), "75")] {
+        let fake = Fake::new().env("FAKE_DOCKER_RECORD_ENV", "TESTBED_PROJECT GOGC");
+        let run = match set {
+            Some(value) => fake.env("GOGC", value),
+            None => fake,
+        }
+        .run();
+        run.assert_code(0);
+        assert!(
+            run.calls
+                .iter()
+                .all(|c| c.env.get("GOGC").map(String::as_str) == Some(expected)),
+            "every call should have GOGC={expected}\n{}",
+            run.describe()
+        );
+    }
+}
+
 #[test]
 fn env_values_travel_in_the_environment_never_on_argv() {
     let run = Fake::new()
