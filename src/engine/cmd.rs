@@ -366,6 +366,28 @@ impl Cmd {
         Ok(child)
     }
 
+    /// Starts the command with its stdout handed over line by line as it
+    /// comes, and its stderr captured: for a stream that runs until it is
+    /// killed. The lines end when its stdout closes.
+    pub fn spawn_lines(&self) -> anyhow::Result<(Child, Receiver<String>)> {
+        let (reader, writer) = os_pipe::pipe().context("cannot create a pipe")?;
+        let expression = self
+            .expression(Group::Own)
+            .stdin_null()
+            .stdout_file(writer)
+            .stderr_capture();
+        let child = self.start(expression, Group::Own)?;
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(reader).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok((child, lines))
+    }
+
     fn start(&self, expression: duct::Expression, group: Group) -> anyhow::Result<Child> {
         let handle = expression
             .start()

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+/// The label compose puts on a container: the service it is of.
+pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+
 /// A service of the resolved model: what it waits for, the profiles that
 /// enable it, and where its image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +147,20 @@ pub fn with_dependencies(services: &[Service], chosen: &[String]) -> Vec<String>
         .iter()
         .filter(|s| wanted.contains(&s.name.as_str()))
         .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Those of `names` that depend on none of `names`.
+pub fn waiting_for_none(services: &[Service], names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .filter(|name| {
+            services
+                .iter()
+                .filter(|s| &&s.name == name)
+                .all(|s| s.depends_on.iter().all(|d| !names.contains(&d.service)))
+        })
+        .cloned()
         .collect()
 }
 
@@ -372,10 +389,7 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
         .into_iter()
         .map(|r| {
             let labels = r.config.labels.unwrap_or_default();
-            let service = labels
-                .get("com.docker.compose.service")
-                .cloned()
-                .unwrap_or_default();
+            let service = labels.get(SERVICE_LABEL).cloned().unwrap_or_default();
             let published = r
                 .network_settings
                 .ports
@@ -666,6 +680,12 @@ mod tests {
             waiting_for_no_completion(&model, &names(&["api", "cache", "db", "worker"])),
             ["api", "db", "worker"]
         );
+        // cache waits for migrate, which is not among them.
+        assert_eq!(
+            waiting_for_none(&model, &names(&["api", "cache", "db", "worker"])),
+            ["cache", "db"]
+        );
+        assert_eq!(waiting_for_none(&model, &names(&["api"])), ["api"]);
     }
 
     #[test]

@@ -20,14 +20,15 @@
 //! or the clock, prompts a `docker inspect`.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::engine::cmd::{Child, Cmd, Waited};
 use crate::engine::model::{
-    Condition, Container, ContainerStatus, Healthcheck, Readiness, Service,
+    Condition, Container, ContainerStatus, Healthcheck, Readiness, SERVICE_LABEL, Service,
 };
 use crate::engine::stack::Stack;
 use crate::signals::Signals;
+use crate::threads;
 
 /// How often the loop looks at its children.
 const TICK: Duration = Duration::from_millis(10);
@@ -81,18 +82,99 @@ pub struct ServiceStatus {
     pub waiting_on: Option<String>,
 }
 
+/// Runs `create`, and meanwhile starts each container of `services` the
+/// moment compose has created it: one `docker events` stream of the
+/// project's creates says when, and what it reports at once starts in one
+/// `docker start`. For services that wait for nothing, under a compose that
+/// takes long from its first create to its exit. Returns what `create`
+/// returned, and the containers that started; one that did not is left to
+/// [`start`].
+pub fn while_creating<T>(
+    stack: &Stack,
+    services: &[String],
+    signals: &Signals,
+    create: impl FnOnce() -> T,
+) -> (T, Vec<String>) {
+    if services.is_empty() {
+        return (create(), Vec::new());
+    }
+    // The project is new: nothing of it is older, whatever the daemon's
+    // clock says of ours.
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        .saturating_sub(60);
+    let events = stack.engine().docker(["events"]).args([
+        "--since".to_string(),
+        since.to_string(),
+        "--filter".into(),
+        "type=container".into(),
+        "--filter".into(),
+        "event=create".into(),
+        "--filter".into(),
+        format!("label={}", stack.label()),
+        "--format".into(),
+        format!("{{{{.ID}}}} {{{{index .Actor.Attributes \"{SERVICE_LABEL}\"}}}}"),
+    ]);
+    let Ok((stream, lines)) = events.spawn_lines() else {
+        return (create(), Vec::new());
+    };
+    std::thread::scope(|scope| {
+        let starter = threads::spawn(scope, move || {
+            let mut starts = Vec::new();
+            while let Ok(line) = lines.recv() {
+                let ids: Vec<String> = std::iter::once(line)
+                    .chain(lines.try_iter())
+                    .filter_map(|line| {
+                        let (id, service) = line.split_once(' ')?;
+                        services
+                            .iter()
+                            .any(|s| s == service)
+                            .then(|| id.to_string())
+                    })
+                    .collect();
+                if ids.is_empty() {
+                    continue;
+                }
+                let start = stack.engine().docker(["start"]).args(ids);
+                starts.extend(start.spawn_captured().ok());
+            }
+            // `docker start` prints each container it started.
+            let mut started = Vec::new();
+            for start in starts {
+                match start.wait(None, signals) {
+                    Ok(Waited::Done(output)) => started.extend(
+                        String::from_utf8_lossy(&output.stdout)
+                            .split_whitespace()
+                            .map(str::to_string),
+                    ),
+                    _ => start.kill(),
+                }
+            }
+            started
+        });
+        let created = create();
+        // The stream closes, and the starter ends with it.
+        stream.kill();
+        let started = starter.join().expect("starting early panicked");
+        (created, started)
+    })
+}
+
 /// Starts the created containers of `services` and waits until every one
-/// is ready. Returns each service's time to ready, in the order they got
-/// ready. `watch` sees the status of every service after each step.
+/// is ready; those `started` already run. Returns each service's time to
+/// ready, in the order they got ready. `watch` sees the status of every
+/// service after each step.
 pub fn start(
     stack: &Stack,
     services: &[Service],
     created: Vec<Container>,
+    started: &[String],
     deadline: Instant,
     signals: &Signals,
     watch: &mut dyn FnMut(&[ServiceStatus]),
 ) -> Result<Vec<(String, Duration)>, Stop> {
-    let mut startup = Startup::new(stack, services, created);
+    let mut startup = Startup::new(stack, services, created, started);
     loop {
         // Before a step, so that nothing is started past the deadline.
         if Instant::now() >= deadline {
@@ -228,7 +310,12 @@ struct Startup<'a> {
 }
 
 impl<'a> Startup<'a> {
-    fn new(stack: &'a Stack<'a>, services: &[Service], created: Vec<Container>) -> Startup<'a> {
+    fn new(
+        stack: &'a Stack<'a>,
+        services: &[Service],
+        created: Vec<Container>,
+        started: &[String],
+    ) -> Startup<'a> {
         let units = services
             .iter()
             .filter_map(|service| {
@@ -243,11 +330,16 @@ impl<'a> Startup<'a> {
                     .filter(|d| created.iter().any(|c| c.service == d.service))
                     .map(|d| (d.service.clone(), d.condition))
                     .collect();
+                let phase = if containers.iter().all(|id| started.contains(id)) {
+                    Phase::Started
+                } else {
+                    Phase::Pending
+                };
                 (!containers.is_empty()).then(|| Unit {
                     name: service.name.clone(),
                     depends_on,
                     containers,
-                    phase: Phase::Pending,
+                    phase,
                     ready_after: None,
                 })
             })

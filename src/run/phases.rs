@@ -286,18 +286,29 @@ impl Driver<'_> {
             "starting {}",
             plan.dependencies.join(", ")
         )));
-        for create in plan::create_commands(stack, plan) {
-            match self.run_to_end(&create, Some(deadline)) {
-                Err(Outcome::Failed(failure)) if failure.exit == Exit::Timeout => {
-                    let waiting = plan
-                        .dependencies
-                        .iter()
-                        .map(|d| format!("{d} (not created yet)"))
-                        .collect();
-                    return Err(self.not_ready(waiting, &[]).into());
-                }
-                other => other?,
+        // Compose v1 spends half a second between its first create and
+        // its exit: what waits for nothing starts meanwhile.
+        let early = if stack.engine().is_v1() {
+            model::waiting_for_none(&plan.services, &plan.dependencies)
+        } else {
+            Vec::new()
+        };
+        let (created, started_early) = startup::while_creating(stack, &early, self.signals, || {
+            for create in plan::create_commands(stack, plan) {
+                self.run_to_end(&create, Some(deadline))?;
             }
+            Ok(())
+        });
+        match created {
+            Err(Outcome::Failed(failure)) if failure.exit == Exit::Timeout => {
+                let waiting = plan
+                    .dependencies
+                    .iter()
+                    .map(|d| format!("{d} (not created yet)"))
+                    .collect();
+                return Err(self.not_ready(waiting, &[]).into());
+            }
+            other => other?,
         }
         let created = stack.containers(false).map_err(Failure::engine)?;
         let names: Vec<String> = created.iter().map(|c| c.service.clone()).collect();
@@ -310,6 +321,7 @@ impl Driver<'_> {
             stack,
             &plan.services,
             created,
+            &started_early,
             deadline,
             self.signals,
             &mut |statuses| self.emit(RunEvent::Waiting(statuses)),

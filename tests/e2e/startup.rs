@@ -103,3 +103,40 @@ fn a_stop_timeout_stops_gracefully_with_compose_down(flavor: Flavor) {
     assert_clean(&out.project);
 }
 per_flavor!(a_stop_timeout_stops_gracefully_with_compose_down);
+
+/// Compose v1 takes about half a second from its first create to its
+/// exit: db, which waits for nothing, is started meanwhile; api and
+/// worker, which wait for it, only once compose is done.
+#[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
+fn under_v1_what_waits_for_nothing_starts_while_compose_creates_the_rest() {
+    crate::common::engine::require();
+    let out = Testbed::fixture("bench-chain")
+        .flavor(Flavor::V1)
+        .project("early")
+        .args(["-v"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let listed = lines
+        .iter()
+        .position(|l| l.contains("+ docker ps -aq --no-trunc"))
+        .unwrap_or_else(|| panic!("no listing of the created containers\n{out}"));
+    let starts = |lines: &[&str]| {
+        lines
+            .iter()
+            .filter(|l| l.contains("+ docker start "))
+            .count()
+    };
+    assert_eq!(
+        starts(&lines[..listed]),
+        1,
+        "db starts during the create\n{out}"
+    );
+    assert_eq!(
+        starts(&lines[listed..]),
+        2,
+        "api and worker after it\n{out}"
+    );
+    assert_clean(&out.project);
+}
