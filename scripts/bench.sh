@@ -56,7 +56,10 @@
 #          with no healthcheck and no waiting, in 7 docker CLI calls: its
 #          machine CPU, times the parallel runs, over the CPUs, bounds the
 #          wall time of the batch; its wall time + 1 s (db's `sleep 1`,
-#          which api must wait for) bounds any tool's run of chain; and the
+#          which api must wait for) bounds any tool's run of chain, and
+#          under v1, plus three times the wall time of a `docker-compose
+#          config -q` (in the v1 rounds), any run that keeps compose for
+#          the model, the create and the tests' run; and the
 #          CPU of those 7 calls is what a CLI-driven run of chain spends at
 #          the least in its own processes.
 #
@@ -888,10 +891,12 @@ floor_wide_once() {
 # network, three dependencies started at once (no healthcheck, no waiting),
 # the tests' container run to its end, then all of it removed. Sets
 # PROBE_SECS to the machine's CPU seconds meanwhile, and FLOOR_MORE to the
-# wall seconds and the CPU seconds of those calls. Returns 1 if someone else
-# created a container meanwhile.
+# wall seconds and the CPU seconds of those calls; in the v1 rounds, also to
+# the wall seconds of one `docker-compose config -q` of chain, which asks
+# the engine nothing: what each start of compose v1 costs at the least.
+# Returns 1 if someone else created a container meanwhile.
 floor_chain_once() {
-    local start end ticks net="bench-floor-$$" s names=() cpu
+    local start end ticks net="bench-floor-$$" s names=() cpu compose=""
     wait_for_quiet_engine
     ticks="$(busy_ticks)"
     start="$EPOCHREALTIME"
@@ -908,9 +913,14 @@ floor_chain_once() {
     tree_mark after
     end="$EPOCHREALTIME"
     cpu="$(cpu_seconds "$ticks" "$(busy_ticks)")"
+    if [ "$FLAVOR" = v1 ]; then
+        s="$EPOCHREALTIME"
+        docker-compose -p "$net" -f "$ROOT/fixtures/bench-chain/compose.yml" config -q
+        compose=" compose=$(awk -v s="$s" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.3f", e - s }')"
+    fi
     [ -z "$(foreign_activity "${names[*]}" "$start" "$EPOCHREALTIME")" ] || return 1
     PROBE_SECS="$cpu"
-    FLOOR_MORE="wall=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }') tree=$(tree_seconds before after)"
+    FLOOR_MORE="wall=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }') tree=$(tree_seconds before after)$compose"
 }
 
 # One measurement of floor $1 (wide or chain) in the rotation, retried while
@@ -1089,13 +1099,20 @@ floors_section() {
             echo "| chain, in the $flavor rounds: the same, its wall time (s) | $med | $min | $max |"
             read -r med min max < <(stats_of "${SIDE["floor-chain-tree|$flavor"]:-}")
             echo "| chain, in the $flavor rounds: the same, the CPU of those 7 docker CLI calls (process tree, s) | $med | $min | $max |"
+            if [ "$flavor" = v1 ]; then
+                read -r med min max < <(stats_of "${SIDE["floor-chain-compose|$flavor"]:-}")
+                echo "| chain, in the v1 rounds: one \`docker-compose config -q\` of it, which asks the engine nothing: a start of compose v1 (wall, s) | $med | $min | $max |"
+            fi
         fi
     done
     echo
     if has_stack chain; then
         echo "A run of chain cannot be quicker than the chain floor's wall time + 1 s:"
         echo "api may not start before db is healthy, and db's \`sleep 1\` makes it ready"
-        echo "1 s after its start at the earliest: $(per_flavor chain_wall_floor)."
+        echo "1 s after its start at the earliest. Under v1, a run that keeps compose"
+        echo "for what only compose knows (the model, the create, the tests' run)"
+        echo "starts it three times, each a start of Python at the least: three"
+        echo "\`config -q\` more. So: $(per_flavor chain_wall_floor)."
         echo "Over a contender's median, that is the lowest ratio to it this machine"
         echo "allows. The CPU of the floor's 7 calls is the least a run driven through"
         echo "the docker CLI spends in its own processes (one start of the CLI per"
@@ -1128,10 +1145,12 @@ per_flavor() {
 }
 
 # The wall time that a run of chain needs at least in the rounds of flavor
-# $1: the chain floor's wall time + 1 s (db's `sleep 1`, which api waits for).
+# $1: the chain floor's wall time + 1 s (db's `sleep 1`, which api waits for),
+# and under v1 three starts of compose (the model, the create, the tests' run).
 chain_wall_floor() {
     awk -v w="$(median_of "${SIDE["floor-chain-wall|$1"]:-}")" \
-        'BEGIN { if (w == "-") print "-"; else printf "%.2f", w + 1 }'
+        -v c="$(median_of "${SIDE["floor-chain-compose|$1"]:-}")" \
+        'BEGIN { if (w == "-") print "-"; else printf "%.2f", w + 1 + (c == "-" ? 0 : 3 * c) }'
 }
 
 # The wall time that $PARALLEL chain runs at once need at least in the rounds
