@@ -190,9 +190,9 @@ impl RunLabels {
     /// The compose override that puts the labels on every service of
     /// `model` (the YAML of `compose config`) and on every network and
     /// volume it `created`: not on external ones, which compose does not
-    /// create and refuses to configure. The services
-    /// of `built` get their image's name for this run, and it gets its
-    /// labels when compose builds it.
+    /// create and refuses to configure. The services of `built` get their
+    /// image's name for this run, and it gets its labels when compose
+    /// builds it.
     ///
     /// It has no `version:` key: compose v1 1.29 validates every file
     /// against one schema whatever its version, and v2 warns that the key

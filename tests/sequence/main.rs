@@ -151,8 +151,7 @@ impl<'a> Sequence<'a> {
     }
 
     /// The default teardown: the project's containers, networks and volumes
-    /// listed by label at once, then the containers killed and removed, then
-    /// the networks and volumes removed at once, each only if there is one.
+    /// listed by label at once, then their removals.
     fn sweep(&mut self, project: &str, containers: &[&str], networks: &[&str], volumes: &[&str]) {
         let label = project_label(project);
         let label = label.as_str();
@@ -164,6 +163,12 @@ impl<'a> Sequence<'a> {
                 Box::new(move |c: &Call| is(c, &["volume", "ls", "-q", "--filter", label])),
             ],
         );
+        self.removals(containers, networks, volumes);
+    }
+
+    /// The containers killed and removed, then the networks and volumes
+    /// removed at once, each only if there is one.
+    fn removals(&mut self, containers: &[&str], networks: &[&str], volumes: &[&str]) {
         if !containers.is_empty() {
             self.next(&format!("`rm -f -v` of {}", containers.join(", ")), |c| {
                 is_with_any_order(c, &["rm", "-f", "-v"], containers)
@@ -198,20 +203,7 @@ impl<'a> Sequence<'a> {
         self.next("the list of the project's containers", |c| {
             is(c, &["ps", "-aq", "--filter", &label])
         });
-        if !containers.is_empty() {
-            self.next(&format!("`rm -f -v` of {}", containers.join(", ")), |c| {
-                is_with_any_order(c, &["rm", "-f", "-v"], containers)
-            });
-        }
-        let mut removals: Vec<Matcher> = vec![Box::new(|c: &Call| {
-            is_with_any_order(c, &["network", "rm"], networks)
-        })];
-        if !volumes.is_empty() {
-            removals.push(Box::new(|c: &Call| {
-                is_with_any_order(c, &["volume", "rm", "-f"], volumes)
-            }));
-        }
-        self.any_order("the removal of the networks and volumes", removals);
+        self.removals(containers, networks, volumes);
     }
 
     /// After a compose command was killed: sweeps that find nothing, once
