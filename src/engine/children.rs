@@ -32,6 +32,9 @@ pub(super) struct Tracked {
     /// Its own process group, when it has one.
     pub group: Option<libc::pid_t>,
     pub creates: bool,
+    /// It creates, and a non-zero exit is its own failure rather than its
+    /// payload's: what it had sent may still land after it exited.
+    pub failure_unsettles: bool,
 }
 
 /// Remembers a child this thread started, until it is reaped.
@@ -46,8 +49,9 @@ pub(super) fn untrack(tracked: Tracked) {
 
 /// Kills every child of this thread that is still running, each with its
 /// process group (or, in testbed's own group, with its descendants), and
-/// waits until their processes are gone. Returns when the last killed child
-/// that creates on the engine was gone, now or earlier in the run: until
+/// waits until their processes are gone. Returns when the last child that
+/// creates on the engine was gone after a kill or a failure of its own, now
+/// or earlier in the run: until
 /// the daemon has finished what such a child had asked for, a container,
 /// network or volume may still appear.
 pub fn stop_children() -> Option<Instant> {
@@ -99,8 +103,15 @@ pub(super) fn end(tracked: Tracked) {
         std::thread::sleep(Duration::from_millis(5));
     }
     if tracked.creates {
-        UNSETTLED.set(Some(Instant::now()));
+        unsettle();
     }
+}
+
+/// From now on, something a child of this thread asked for may still
+/// land: it was killed, or it failed while its other requests were on their
+/// way (compose returns on the first failed create: docs/cleanup.md).
+pub(super) fn unsettle() {
+    UNSETTLED.set(Some(Instant::now()));
 }
 
 /// One process, as /proc/<pid>/stat shows it.

@@ -79,6 +79,7 @@ pub struct Cmd {
     label: Option<String>,
     echo: bool,
     creates: bool,
+    exit_is_payloads: bool,
 }
 
 /// How a spawned child shares the terminal.
@@ -116,6 +117,7 @@ impl Cmd {
             label: None,
             echo: false,
             creates: false,
+            exit_is_payloads: false,
         }
     }
 
@@ -156,6 +158,16 @@ impl Cmd {
     /// the daemon, and [`stop_children`] says since when.
     pub fn creates(mut self) -> Cmd {
         self.creates = true;
+        self
+    }
+
+    /// Its exit code is its payload's, as `compose run` passes on the
+    /// tests': a non-zero exit says nothing of what it left in flight. A
+    /// command that creates and fails otherwise, such as an `up` that
+    /// stopped at a name conflict while its other creates were still on
+    /// their way to the daemon, counts as killed (see [`stop_children`]).
+    pub fn exit_is_payloads(mut self) -> Cmd {
+        self.exit_is_payloads = true;
         self
     }
 
@@ -397,6 +409,7 @@ impl Cmd {
             pid,
             group: (group == Group::Own).then_some(pid),
             creates: self.creates,
+            failure_unsettles: self.creates && !self.exit_is_payloads,
         };
         children::track(tracked);
         Ok(Child {
@@ -577,7 +590,7 @@ impl Child {
                 .wait_timeout(step)
                 .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
             if let Some(output) = finished {
-                self.reaped();
+                self.reaped(Some(output));
                 // Its last words before ours; but a grandchild that kept
                 // the pipe open must not hold us up.
                 if let Some(forwarded) = &self.forwarded {
@@ -597,8 +610,8 @@ impl Child {
             .handle
             .try_wait()
             .with_context(|| format!("waiting for `{}`", self.cmd.describe()))?;
-        if output.is_some() {
-            self.reaped();
+        if let Some(output) = output {
+            self.reaped(Some(output));
         }
         Ok(output.cloned())
     }
@@ -612,10 +625,14 @@ impl Child {
         record(self.started);
     }
 
-    /// It has exited and was reaped: nothing of it is left to stop.
-    fn reaped(&self) {
+    /// It has exited and was reaped: nothing of it is left to stop. What a
+    /// command that creates and failed had sent may still land.
+    fn reaped(&self, output: Option<&Output>) {
         self.untrack();
         record(self.started);
+        if output.is_some_and(|o| !o.status.success()) && self.tracked.failure_unsettles {
+            children::unsettle();
+        }
     }
 
     fn untrack(&self) {

@@ -340,20 +340,29 @@ pub struct Leftovers {
 }
 
 impl Leftovers {
-    /// What carries `label` (`key=value`), the three lists read at once.
-    pub fn labelled(docker: &Docker, label: &str) -> Result<Leftovers> {
-        let filter = format!("label={label}");
-        let list = |what: &[&str]| -> Result<Vec<String>> {
-            let ids = docker
-                .cmd(what.iter().copied())
-                .args(["--filter", &filter])
-                .read()?;
-            Ok(ids.split_whitespace().map(str::to_string).collect())
+    /// What belongs to compose project `project`: the containers that
+    /// carry its label, and the networks and volumes that carry it or are
+    /// named after it. Compose names those `<project>_<name>`, and a volume
+    /// that the daemon re-creates for a container landing after it was
+    /// removed has no labels at all (docs/cleanup.md). One listing of each,
+    /// unfiltered, so that this costs no more calls than the label alone.
+    pub fn of_project(docker: &Docker, project: &str) -> Result<Leftovers> {
+        let format = format!("{{{{.Name}}}}\t{{{{.Label \"{PROJECT_LABEL}\"}}}}");
+        let list = |what: &str| -> Result<Vec<String>> {
+            let rows = docker.cmd([what, "ls", "--format", &format]).read()?;
+            Ok(rows
+                .lines()
+                .filter_map(|row| {
+                    let (name, label) = row.split_once('\t').unwrap_or((row, ""));
+                    belongs(project, name, label).then(|| name.to_string())
+                })
+                .collect())
         };
         let (containers, networks, volumes) = std::thread::scope(|scope| {
-            let networks = threads::spawn(scope, || list(&["network", "ls", "-q"]));
-            let volumes = threads::spawn(scope, || list(&["volume", "ls", "-q"]));
-            let containers = Leftovers::labelled_containers(docker, label);
+            let networks = threads::spawn(scope, || list("network"));
+            let volumes = threads::spawn(scope, || list("volume"));
+            let label = format!("{PROJECT_LABEL}={project}");
+            let containers = Leftovers::labelled_containers(docker, &label);
             (
                 containers,
                 networks.join().expect("listing networks panicked"),
@@ -381,7 +390,7 @@ impl Leftovers {
 
     /// Takes in what `found` has that this has not; says whether there was
     /// any.
-    fn add(&mut self, found: Leftovers) -> bool {
+    pub fn add(&mut self, found: Leftovers) -> bool {
         let mut new = false;
         for (mine, theirs) in [
             (&mut self.containers, found.containers),
@@ -455,13 +464,26 @@ impl fmt::Display for Leftovers {
 }
 
 /// Kills and removes the project's containers, then its networks and
-/// volumes, found by compose's label, and returns what it found.
+/// volumes, found by compose's label or their names, and returns what it
+/// found.
 pub fn sweep(docker: &Docker, project: &str) -> Result<Leftovers> {
-    let leftovers = Leftovers::labelled(docker, &format!("{PROJECT_LABEL}={project}"))?;
+    let leftovers = Leftovers::of_project(docker, project)?;
     leftovers
         .remove(docker, Missing::Failure)
         .with_context(|| format!("cannot remove what is left of {project}"))?;
     Ok(leftovers)
+}
+
+/// Whether a network or volume `name`, whose compose project label is
+/// `label` (empty when it has none), belongs to `project`: by its label,
+/// or without one, by its name.
+pub fn belongs(project: &str, name: &str, label: &str) -> bool {
+    match label {
+        "" => name
+            .strip_prefix(project)
+            .is_some_and(|rest| rest.starts_with('_')),
+        label => label == project,
+    }
 }
 
 /// What a sweep removes.
@@ -479,9 +501,7 @@ impl Swept<'_> {
     /// engine settles (`all: false`). Returns what it found, all of it.
     fn sweep(&self, docker: &Docker, all: bool) -> Result<Leftovers> {
         let found = match *self {
-            Swept::Project(project) => {
-                Leftovers::labelled(docker, &format!("{PROJECT_LABEL}={project}"))?
-            }
+            Swept::Project(project) => Leftovers::of_project(docker, project)?,
             Swept::Container(name) => {
                 let found = docker
                     .cmd(["ps", "-aq", "--filter", &format!("name=^{name}$")])
@@ -575,6 +595,18 @@ pub fn sweep_until_quiet(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networks_and_volumes_belong_by_label_or_by_name() {
+        let project = "tb-job-1-4242-ab12cd";
+        assert!(belongs(project, "anything", project));
+        assert!(belongs(project, "tb-job-1-4242-ab12cd_pgdata", ""));
+        assert!(!belongs(project, "tb-job-1-4242-ab12cd_default", "other"));
+        assert!(!belongs(project, "tb-job-1-4242-ab12cdx_pgdata", ""));
+        assert!(!belongs(project, "tb-job-1-4242-ab12cd", ""));
+        assert!(!belongs(project, "pgdata", ""));
+        assert!(!belongs(project, "x_tb-job-1-4242-ab12cd_pgdata", ""));
+    }
 
     #[test]
     fn leftovers_are_counted_in_words() {

@@ -187,7 +187,7 @@ pub fn find(docker: &Docker) -> Result<Vec<Found>> {
             .collect())
     };
     let (containers, networks, volumes) = std::thread::scope(|scope| {
-        let networks = scope.spawn(|| list(&["network", "ls"], "{{.ID}}", false));
+        let networks = scope.spawn(|| list(&["network", "ls"], "{{.Name}}", false));
         let volumes = scope.spawn(|| list(&["volume", "ls"], "{{.Name}}", false));
         let containers = list(&["ps", "-a", "--no-trunc"], "{{.ID}}\t{{.State}}", true);
         (
@@ -493,7 +493,10 @@ fn gc_stacks(
             continue;
         };
         removable += 1;
-        let leftovers = stack.leftovers();
+        let mut leftovers = stack.leftovers();
+        // Compose's volumes and networks are named after the project, and
+        // one the daemon re-created for a late container has no labels.
+        leftovers.add(Leftovers::of_project(docker, &stack.project).map_err(Failure::engine)?);
         let what = leftovers.to_string();
         if dry_run {
             println!("would remove {} ({why}): {what}", stack.project);

@@ -464,8 +464,10 @@ pub fn test_command(stack: &Stack, plan: &Plan, config: &Config) -> Cmd {
             }
         }
     }
+    // Its exit code is the tests': a failed test leaves nothing in flight.
     run.arg(&config.service)
         .args(config.command.iter().cloned())
+        .exit_is_payloads()
 }
 
 /// `--dry-run`: the commands a run would execute, and comments on what it

@@ -137,6 +137,24 @@ fn gc_removes_a_stack_whose_owner_is_gone() {
     assert_clean(&stack.project);
 }
 
+/// A failed `up`'s late container gets its volume anew from the daemon,
+/// without labels: only its name tells whose it is.
+#[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
+fn gc_removes_the_unlabelled_volumes_named_after_a_stack_it_removes() {
+    require();
+    let pid = dead_pid();
+    let owner = format!("{}:{pid}", hostname());
+    let stack = HandMade::new("unlabelled", &run_labels(owner, 60, 7200));
+    docker(&["volume", "create", &format!("{}_late", stack.project)]);
+    let line = format!(
+        "removed {} (its owner, process {pid}, is gone): 1 container, 1 network and 2 volumes\n",
+        stack.project
+    );
+    assert_eq!(stack.gc(&[]), line);
+    assert_clean(&stack.project);
+}
+
 #[test]
 #[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn gc_removes_a_stack_whose_owners_container_is_gone() {

@@ -10,6 +10,7 @@ mod common;
 
 mod artifacts;
 mod doctor;
+mod existing;
 mod gc;
 mod images;
 mod job;

@@ -150,17 +150,19 @@ impl<'a> Sequence<'a> {
         }
     }
 
-    /// The default teardown: the project's containers, networks and volumes
-    /// listed by label at once, then their removals.
+    /// The default teardown: the project's containers listed by label, its
+    /// networks and volumes by label and name, at once, then their
+    /// removals.
     fn sweep(&mut self, project: &str, containers: &[&str], networks: &[&str], volumes: &[&str]) {
         let label = project_label(project);
         let label = label.as_str();
+        let format = "{{.Name}}\t{{.Label \"com.docker.compose.project\"}}";
         self.any_order(
             "the lists of the project's containers, networks and volumes",
             vec![
                 Box::new(move |c: &Call| is(c, &["ps", "-aq", "--filter", label])),
-                Box::new(move |c: &Call| is(c, &["network", "ls", "-q", "--filter", label])),
-                Box::new(move |c: &Call| is(c, &["volume", "ls", "-q", "--filter", label])),
+                Box::new(move |c: &Call| is(c, &["network", "ls", "--format", format])),
+                Box::new(move |c: &Call| is(c, &["volume", "ls", "--format", format])),
             ],
         );
         self.removals(containers, networks, volumes);
@@ -594,10 +596,11 @@ fn a_failed_up_is_an_engine_failure_and_still_tears_down() {
         .assert_stderr_contains("is already in use")
         .assert_no_compose("run")
         .assert_no_compose("down");
-    // `up` created the network before it failed.
+    // `up` created the network before it failed; what else it had sent
+    // may still land, so the sweeps go on until the engine is quiet.
     let p = run.project();
     let mut seq = Sequence::after(&run, "`compose up`", |c| c.is_compose("up"));
-    seq.remove_created(&p, &[], &[&format!("{p}_default")], &[]);
+    seq.settling_sweeps(&p, &[], &[&format!("{p}_default")], &[]);
     seq.end();
     run.assert_nothing_left();
 }
@@ -762,7 +765,7 @@ fn sigint_during_the_tests_kills_the_test_container_and_tears_down_with_130() {
     seq.settling_sweeps(
         &p,
         &["fakeid-db", &format!("fakeid-run-{test_container}")],
-        &[&format!("fakenet-{p}")],
+        &[&format!("{p}_default")],
         &[],
     );
     seq.end();
