@@ -294,6 +294,15 @@ pub enum RunEvent<'a> {
         code: u8,
         oom: Option<Option<u64>>,
     },
+    /// A dependency died while the tests ran: the tests' own code stands,
+    /// and this names what they may have failed on.
+    DiedDuringTests {
+        service: &'a str,
+        exit_code: i64,
+        oom_killed: bool,
+        /// How long after the tests started.
+        into_tests: Duration,
+    },
     /// The log of a service: whole, or the tail that explains a failure.
     Log {
         /// A name for its GitLab section, made of `[A-Za-z0-9_.-]`.

@@ -10,5 +10,6 @@ pub mod endpoint;
 pub mod model;
 pub mod stack;
 pub mod startup;
+pub mod watch;
 
 pub use docker::*;

@@ -20,13 +20,15 @@
 //! or the clock, prompts a `docker inspect`.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::engine::cmd::{Child, Cmd, Waited};
 use crate::engine::model::{
-    Condition, Container, ContainerStatus, Healthcheck, Readiness, SERVICE_LABEL, Service,
+    Condition, Container, ContainerStatus, Health, Healthcheck, Readiness, Service,
 };
 use crate::engine::stack::Stack;
+use crate::engine::watch::{Happened, Watch};
 use crate::signals::Signals;
 use crate::threads;
 
@@ -83,55 +85,36 @@ pub struct ServiceStatus {
 }
 
 /// Runs `create`, and meanwhile starts each container of `services` the
-/// moment compose has created it: one `docker events` stream of the
-/// project's creates says when, and what it reports at once starts in one
-/// `docker start`. For services that wait for nothing, under a compose that
-/// takes long from its first create to its exit. Returns what `create`
-/// returned, and the containers that started; one that did not is left to
-/// [`start`].
+/// moment compose has created it: the project's events say when, and what
+/// they report at once starts in one `docker start`. For services that wait
+/// for nothing, under a compose that takes long from its first create to
+/// its exit. Returns what `create` returned, and the containers that
+/// started; one that did not is left to [`start`].
 pub fn while_creating<T>(
     stack: &Stack,
+    watch: Option<&Watch>,
     services: &[String],
     signals: &Signals,
     create: impl FnOnce() -> T,
 ) -> (T, Vec<String>) {
-    if services.is_empty() {
-        return (create(), Vec::new());
-    }
-    // The project is new: nothing of it is older, whatever the daemon's
-    // clock says of ours.
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-        .saturating_sub(60);
-    let events = stack.engine().docker(["events"]).args([
-        "--since".to_string(),
-        since.to_string(),
-        "--filter".into(),
-        "type=container".into(),
-        "--filter".into(),
-        "event=create".into(),
-        "--filter".into(),
-        format!("label={}", stack.label()),
-        "--format".into(),
-        format!("{{{{.ID}}}} {{{{index .Actor.Attributes \"{SERVICE_LABEL}\"}}}}"),
-    ]);
-    let Ok((stream, lines)) = events.spawn_lines() else {
+    let Some(watch) = watch.filter(|_| !services.is_empty()) else {
         return (create(), Vec::new());
     };
+    let created = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let starter = threads::spawn(scope, move || {
+        let starter = threads::spawn(scope, || {
+            let mut cursor = 0;
             let mut starts = Vec::new();
-            while let Ok(line) = lines.recv() {
-                let ids: Vec<String> = std::iter::once(line)
-                    .chain(lines.try_iter())
-                    .filter_map(|line| {
-                        let (id, service) = line.split_once(' ')?;
-                        services
-                            .iter()
-                            .any(|s| s == service)
-                            .then(|| id.to_string())
+            while !created.load(Ordering::SeqCst) {
+                let ids: Vec<String> = watch
+                    .wait(&mut cursor, TICK)
+                    .into_iter()
+                    .filter(|seen| {
+                        seen.what == Happened::Created
+                            && !seen.one_off
+                            && services.contains(&seen.service)
                     })
+                    .map(|seen| seen.id)
                     .collect();
                 if ids.is_empty() {
                     continue;
@@ -153,12 +136,19 @@ pub fn while_creating<T>(
             }
             started
         });
-        let created = create();
-        // The stream closes, and the starter ends with it.
-        stream.kill();
+        let result = create();
+        created.store(true, Ordering::SeqCst);
         let started = starter.join().expect("starting early panicked");
-        (created, started)
+        (result, started)
     })
+}
+
+/// What compose created for the dependencies, and which of those
+/// containers already run.
+pub struct Created {
+    pub containers: Vec<Container>,
+    /// The ids of those [`while_creating`] started.
+    pub started: Vec<String>,
 }
 
 /// Starts the created containers of `services` and waits until every one
@@ -167,14 +157,14 @@ pub fn while_creating<T>(
 /// service after each step.
 pub fn start(
     stack: &Stack,
+    events: Option<&Watch>,
     services: &[Service],
-    created: Vec<Container>,
-    started: &[String],
+    created: Created,
     deadline: Instant,
     signals: &Signals,
     watch: &mut dyn FnMut(&[ServiceStatus]),
 ) -> Result<Vec<(String, Duration)>, Stop> {
-    let mut startup = Startup::new(stack, services, created, started);
+    let mut startup = Startup::new(stack, events, services, created);
     loop {
         // Before a step, so that nothing is started past the deadline.
         if Instant::now() >= deadline {
@@ -289,6 +279,10 @@ struct Probe {
 /// `docker exec` children still under way.
 struct Startup<'a> {
     stack: &'a Stack<'a>,
+    /// The project's events, and how far they were read; without them, or
+    /// once they end, only `docker inspect` tells what happened.
+    events: Option<&'a Watch>,
+    cursor: usize,
     began: Instant,
     units: Vec<Unit>,
     starts: Vec<Start>,
@@ -312,9 +306,12 @@ struct Startup<'a> {
 impl<'a> Startup<'a> {
     fn new(
         stack: &'a Stack<'a>,
+        events: Option<&'a Watch>,
         services: &[Service],
-        created: Vec<Container>,
-        started: &[String],
+        Created {
+            containers: created,
+            started,
+        }: Created,
     ) -> Startup<'a> {
         let units = services
             .iter()
@@ -347,6 +344,8 @@ impl<'a> Startup<'a> {
         let now = Instant::now();
         Startup {
             stack,
+            events,
+            cursor: 0,
             began: now,
             units,
             starts: Vec::new(),
@@ -366,13 +365,15 @@ impl<'a> Startup<'a> {
     fn step(&mut self) -> Result<Option<Vec<(String, Duration)>>, Stop> {
         let now = Instant::now();
         let watch_ended = self.reap_probes(now);
-        let every = if self.all_watched() {
-            INSPECT_WATCHED
-        } else {
-            INSPECT_EVERY
-        };
-        if watch_ended || now.duration_since(self.inspected) >= every {
-            self.inspect()?;
+        if !self.observe() {
+            let every = if self.all_watched() {
+                INSPECT_WATCHED
+            } else {
+                INSPECT_EVERY
+            };
+            if watch_ended || now.duration_since(self.inspected) >= every {
+                self.inspect()?;
+            }
         }
         self.check_failures()?;
         self.reap_starts()?;
@@ -401,6 +402,20 @@ impl<'a> Startup<'a> {
             .flat_map(|u| &u.containers)
             .filter(|id| !self.probed_ready.contains(id))
             .all(|id| self.probes.get(id).is_some_and(|p| p.watch))
+    }
+
+    /// Takes in what the project's events reported since the last look;
+    /// returns whether they still come, so that nothing needs inspecting.
+    fn observe(&mut self) -> bool {
+        let Some(events) = self.events else {
+            return false;
+        };
+        for seen in events.since(&mut self.cursor) {
+            if let Some(container) = self.containers.get_mut(&seen.id) {
+                apply(container, &seen.what);
+            }
+        }
+        events.is_open()
     }
 
     fn inspect(&mut self) -> Result<(), Stop> {
@@ -449,7 +464,9 @@ impl<'a> Startup<'a> {
     }
 
     /// A started container that exited badly, turned unhealthy or keeps
-    /// restarting ends the startup.
+    /// restarting ends the startup. What an event said is completed by an
+    /// inspection, which has the healthcheck's output and the OOM killer's
+    /// verdict.
     fn check_failures(&self) -> Result<(), Stop> {
         let started = self
             .units
@@ -461,7 +478,20 @@ impl<'a> Startup<'a> {
                     continue;
                 };
                 if let Readiness::Failed(why) = container.state.readiness() {
-                    return Err(Stop::Failed(Box::new(container.clone()), why));
+                    if self.events.is_none() {
+                        return Err(Stop::Failed(Box::new(container.clone()), why));
+                    }
+                    let inspected = self.stack.inspect(&[id.as_str()], false);
+                    let container = inspected
+                        .map_err(Stop::Engine)?
+                        .into_iter()
+                        .next()
+                        .unwrap_or_else(|| container.clone());
+                    let why = match container.state.readiness() {
+                        Readiness::Failed(inspected) => inspected,
+                        _ => why,
+                    };
+                    return Err(Stop::Failed(Box::new(container), why));
                 }
             }
         }
@@ -487,9 +517,12 @@ impl<'a> Startup<'a> {
             for u in start.units {
                 let unit = &mut self.units[u];
                 unit.phase = Phase::Started;
+                // Unless an event already said what became of it.
                 for id in &unit.containers {
                     if let Some(container) = self.containers.get_mut(id) {
-                        container.started();
+                        if container.state.status == ContainerStatus::Created {
+                            container.started();
+                        }
                     }
                 }
             }
@@ -703,6 +736,32 @@ impl<'a> Startup<'a> {
                 }
             })
             .collect()
+    }
+}
+
+/// What an event says of a container's state.
+pub fn apply(container: &mut Container, what: &Happened) {
+    let state = &mut container.state;
+    match what {
+        Happened::Created => {}
+        Happened::Started => {
+            state.oom_killed = false;
+            container.started();
+        }
+        Happened::Died { exit_code } => {
+            state.status = ContainerStatus::Exited;
+            state.exit_code = *exit_code;
+        }
+        Happened::OomKilled => state.oom_killed = true,
+        Happened::Health(status) => match &mut state.health {
+            Some(health) => health.status.clone_from(status),
+            None => {
+                state.health = Some(Health {
+                    status: status.clone(),
+                    log: None,
+                })
+            }
+        },
     }
 }
 

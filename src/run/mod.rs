@@ -4,6 +4,7 @@
 //! A run emits events and never prints.
 
 mod after;
+mod deaths;
 pub mod decide;
 mod phases;
 mod plan;

@@ -4,26 +4,30 @@
 
 use std::cell::Cell;
 use std::io::Write;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 
 use crate::config::{Build, Config};
 use crate::engine::cmd::{Cmd, Group, Waited};
-use crate::engine::model::{self, Container, ContainerStatus};
+use crate::engine::model::{self, Container, ContainerStatus, Readiness};
 use crate::engine::stack::Stack;
 use crate::engine::startup::{self, Stop};
+use crate::engine::watch::Watch;
 use crate::events::{self, Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent};
 use crate::exit::{Exit, Failure};
 use crate::images::BuiltImage;
 use crate::signals::Signals;
 
+use super::deaths::{Death, Deaths};
 use super::decide::Outcome;
 use super::plan::{self, Plan};
 use super::why;
 
 /// Log lines kept for tests that failed.
 const FAILED_LOG_TAIL: usize = why::LOG_TAIL;
+/// How often the events are read while the tests run.
+const DEATH_LOOK: Duration = Duration::from_millis(50);
 
 /// How the tests ended.
 struct TestsRun {
@@ -89,13 +93,19 @@ impl Driver<'_> {
             }
             self.seed()?;
             if config.policy.reuse {
-                return self.tests().map(Some);
+                return self.tests(None).map(Some);
             }
+            // From before the first create to the end of the tests.
+            let watch = if self.plan.dependencies.is_empty() {
+                None
+            } else {
+                self.watch()
+            };
             if !self.plan.dependencies.is_empty() {
                 let header = format!("up: {}", self.plan.dependencies.join(", "));
                 self.begin(PhaseName::Up, header);
                 let mut diagnoses = Vec::new();
-                let up = self.bring_up(&mut diagnoses);
+                let up = self.bring_up(watch.as_ref(), &mut diagnoses);
                 self.end_as(PhaseName::Up, &up);
                 // Out of the collapsed section, so that the cause is in sight.
                 for diagnosis in &diagnoses {
@@ -106,7 +116,7 @@ impl Driver<'_> {
             if !config.policy.run_tests {
                 return Ok(None);
             }
-            self.tests().map(Some)
+            self.tests(watch.as_ref()).map(Some)
         };
         match phases() {
             Ok(Some(code)) => Outcome::Tests(code),
@@ -115,11 +125,28 @@ impl Driver<'_> {
         }
     }
 
+    /// The project's events, or none when `docker events` cannot run: the
+    /// engine is then asked with `docker inspect` instead.
+    fn watch(&self) -> Option<Watch> {
+        match Watch::start(self.stack) {
+            Ok(watch) => Some(watch),
+            Err(error) => {
+                self.emit(RunEvent::Detail(format!(
+                    "no events stream ({error:#}): asking `docker inspect` instead"
+                )));
+                None
+            }
+        }
+    }
+
     /// The tests, as a phase; a failing test's phase carries the tail of
-    /// its log.
-    fn tests(&self) -> Result<u8, Outcome> {
+    /// its log. A dependency that died before they started fails them
+    /// with its diagnosis; one that died while they ran is named.
+    fn tests(&self, watch: Option<&Watch>) -> Result<u8, Outcome> {
         self.begin(PhaseName::Tests, format!("tests: {}", self.config.service));
-        let tests = self.run_tests();
+        let mut deaths = Deaths::default();
+        let mut diagnoses = Vec::new();
+        let tests = self.run_tests(watch, &mut deaths, &mut diagnoses);
         match &tests {
             Ok(TestsRun { code, oom }) => {
                 self.emit(RunEvent::TestsExited {
@@ -151,6 +178,18 @@ impl Driver<'_> {
                 }
             }
             Err(_) => self.end_as(PhaseName::Tests, &tests),
+        }
+        // Out of the collapsed section, so that the cause is in sight.
+        for diagnosis in &diagnoses {
+            self.emit(RunEvent::NotReady(diagnosis));
+        }
+        for death in &deaths.during {
+            self.emit(RunEvent::DiedDuringTests {
+                service: &death.service,
+                exit_code: death.exit_code,
+                oom_killed: death.oom_killed,
+                into_tests: deaths.offset(death),
+            });
         }
         tests.map(|run| run.code)
     }
@@ -278,7 +317,11 @@ impl Driver<'_> {
     /// allows, and waits until each is healthy, or running when it has no
     /// healthcheck, or has completed successfully. Says in `diagnoses` why
     /// those it gave up on were not ready.
-    fn bring_up(&self, diagnoses: &mut Vec<Diagnosis>) -> Result<(), Outcome> {
+    fn bring_up(
+        &self,
+        watch: Option<&Watch>,
+        diagnoses: &mut Vec<Diagnosis>,
+    ) -> Result<(), Outcome> {
         let (stack, plan) = (self.stack, self.plan);
         let started = Instant::now();
         let deadline = started + self.config.wait_timeout;
@@ -293,12 +336,13 @@ impl Driver<'_> {
         } else {
             Vec::new()
         };
-        let (created, started_early) = startup::while_creating(stack, &early, self.signals, || {
-            for create in plan::create_commands(stack, plan) {
-                self.run_to_end(&create, Some(deadline))?;
-            }
-            Ok(())
-        });
+        let (created, started_early) =
+            startup::while_creating(stack, watch, &early, self.signals, || {
+                for create in plan::create_commands(stack, plan) {
+                    self.run_to_end(&create, Some(deadline))?;
+                }
+                Ok(())
+            });
         match created {
             Err(Outcome::Failed(failure)) if failure.exit == Exit::Timeout => {
                 let waiting = plan
@@ -319,9 +363,12 @@ impl Driver<'_> {
         let waited_from = SystemTime::now();
         let started_up = startup::start(
             stack,
+            watch,
             &plan.services,
-            created,
-            &started_early,
+            startup::Created {
+                containers: created,
+                started: started_early,
+            },
             deadline,
             self.signals,
             &mut |statuses| self.emit(RunEvent::Waiting(statuses)),
@@ -356,6 +403,29 @@ impl Driver<'_> {
             Err(Stop::Interrupted) => Err(self.interrupted()),
             Err(Stop::Engine(error)) => Err(Failure::engine(error).into()),
         }
+    }
+
+    /// A dependency that died before the tests' container started: the
+    /// start failed, whatever the tests did meanwhile.
+    fn died_before_tests(&self, death: &Death, diagnoses: &mut Vec<Diagnosis>) -> Outcome {
+        let container = match self.stack.inspect(&[&death.id], false) {
+            Ok(containers) => containers.into_iter().next(),
+            Err(error) => return Failure::engine(error).into(),
+        };
+        let Some(container) = container else {
+            return Failure::engine(anyhow!(
+                "dependency `{}` exited with code {} before the tests could start",
+                death.service,
+                death.exit_code
+            ))
+            .into();
+        };
+        let why = match container.state.readiness() {
+            Readiness::Failed(why) => why,
+            _ => format!("exited with code {}", death.exit_code),
+        };
+        *diagnoses = why::diagnose(self.stack, std::slice::from_ref(&container), self.signals);
+        self.dependency_failed(&container, &why, diagnoses).into()
     }
 
     fn interrupted(&self) -> Outcome {
@@ -406,10 +476,25 @@ impl Driver<'_> {
     /// exit code cannot tell a failed test from a failed `compose run`, so
     /// any but 0 is read from the engine, with whether the kernel killed
     /// the tests for memory; 0 says the tests ran and passed.
-    fn run_tests(&self) -> Result<TestsRun, Outcome> {
+    fn run_tests(
+        &self,
+        watch: Option<&Watch>,
+        deaths: &mut Deaths,
+        diagnoses: &mut Vec<Diagnosis>,
+    ) -> Result<TestsRun, Outcome> {
         let (stack, config) = (self.stack, self.config);
         let name = stack.test_container();
         let run = plan::test_command(stack, self.plan, config);
+        let mut cursor = 0;
+        let mut look = |deaths: &mut Deaths| {
+            if let Some(watch) = watch {
+                deaths.take(watch.since(&mut cursor), &config.service);
+            }
+        };
+        look(deaths);
+        if let Some(death) = deaths.before.first() {
+            return Err(self.died_before_tests(death, diagnoses));
+        }
         self.emit(RunEvent::Step(format!("running {}", config.service)));
         let started = Instant::now();
         // With --tty the tests own the terminal: compose puts it in raw
@@ -423,7 +508,31 @@ impl Driver<'_> {
             run.spawn_forwarded(Group::Own)
         }
         .map_err(Failure::engine)?;
-        let waited = child.wait(None, self.signals).map_err(Failure::engine)?;
+        // With the events, in short waits: a dependency that dies before
+        // the tests' container starts stops them at once.
+        let slice = watch.map(|_| DEATH_LOOK);
+        let waited = loop {
+            let deadline = slice.map(|slice| Instant::now() + slice);
+            match child
+                .wait(deadline, self.signals)
+                .map_err(Failure::engine)?
+            {
+                Waited::TimedOut => {}
+                waited => break waited,
+            }
+            look(deaths);
+            if let Some(death) = deaths.before.first() {
+                child.kill();
+                if let Err(error) = stack.kill_test_container() {
+                    self.emit(RunEvent::Warning(format!("{error:#}")));
+                }
+                return Err(self.died_before_tests(death, diagnoses));
+            }
+        };
+        look(deaths);
+        if let Some(death) = deaths.before.first() {
+            return Err(self.died_before_tests(death, diagnoses));
+        }
         let output = match waited {
             Waited::Done(output) if config.hold_output => {
                 // All at once, so that shards that run together do not

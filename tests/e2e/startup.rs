@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use crate::common::engine::assert_clean;
-use crate::common::{Flavor, Testbed, per_flavor};
+use crate::common::engine::{assert_clean, docker};
+use crate::common::{Flavor, RUN_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
 
 fn conditions_are_kept_and_healthchecks_do_not_wait_for_the_interval(flavor: Flavor) {
     // The daemon would first check db and api after 30 s each.
@@ -140,3 +140,51 @@ fn under_v1_what_waits_for_nothing_starts_while_compose_creates_the_rest() {
     );
     assert_clean(&out.project);
 }
+
+fn a_dependency_without_healthcheck_that_crashes_at_once_fails_the_start(flavor: Flavor) {
+    let out = Testbed::fixture("crash-no-healthcheck")
+        .flavor(flavor)
+        .project("crash-no-hc")
+        .output();
+    assert_eq!(out.code, Some(125), "{out}");
+    assert!(
+        out.error_line()
+            .contains("dependency `cache` exited with code 3 before the tests could start"),
+        "{out}"
+    );
+    assert!(
+        out.stderr.contains("FATAL: cannot bind"),
+        "its log is shown\n{out}"
+    );
+    assert!(!out.stdout.contains("TESTS-RAN"), "the tests ran\n{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(a_dependency_without_healthcheck_that_crashes_at_once_fails_the_start);
+
+fn a_dependency_killed_during_the_tests_is_named_and_the_tests_code_kept(flavor: Flavor) {
+    let run = Testbed::fixture("slow-test")
+        .flavor(flavor)
+        .project("killed-during")
+        .command(["/bin/sh", "-c", "echo 'tests started'; sleep 5"])
+        .spawn();
+    run.wait_for_stdout("tests started", START_TIMEOUT);
+    let project = run.project().expect("the run has a project").to_string();
+    let dep = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        "label=com.docker.compose.service=dep",
+    ]);
+    docker(&["kill", dep.trim()]);
+    let out = run.finish(RUN_TIMEOUT);
+    assert_eq!(out.code, Some(0), "the tests' own code\n{out}");
+    let named = out
+        .stderr
+        .lines()
+        .find(|l| l.contains("dep exited with code 137") && l.contains("into the tests"));
+    assert!(named.is_some(), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(a_dependency_killed_during_the_tests_is_named_and_the_tests_code_kept);

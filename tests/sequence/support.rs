@@ -195,11 +195,17 @@ impl FakeRunning {
     pub fn finish_within(self, timeout: Duration) -> Recorded {
         let log = self.log();
         let output = self.running.finish(timeout);
-        let calls = read_log(&log);
+        // The events stream runs beside the other calls, from before the
+        // first create to the end of the tests: it has no place in their
+        // order.
+        let (events, calls): (Vec<Call>, Vec<Call>) = read_log(&log)
+            .into_iter()
+            .partition(|call| call.argv.first().is_some_and(|w| w == "events"));
         Recorded {
             output,
             labels_file: labels_file(&calls),
             calls,
+            events,
             compose_file: std::fs::canonicalize(self.root.path().join("work"))
                 .unwrap()
                 .join("compose.yml")
@@ -364,7 +370,10 @@ fn labels_file(calls: &[Call]) -> Option<String> {
 /// the engine saw and kept.
 pub struct Recorded {
     pub output: Output,
+    /// Every call but the events stream, in order.
     pub calls: Vec<Call>,
+    /// The `docker events` streams it started.
+    pub events: Vec<Call>,
     /// The compose file as testbed passes it: an absolute path.
     pub compose_file: String,
     /// The labels override testbed passed after it, if any compose command
@@ -395,7 +404,7 @@ impl Recorded {
         format!(
             "status: {}\n--- docker calls ---\n{}\n--- left on the engine ---\n{}\n--- image tags ---\n{}\n--- images ---\n{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
             self.output.status,
-            transcript(&self.calls),
+            transcript(&[&self.events[..], &self.calls[..]].concat()),
             self.leftovers.join("\n"),
             self.tags.join("\n"),
             self.images.join("\n"),
