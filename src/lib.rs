@@ -16,6 +16,7 @@ pub(crate) mod project;
 pub(crate) mod reaper;
 pub(crate) mod redact;
 pub(crate) mod report;
+pub(crate) mod rewrite;
 pub(crate) mod run;
 pub(crate) mod signals;
 pub(crate) mod threads;

@@ -316,17 +316,19 @@ fn configuration_lists_the_x_testbed_keys() {
         .map(str::to_string)
         .collect();
     assert_eq!(documented, x_testbed_keys(), "the x-testbed keys");
-    // Each key's flag is one of `run`'s.
-    let run = commands()
+    // Each key's flag is one of `run`'s, or `up`'s (`isolate`).
+    let starting: Vec<_> = commands()
         .into_iter()
-        .find(|c| c.get_name() == "run")
-        .unwrap();
+        .filter(|c| matches!(c.get_name(), "run" | "up"))
+        .collect();
     for row in rows {
         let flag = row.split('|').nth(2).and_then(|c| backticked(c).next());
         let long = flag.and_then(|f| f.strip_prefix("--"));
         assert!(
-            long.is_some_and(|l| run.get_arguments().any(|a| a.get_long() == Some(l))),
-            "{CONFIGURATION}: x-testbed row `{row}` does not name a flag of `testbed run`"
+            long.is_some_and(|l| starting
+                .iter()
+                .any(|c| c.get_arguments().any(|a| a.get_long() == Some(l)))),
+            "{CONFIGURATION}: x-testbed row `{row}` does not name a flag of `testbed run` or `up`"
         );
     }
 }

@@ -48,7 +48,9 @@ pub struct StartOptions {
     #[arg(short = 'p', long, env = "COMPOSE_PROJECT_NAME", value_name = "NAME")]
     pub project_name: Option<String>,
 
-    /// Dependencies to start, comma-separated [default: every other service]
+    /// Dependencies to start, comma-separated, with what they depend on
+    /// [default: what the test service depends on, or every other service
+    /// when it depends on none]
     #[arg(
         long,
         env = "TESTBED_SERVICES",
@@ -93,6 +95,18 @@ pub struct StartOptions {
     /// others with fresh bases (`compose build --pull`)
     #[arg(long, env = "TESTBED_PULL", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub pull: bool,
+
+    /// Keep the files' `container_name`s. Without it a run drops them, so
+    /// that two runs at once do not collide, and keeps each name as a
+    /// network alias (`up` keeps them unless --isolate)
+    #[arg(long, env = "TESTBED_KEEP_NAMES", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub keep_names: bool,
+
+    /// Keep the files' fixed host ports ("5432:5432"). Without it a run
+    /// publishes each on a host port the daemon picks, on the same address;
+    /// `testbed ports` and `env` say where (`up` keeps them unless --isolate)
+    #[arg(long, env = "TESTBED_KEEP_PORTS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub keep_ports: bool,
 }
 
 /// The test service, where testbed runs, and what a run leaves behind:
@@ -215,6 +229,11 @@ pub struct UpCommand {
     pub run: RunOptions,
     #[command(flatten)]
     pub teardown: TeardownOptions,
+
+    /// Make the files' fixed container names and host ports the stack's
+    /// own, as `run` does (--keep-names and --keep-ports then keep either)
+    #[arg(long, env = "TESTBED_ISOLATE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub isolate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -258,6 +277,7 @@ impl UpCommand {
             .start(self.start)
             .run(self.run)
             .teardown(self.teardown);
+        args.isolate = self.isolate;
         (Policy::UP, args)
     }
 }
@@ -306,6 +326,8 @@ impl Flatten for RunArgs {
         self.build = options.build;
         self.no_build = options.no_build;
         self.pull = options.pull;
+        self.keep_names = options.keep_names;
+        self.keep_ports = options.keep_ports;
         self
     }
 

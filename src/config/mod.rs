@@ -97,6 +97,16 @@ pub struct Config {
     /// A glob under the artifacts directory.
     pub junit_from: Option<String>,
     pub report: Option<PathBuf>,
+    /// What of the files' fixed names and host ports the run makes its own.
+    pub isolation: Isolation,
+}
+
+/// Which fixed names and host ports of the files a run replaces with its
+/// own, so that runs at once do not collide.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Isolation {
+    pub names: bool,
+    pub ports: bool,
 }
 
 /// The `x-testbed:` block: the stack carries its own settings.
@@ -117,6 +127,9 @@ pub struct XTestbed {
     pub shards: Option<u32>,
     pub profiles: Option<Vec<String>>,
     pub image_prefix: Option<String>,
+    pub keep_names: Option<bool>,
+    pub keep_ports: Option<bool>,
+    pub isolate: Option<bool>,
 }
 
 fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
@@ -230,6 +243,11 @@ pub fn resolve(
         )));
     }
     let node = Node::of(&var);
+    let isolate = policy.isolate || args.isolate || x.isolate == Some(true);
+    let isolation = Isolation {
+        names: isolate && !(args.keep_names || x.keep_names == Some(true)),
+        ports: isolate && !(args.keep_ports || x.keep_ports == Some(true)),
+    };
     Ok(Config {
         policy,
         shards,
@@ -274,6 +292,7 @@ pub fn resolve(
         junit: args.junit.as_ref().map(|p| cwd.join(p)),
         junit_from: args.junit_from.clone(),
         report: args.report.as_ref().map(|p| cwd.join(p)),
+        isolation,
     })
 }
 
@@ -420,7 +439,7 @@ fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
         let key = if path == "." { String::new() } else { format!(".{path}") };
         Failure::engine(anyhow!("x-testbed{key}: {}", e.inner()))
             .with_hint(format!(
-                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout, ttl, logs, artifacts, artifacts-mode, shards, profiles and image-prefix",
+                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout, ttl, logs, artifacts, artifacts-mode, shards, profiles, image-prefix, keep-names, keep-ports and isolate",
                 origin.display()
             ))
     })

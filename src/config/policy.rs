@@ -25,6 +25,10 @@ pub struct Policy {
     pub alone: bool,
     /// Remove the recorded stack, and nothing else (`down`).
     pub remove: bool,
+    /// Make the files' fixed container names and host ports the run's own
+    /// (`run`; `up` keeps them unless asked, so that the host reaches a
+    /// kept stack where the file says).
+    pub isolate: bool,
 }
 
 /// When a stack stays after its run.
@@ -44,6 +48,7 @@ impl Policy {
         record: false,
         alone: false,
         remove: false,
+        isolate: false,
     };
 
     /// `testbed run`, or `run --keep`.
@@ -51,6 +56,7 @@ impl Policy {
         Policy {
             keep: if keep { Keep::Always } else { Keep::Never },
             record: keep,
+            isolate: true,
             ..Policy::BASE
         }
     }
@@ -112,6 +118,9 @@ pub struct RunArgs {
     pub report: Option<PathBuf>,
     pub command: Vec<String>,
     pub shards: Option<u32>,
+    pub keep_names: bool,
+    pub keep_ports: bool,
+    pub isolate: bool,
 }
 
 /// This job's place among GitLab's `parallel:` jobs, from `CI_NODE_INDEX`

@@ -35,6 +35,9 @@ pub struct Stack<'a> {
     engine: &'a Engine,
     project: String,
     files: Vec<PathBuf>,
+    /// The resolved model, rewritten, that compose reads instead of
+    /// `files`, if there is one.
+    model: Option<OverrideFile>,
     /// The profiles every compose command gets.
     profiles: Vec<String>,
     /// The override that labels what compose creates, once written.
@@ -67,6 +70,7 @@ impl<'a> Stack<'a> {
                 .iter()
                 .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone()))
                 .collect(),
+            model: None,
             profiles: Vec::new(),
             labels: None,
             created: None,
@@ -101,6 +105,14 @@ impl<'a> Stack<'a> {
         let yaml = labels.override_yaml(model, &created, built)?;
         self.labels = Some(OverrideFile::write(&yaml)?);
         self.created = Some(created);
+        Ok(())
+    }
+
+    /// Hands compose `model`, the files' resolved model rewritten, instead
+    /// of the files themselves, with their directory as the project's: all
+    /// but `down`, which finds the stack by its project name.
+    pub fn use_model(&mut self, model: &str) -> Result<()> {
+        self.model = Some(OverrideFile::write(model)?);
         Ok(())
     }
 
@@ -141,12 +153,32 @@ impl<'a> Stack<'a> {
     pub fn compose(&self, subcommand: &str) -> Cmd {
         let labels = self.labels.as_ref().map(OverrideFile::path);
         let overrides = self.overrides.iter().map(OverrideFile::path);
-        let files = self.files.iter().cloned().chain(overrides).chain(labels);
-        self.compose_with(files, subcommand)
+        let mut cmd = self.engine.compose().args(["-p", &self.project]);
+        let base = match &self.model {
+            Some(model) => {
+                if let Some(directory) = self.files.first().and_then(|f| f.parent()) {
+                    cmd = cmd.args(["--project-directory", &directory.to_string_lossy()]);
+                }
+                vec![model.path()]
+            }
+            None => self.files.clone(),
+        };
+        let files = base.into_iter().chain(overrides).chain(labels);
+        self.with_files(cmd, files, subcommand)
     }
 
     fn compose_with(&self, files: impl IntoIterator<Item = PathBuf>, subcommand: &str) -> Cmd {
-        let mut cmd = self.engine.compose().args(["-p", &self.project]);
+        let cmd = self.engine.compose().args(["-p", &self.project]);
+        self.with_files(cmd, files, subcommand)
+    }
+
+    /// `cmd -f <file>… [--profile <name>…] <subcommand>`.
+    fn with_files(
+        &self,
+        mut cmd: Cmd,
+        files: impl IntoIterator<Item = PathBuf>,
+        subcommand: &str,
+    ) -> Cmd {
         for file in files {
             cmd = cmd.arg("-f").arg(file.to_string_lossy());
         }

@@ -122,6 +122,11 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
             Err(failure) => return failed(failure),
         }
     }
+    if let Some(rewritten) = &plan.rewritten {
+        if let Err(error) = stack.use_model(&rewritten.yaml) {
+            return failed(Failure::engine(error));
+        }
+    }
     if let Err(failure) = repoint_mounts(&mut stack, &plan, events) {
         return failed(failure);
     }

@@ -18,6 +18,7 @@ use crate::exit::Failure;
 use crate::images::BuiltImage;
 use crate::labels;
 use crate::reaper;
+use crate::rewrite::{self, Change, Rewrites, Rewritten};
 use crate::threads;
 use crate::topology::artifacts::{self, Artifacts, Facts, Whereabouts};
 use crate::topology::mounts::{self, Placed, Seen};
@@ -29,6 +30,8 @@ use super::profiles::{self, InForce};
 pub struct Plan {
     /// The services `up` starts.
     pub dependencies: Vec<String>,
+    /// Which rule chose them.
+    pub chosen: Chosen,
     /// Every service of the model, whatever its profiles, with what it
     /// depends on.
     pub services: Vec<Service>,
@@ -48,6 +51,35 @@ pub struct Plan {
     pub mounts: Vec<Placed>,
     /// Those the daemon cannot see, copied into a volume of the run.
     pub seeding: Option<Seeding>,
+    /// The model as compose gets it instead of the files, when the run
+    /// isolates their fixed names or ports, or leaves out what the engine
+    /// does not know; and what was rewritten.
+    pub rewritten: Option<Rewritten>,
+}
+
+/// Which services a run starts besides the tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chosen {
+    /// `--services` (or `x-testbed: services`) and what they depend on.
+    Explicitly,
+    /// What the test service depends on, directly or not, as `compose run`
+    /// would start it: `depends_on`, `links`, `network_mode: service:…`
+    /// and `volumes_from`; and the services of a profile given by name.
+    ByTheTests,
+    /// Every other service: the test service depends on none, so nothing
+    /// says which it talks to.
+    AllOthers,
+}
+
+impl Chosen {
+    /// Why these services, for `-v` and `--dry-run`.
+    pub fn describe(self, tests: &str) -> String {
+        match self {
+            Chosen::Explicitly => "as --services chose them, with what they depend on".into(),
+            Chosen::ByTheTests => format!("what `{tests}` depends on"),
+            Chosen::AllOthers => format!("every other service: `{tests}` depends on none"),
+        }
+    }
 }
 
 /// Where the images of the services a command creates come from.
@@ -95,6 +127,11 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
     events.emit(RunEvent::Compose(ComposeUsed::of(&engine)));
     let daemon_version = daemon?;
     events.emit(RunEvent::Detail(format!("docker daemon {daemon_version}")));
+    let major: u32 = daemon_version
+        .split('.')
+        .next()
+        .and_then(|major| major.trim().parse().ok())
+        .unwrap_or(0);
     let artifacts = match &config.artifacts {
         Some(dir) => {
             let artifacts = artifacts::choose(config.artifacts_mode, dir, &facts)?;
@@ -110,10 +147,33 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
 
     let files = describe_files(&config.files);
     let output = resolved.map_err(Failure::engine)?;
-    config_cmd
-        .check(&output)
-        .map_err(|e| Failure::engine(e.context(format!("compose rejected {files}"))))?;
+    config_cmd.check(&output).map_err(|e| {
+        let failure = Failure::engine(e.context(format!("compose rejected {files}")));
+        // v1's schema predates the field; v2 reads it, and testbed leaves
+        // it out where the engine predates it.
+        match String::from_utf8_lossy(&output.stderr).contains("start_interval") {
+            true => failure.with_hint(
+                "compose v1 does not know healthcheck.start_interval: use compose v2 \
+                 (--compose \"docker compose\"), or leave the field out",
+            ),
+            false => failure,
+        }
+    })?;
     let resolved = String::from_utf8_lossy(&output.stdout).into_owned();
+    let rewrites = Rewrites {
+        names: config.isolation.names,
+        ports: config.isolation.ports,
+        // Engines before 25 (API 1.44) refuse it.
+        start_interval: major < 25,
+    };
+    let rewritten = rewrite::rewrite(&resolved, rewrites).map_err(Failure::engine)?;
+    for change in rewritten.iter().flat_map(|r| &r.changes) {
+        events.emit(match change {
+            Change::HostNetwork { .. } => RunEvent::Step(change.to_string()),
+            _ => RunEvent::Detail(change.to_string()),
+        });
+    }
+    let rewritten = rewritten.filter(Rewritten::changes_the_model);
     let services = model::services_from_config(&resolved).map_err(Failure::engine)?;
     let names: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
     if names.is_empty() {
@@ -157,13 +217,38 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
             .iter()
             .any(|s| &s.name == name && in_force.enables(s))
     };
-    let dependencies: Vec<String> = match &config.services {
-        Some(chosen) => model::with_dependencies(&services, chosen),
-        None => names,
+    // A profile given by name brings its services in, as compose's own
+    // `--profile` does for `up`.
+    let mut wanted = vec![config.service.clone()];
+    wanted.extend(
+        services
+            .iter()
+            .filter(|s| s.profiles.iter().any(|p| config.profiles.contains(p)))
+            .map(|s| s.name.clone()),
+    );
+    let needed: Vec<String> = model::with_dependencies(&services, &wanted)
+        .into_iter()
+        .filter(|s| *s != config.service)
+        .collect();
+    let (chosen, dependencies) = match &config.services {
+        Some(chosen) => (
+            Chosen::Explicitly,
+            model::with_dependencies(&services, chosen),
+        ),
+        None if needed.is_empty() => (Chosen::AllOthers, names),
+        None => (Chosen::ByTheTests, needed),
+    };
+    let dependencies: Vec<String> = dependencies
+        .into_iter()
+        .filter(|s| *s != config.service && enabled(s))
+        .collect();
+    if !dependencies.is_empty() {
+        events.emit(RunEvent::Detail(format!(
+            "services: {} ({})",
+            dependencies.join(", "),
+            chosen.describe(&config.service)
+        )));
     }
-    .into_iter()
-    .filter(|s| *s != config.service && enabled(s))
-    .collect();
     let created: Vec<&Service> = services
         .iter()
         .filter(|s| {
@@ -193,7 +278,9 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
     let plan = Plan {
         mounts,
         seeding,
+        rewritten,
         dependencies,
+        chosen,
         services,
         model: resolved,
         profiles: in_force,
@@ -495,6 +582,23 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
         steps.push(format!(
             "# {}",
             describe_profiles(&plan.profiles, &plan.services)
+        ));
+    }
+    if let Some(rewritten) = &plan.rewritten {
+        steps.push(
+            "# compose commands but `config` and `down` get the files' model, rewritten, as \
+             -f <a generated file> instead of the files, and --project-directory <theirs>:"
+                .into(),
+        );
+        for change in &rewritten.changes {
+            steps.push(format!("#   {change}"));
+        }
+    }
+    if !plan.dependencies.is_empty() {
+        steps.push(format!(
+            "# services: {} ({})",
+            plan.dependencies.join(", "),
+            plan.chosen.describe(&config.service)
         ));
     }
     steps.push(format!(

@@ -1,10 +1,17 @@
 //! Compose files as projects already keep them for CI: fixed container
 //! names, named volumes, several runs of one file at once.
 
+use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::common::engine::{assert_clean, wait_until_reaped};
+use crate::common::engine::{assert_clean, docker, wait_until_reaped};
 use crate::common::{Flavor, RUN_TIMEOUT, Testbed, per_flavor};
+use crate::session::{checkout_of, recorded_project, testbed};
+
+/// Held by a test that keeps fixtures/fixed-names' own names and ports,
+/// which no other stack can have meanwhile.
+static FIXED: Mutex<()> = Mutex::new(());
 
 /// How long after a run's exit anything of it may still be around.
 const LEFT_BOUND: Duration = Duration::from_secs(25);
@@ -22,6 +29,7 @@ fn runs_that_lose_a_fixed_name_leave_nothing(flavor: Flavor) {
                 Testbed::fixture("crdb-name")
                     .flavor(flavor)
                     .project(&format!("crdb-name-{round}"))
+                    .args(["--keep-names"])
                     .spawn()
             })
             .collect();
@@ -41,3 +49,151 @@ fn runs_that_lose_a_fixed_name_leave_nothing(flavor: Flavor) {
     }
 }
 per_flavor!(runs_that_lose_a_fixed_name_leave_nothing);
+
+fn two_runs_at_once_of_a_file_with_fixed_names_and_ports_both_pass(flavor: Flavor) {
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            Testbed::fixture("fixed-names")
+                .flavor(flavor)
+                .project("fixed-names")
+                .args(["-v"])
+                .spawn()
+        })
+        .collect();
+    for run in runs {
+        let out = run.finish(RUN_TIMEOUT);
+        assert_eq!(out.code, Some(0), "{out}");
+        assert!(
+            out.stderr.contains(
+                "postgres: container_name fixed-names-postgres dropped, so that runs at once do not collide"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.stderr
+                .contains("postgres: port 5432:5432/tcp published as 5432/tcp"),
+            "{out}"
+        );
+        assert_clean(&out.project);
+    }
+}
+per_flavor!(two_runs_at_once_of_a_file_with_fixed_names_and_ports_both_pass);
+
+/// The name of the project's postgres container, and where its port 5432
+/// landed, as `testbed ports` says.
+fn postgres(dir: &Path, flavor: Flavor, project: &str) -> (String, String) {
+    let name = docker(&[
+        "ps",
+        "--filter",
+        &format!("label=com.docker.compose.project={project}"),
+        "--filter",
+        "label=com.docker.compose.service=postgres",
+        "--format",
+        "{{.Names}}",
+    ]);
+    let ports = testbed(dir, flavor, &["ports"]);
+    assert_eq!(ports.code, Some(0), "{ports}");
+    let line = ports
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("postgres") && l.contains("5432/tcp"))
+        .unwrap_or_else(|| panic!("{ports}"))
+        .to_string();
+    // SERVICE PORT ADDRESS VARIABLE
+    let address = line.split_whitespace().nth(2).unwrap().to_string();
+    (name.trim().to_string(), address)
+}
+
+/// Takes a stack that a failed test left up down with it.
+struct Down<'a>(&'a Path, Flavor);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = testbed(self.0, self.1, &["down"]);
+    }
+}
+
+fn up_keeps_the_files_names_and_ports_and_up_isolate_does_not(flavor: Flavor) {
+    let _fixed = FIXED.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = checkout_of("fixed-names");
+    let d = dir.path();
+    let _down = Down(d, flavor);
+
+    let up = testbed(d, flavor, &["up"]);
+    assert_eq!(up.code, Some(0), "{up}");
+    let project = recorded_project(d);
+    let (name, address) = postgres(d, flavor, &project);
+    assert_eq!(name, "fixed-names-postgres");
+    assert!(address.ends_with(":5432"), "{address}");
+    let test = testbed(d, flavor, &["test"]);
+    assert_eq!(test.code, Some(0), "{test}");
+    let down = testbed(d, flavor, &["down"]);
+    assert_eq!(down.code, Some(0), "{down}");
+    assert_clean(&project);
+
+    let up = testbed(d, flavor, &["up", "--isolate"]);
+    assert_eq!(up.code, Some(0), "{up}");
+    let project = recorded_project(d);
+    let (name, address) = postgres(d, flavor, &project);
+    assert_ne!(name, "fixed-names-postgres");
+    assert!(!address.ends_with(":5432"), "{address}");
+    // The tests still reach every service by the name the file gave it.
+    let test = testbed(d, flavor, &["test"]);
+    assert_eq!(test.code, Some(0), "{test}");
+    let down = testbed(d, flavor, &["down"]);
+    assert_eq!(down.code, Some(0), "{down}");
+    assert_clean(&project);
+}
+per_flavor!(up_keeps_the_files_names_and_ports_and_up_isolate_does_not);
+
+fn only_what_the_test_service_needs_is_started(flavor: Flavor) {
+    let out = Testbed::fixture("alternatives")
+        .flavor(flavor)
+        .project("alternatives")
+        .args(["-v", "--service", "tests-postgres"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "postgres\n", "{out}");
+    assert!(
+        out.stderr
+            .contains("services: postgres (what `tests-postgres` depends on)"),
+        "{out}"
+    );
+    let created = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" up --no-start") || l.contains(" create "));
+    assert!(created.clone().all(|l| !l.contains("mysql")), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(only_what_the_test_service_needs_is_started);
+
+fn start_interval_is_left_out_where_the_engine_predates_it(flavor: Flavor) {
+    let out = Testbed::fixture("start-interval")
+        .flavor(flavor)
+        .project("start-interval")
+        .args(["-v"])
+        .output();
+    match flavor {
+        Flavor::V2 => {
+            assert_eq!(out.code, Some(0), "{out}");
+            assert_eq!(out.stdout, "db was healthy\n", "{out}");
+            assert!(
+                out.stderr
+                    .contains("db: healthcheck.start_interval left out, as the engine predates it"),
+                "{out}"
+            );
+        }
+        // v1's schema refuses the field before any engine is asked.
+        Flavor::V1 => {
+            assert_eq!(out.code, Some(125), "{out}");
+            assert!(
+                out.stderr
+                    .contains("hint: compose v1 does not know healthcheck.start_interval"),
+                "{out}"
+            );
+        }
+    }
+    assert_clean(&out.project);
+}
+per_flavor!(start_interval_is_left_out_where_the_engine_predates_it);

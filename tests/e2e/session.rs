@@ -9,7 +9,7 @@ use crate::common::engine::{assert_clean, docker};
 use crate::common::{Flavor, Output, ROOT, Testbed, per_flavor};
 
 /// `testbed <args>` in `dir`, to its end.
-fn testbed(dir: &Path, flavor: Flavor, args: &[&str]) -> Output {
+pub fn testbed(dir: &Path, flavor: Flavor, args: &[&str]) -> Output {
     let (subcommand, rest) = args.split_first().unwrap();
     let testbed = Testbed::new(subcommand).dir(dir).args(rest);
     // `env` and `ports` read the stack; only the others drive compose.
