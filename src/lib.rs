@@ -158,7 +158,13 @@ fn recorded_ports(args: &StackFiles) -> Result<(String, Vec<ports::Port>), Failu
     let cwd = std::env::current_dir()
         .context("cannot read the current directory")
         .or_fail(Exit::Usage)?;
-    let files = config::compose_files(&args.files, &cwd, |name| std::env::var(name).ok())?;
+    let stack = &args.stack;
+    let files = config::stack_files(
+        &stack.files,
+        stack.project_directory.as_deref(),
+        &cwd,
+        |name| std::env::var(name).ok(),
+    )?;
     let Some(recorded) = run::session::find(&cwd, &files)? else {
         let failure = run::session::nothing_recorded(&cwd);
         return Err(Failure {
@@ -243,7 +249,7 @@ fn doctor(args: &DoctorArgs) -> Result<Exit, Failure> {
         None => cwd.clone(),
     };
     let findings = doctor::diagnose(&doctor::Inputs {
-        compose: args.compose.as_deref(),
+        compose: args.stack.compose.as_deref(),
         parent_container: args.parent_container.as_deref(),
         artifacts: std::path::absolute(&artifacts).unwrap_or(artifacts),
         project: cwd.clone(),

@@ -156,10 +156,11 @@ EXAMPLES:
 /// Which recorded stack: the one of these compose files.
 #[derive(Debug, Args)]
 pub struct StackFiles {
-    /// Compose file the stack was started with; repeat for several, as for
-    /// `up` [default: as `up` finds them]
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    pub files: Vec<PathBuf>,
+    /// The files the stack was started with find its record; the other
+    /// options are accepted, as every command that takes a stack does, and
+    /// ignored
+    #[command(flatten)]
+    pub stack: StackOptions,
 
     /// Echo the docker commands
     #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
@@ -265,9 +266,10 @@ pub struct CompletionsArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Compose command to check, e.g. "docker compose" or docker-compose
-    #[arg(long, env = "TESTBED_COMPOSE", value_name = "CMD")]
-    pub compose: Option<String>,
+    /// `--compose` names the compose command to check; the other options
+    /// are accepted, as every command that takes a stack does, and ignored
+    #[command(flatten)]
+    pub stack: StackOptions,
 
     /// The artifacts directory to choose a strategy for [default: .]
     #[arg(long, env = "TESTBED_ARTIFACTS", value_name = "DIR")]
@@ -344,7 +346,6 @@ mod tests {
             &["testbed", "down", "--junit", "j.xml"],
             &["testbed", "down", "--", "pytest"],
             &["testbed", "test", "--build"],
-            &["testbed", "test", "-p", "tb-x"],
             &["testbed", "test", "--keep"],
             &["testbed", "up", "--", "pytest"],
             &["testbed", "up", "-e", "A=1"],
@@ -357,6 +358,41 @@ mod tests {
         }
         for accepted in [
             &["testbed", "down", "-f", "c.yml", "--stop-timeout", "5s"][..],
+            // The stack's options, on every command that takes a stack.
+            &[
+                "testbed",
+                "env",
+                "--compose",
+                "docker-compose",
+                "-f",
+                "c.yml",
+                "-p",
+                "tb-x",
+                "--project-directory",
+                "d",
+                "--profile",
+                "ci",
+                "--env-file",
+                "ci.env",
+            ],
+            &[
+                "testbed",
+                "ports",
+                "-p",
+                "tb-x",
+                "--compose",
+                "docker-compose",
+            ],
+            &["testbed", "doctor", "-f", "c.yml", "--env-file", "ci.env"],
+            &["testbed", "test", "-p", "tb-x", "--profile", "ci"],
+            &[
+                "testbed",
+                "down",
+                "--project-directory",
+                "d",
+                "--env-file",
+                "e",
+            ],
             &[
                 "testbed", "test", "-e", "A=1", "--junit", "j.xml", "--", "pytest",
             ],

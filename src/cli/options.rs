@@ -10,20 +10,54 @@ use clap::{ArgAction, Args};
 
 use super::{ArtifactsMode, LogPolicy, Output, Policy, RunArgs, parse_duration};
 
-/// How to reach compose and what to print: every command that drives a
-/// stack takes these.
+/// Which stack, and how compose reaches it: every command that takes a
+/// stack takes all of these, so that a Makefile can pass the same flags to
+/// each; one that has no use for one accepts and ignores it.
 #[derive(Debug, Args)]
-pub struct ComposeOptions {
+pub struct StackOptions {
     /// Compose file; repeat to merge several, in order [default: compose.yaml,
     /// compose.yml, docker-compose.yaml or docker-compose.yml here, or COMPOSE_FILE]
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+
+    /// Compose project name; `test`, `down`, `env`, `ports` and `doctor`
+    /// take the recorded one and ignore it [default: generated, unique per
+    /// run]
+    #[arg(short = 'p', long, env = "COMPOSE_PROJECT_NAME", value_name = "NAME")]
+    pub project_name: Option<String>,
+
+    /// The directory compose resolves relative paths and reads `.env` from,
+    /// and where the default compose file is looked for [default: the first
+    /// compose file's directory]
+    #[arg(long, env = "COMPOSE_PROJECT_DIRECTORY", value_name = "DIR")]
+    pub project_directory: Option<PathBuf>,
 
     /// Compose command to use, e.g. "docker compose" or docker-compose
     /// [default: the docker compose plugin, else docker-compose]
     #[arg(long, env = "TESTBED_COMPOSE", value_name = "CMD")]
     pub compose: Option<String>,
 
+    /// Enable a compose profile, as compose's --profile does; repeat, or
+    /// separate with commas, for more. The test service's own profiles, and
+    /// those of the services the run needs, are enabled without it
+    /// [default: COMPOSE_PROFILES]
+    #[arg(
+        long = "profile",
+        env = "TESTBED_PROFILES",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub profiles: Vec<String>,
+
+    /// A file of variables for compose to interpolate the files with,
+    /// instead of the project directory's `.env`; repeat for several
+    #[arg(long = "env-file", value_name = "PATH")]
+    pub env_files: Vec<PathBuf>,
+}
+
+/// What to print: every command that drives a stack takes these.
+#[derive(Debug, Args)]
+pub struct ComposeOptions {
     /// Print every docker command before it runs, and timings
     #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub verbose: bool,
@@ -44,10 +78,6 @@ pub struct ComposeOptions {
 /// Starting a stack: `run` and `up`.
 #[derive(Debug, Args)]
 pub struct StartOptions {
-    /// Compose project name [default: generated, unique per run]
-    #[arg(short = 'p', long, env = "COMPOSE_PROJECT_NAME", value_name = "NAME")]
-    pub project_name: Option<String>,
-
     /// Dependencies to start, comma-separated, with what they depend on
     /// [default: what the test service depends on, or every other service
     /// when it depends on none]
@@ -68,18 +98,6 @@ pub struct StartOptions {
     /// the stack even if its run is still going, e.g. 90m or 1d [default: 2h]
     #[arg(long, env = "TESTBED_TTL", value_name = "DURATION", value_parser = parse_duration)]
     pub ttl: Option<Duration>,
-
-    /// Enable a compose profile, as compose's --profile does; repeat, or
-    /// separate with commas, for more. The test service's own profiles, and
-    /// those of the services the run needs, are enabled without it
-    /// [default: COMPOSE_PROFILES]
-    #[arg(
-        long = "profile",
-        env = "TESTBED_PROFILES",
-        value_name = "NAME",
-        value_delimiter = ','
-    )]
-    pub profiles: Vec<String>,
 
     /// Build the images of services with `build:` even when they exist;
     /// without it, an image is built only when it is missing
@@ -194,6 +212,8 @@ pub struct TeardownOptions {
 #[derive(Debug, Args)]
 pub struct RunCommand {
     #[command(flatten)]
+    pub stack: StackOptions,
+    #[command(flatten)]
     pub compose: ComposeOptions,
     #[command(flatten)]
     pub start: StartOptions,
@@ -222,6 +242,8 @@ pub struct RunCommand {
 #[derive(Debug, Args)]
 pub struct UpCommand {
     #[command(flatten)]
+    pub stack: StackOptions,
+    #[command(flatten)]
     pub compose: ComposeOptions,
     #[command(flatten)]
     pub start: StartOptions,
@@ -239,6 +261,8 @@ pub struct UpCommand {
 #[derive(Debug, Args)]
 pub struct TestCommand {
     #[command(flatten)]
+    pub stack: StackOptions,
+    #[command(flatten)]
     pub compose: ComposeOptions,
     #[command(flatten)]
     pub run: RunOptions,
@@ -249,6 +273,8 @@ pub struct TestCommand {
 #[derive(Debug, Args)]
 pub struct DownCommand {
     #[command(flatten)]
+    pub stack: StackOptions,
+    #[command(flatten)]
     pub compose: ComposeOptions,
     #[command(flatten)]
     pub teardown: TeardownOptions,
@@ -258,7 +284,8 @@ impl RunCommand {
     /// The policy it runs under, and its options, flat.
     pub fn flatten(self) -> (Policy, RunArgs) {
         let mut args = RunArgs::default();
-        args.compose(self.compose)
+        args.stack(self.stack)
+            .compose(self.compose)
             .start(self.start)
             .run(self.run)
             .tests(self.tests)
@@ -273,7 +300,8 @@ impl UpCommand {
     /// The policy it runs under, and its options, flat.
     pub fn flatten(self) -> (Policy, RunArgs) {
         let mut args = RunArgs::default();
-        args.compose(self.compose)
+        args.stack(self.stack)
+            .compose(self.compose)
             .start(self.start)
             .run(self.run)
             .teardown(self.teardown);
@@ -286,7 +314,10 @@ impl TestCommand {
     /// The policy it runs under, and its options, flat.
     pub fn flatten(self) -> (Policy, RunArgs) {
         let mut args = RunArgs::default();
-        args.compose(self.compose).run(self.run).tests(self.tests);
+        args.stack(self.stack)
+            .compose(self.compose)
+            .run(self.run)
+            .tests(self.tests);
         (Policy::TEST, args)
     }
 }
@@ -295,13 +326,16 @@ impl DownCommand {
     /// The policy it runs under, and its options, flat.
     pub fn flatten(self) -> (Policy, RunArgs) {
         let mut args = RunArgs::default();
-        args.compose(self.compose).teardown(self.teardown);
+        args.stack(self.stack)
+            .compose(self.compose)
+            .teardown(self.teardown);
         (Policy::DOWN, args)
     }
 }
 
 /// Each group of options, into the flat arguments that `config` resolves.
 trait Flatten {
+    fn stack(&mut self, options: StackOptions) -> &mut Self;
     fn compose(&mut self, options: ComposeOptions) -> &mut Self;
     fn start(&mut self, options: StartOptions) -> &mut Self;
     fn run(&mut self, options: RunOptions) -> &mut Self;
@@ -310,19 +344,25 @@ trait Flatten {
 }
 
 impl Flatten for RunArgs {
-    fn compose(&mut self, options: ComposeOptions) -> &mut Self {
+    fn stack(&mut self, options: StackOptions) -> &mut Self {
         self.files = options.files;
+        self.project_name = options.project_name;
+        self.project_directory = options.project_directory;
         self.compose = options.compose;
+        self.profiles = options.profiles;
+        self.env_files = options.env_files;
+        self
+    }
+
+    fn compose(&mut self, options: ComposeOptions) -> &mut Self {
         self.verbose = options.verbose;
         self
     }
 
     fn start(&mut self, options: StartOptions) -> &mut Self {
-        self.project_name = options.project_name;
         self.services = options.services;
         self.wait_timeout = options.wait_timeout;
         self.ttl = options.ttl;
-        self.profiles = options.profiles;
         self.build = options.build;
         self.no_build = options.no_build;
         self.pull = options.pull;

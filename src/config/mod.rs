@@ -10,6 +10,7 @@ use anyhow::{Context, anyhow};
 use serde::Deserialize;
 use serde_norway::{Mapping, Value};
 
+use crate::engine::stack::ComposeGlobals;
 use crate::exit::{Exit, Failure, OrFail};
 use crate::images;
 use crate::labels;
@@ -99,6 +100,8 @@ pub struct Config {
     pub report: Option<PathBuf>,
     /// What of the files' fixed names and host ports the run makes its own.
     pub isolation: Isolation,
+    /// What every compose command gets besides the files and profiles.
+    pub compose_options: ComposeGlobals,
 }
 
 /// Which fixed names and host ports of the files a run replaces with its
@@ -157,7 +160,8 @@ pub fn resolve(
     cwd: &Path,
     var: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, Failure> {
-    let files = compose_files(&args.files, cwd, &var)?;
+    let project_directory = args.project_directory.as_ref().map(|d| plain(&cwd.join(d)));
+    let files = stack_files(&args.files, project_directory.as_deref(), cwd, &var)?;
     let x = read_x_testbed(&files, cwd)?;
     let project = match &args.project_name {
         Some(name) => {
@@ -188,7 +192,12 @@ pub fn resolve(
     // x-testbed, to the first compose file, like compose's own paths.
     let artifacts = match (&args.artifacts, &x.artifacts) {
         (Some(dir), _) => Some(cwd.join(dir)),
-        (None, Some(dir)) => Some(project_dir(&files, cwd).join(dir)),
+        (None, Some(dir)) => Some(
+            project_directory
+                .clone()
+                .unwrap_or_else(|| project_dir(&files, cwd))
+                .join(dir),
+        ),
         (None, None) => None,
     }
     .map(|dir| artifacts_dir(&dir))
@@ -207,7 +216,9 @@ pub fn resolve(
             prefix
         }
         None => {
-            let dir = project_dir(&files, cwd);
+            let dir = project_directory
+                .clone()
+                .unwrap_or_else(|| project_dir(&files, cwd));
             let name = dir.file_name().map(|d| d.to_string_lossy().into_owned());
             images::default_prefix(name.as_deref().unwrap_or_default())
         }
@@ -293,6 +304,10 @@ pub fn resolve(
         junit_from: args.junit_from.clone(),
         report: args.report.as_ref().map(|p| cwd.join(p)),
         isolation,
+        compose_options: ComposeGlobals {
+            project_directory,
+            env_files: args.env_files.iter().map(|f| cwd.join(f)).collect(),
+        },
     })
 }
 
@@ -348,6 +363,27 @@ fn artifacts_dir(dir: &Path) -> Result<PathBuf, Failure> {
         )));
     }
     Ok(plain)
+}
+
+/// The compose files of a stack: [`compose_files`], where those found by
+/// default are the project directory's when one is given; named ones are
+/// relative to where testbed runs, as compose takes them.
+pub fn stack_files(
+    given: &[PathBuf],
+    project_directory: Option<&Path>,
+    cwd: &Path,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<PathBuf>, Failure> {
+    match project_directory {
+        Some(dir) if given.is_empty() && var("COMPOSE_FILE").is_none() => {
+            let dir = cwd.join(dir);
+            Ok(compose_files(&[], &dir, var)?
+                .into_iter()
+                .map(|f| dir.join(f))
+                .collect())
+        }
+        _ => compose_files(given, cwd, var),
+    }
 }
 
 /// The compose files of the run: `-f`, else `COMPOSE_FILE`, else the file

@@ -121,6 +121,8 @@ pub struct RunArgs {
     pub keep_names: bool,
     pub keep_ports: bool,
     pub isolate: bool,
+    pub project_directory: Option<PathBuf>,
+    pub env_files: Vec<PathBuf>,
 }
 
 /// This job's place among GitLab's `parallel:` jobs, from `CI_NODE_INDEX`

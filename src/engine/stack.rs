@@ -40,6 +40,7 @@ pub struct Stack<'a> {
     model: Option<OverrideFile>,
     /// The profiles every compose command gets.
     profiles: Vec<String>,
+    globals: ComposeGlobals,
     /// The override that labels what compose creates, once written.
     labels: Option<OverrideFile>,
     /// The networks and volumes compose creates from the model, once known.
@@ -72,6 +73,7 @@ impl<'a> Stack<'a> {
                 .collect(),
             model: None,
             profiles: Vec::new(),
+            globals: ComposeGlobals::default(),
             labels: None,
             created: None,
             overrides: Vec::new(),
@@ -84,6 +86,12 @@ impl<'a> Stack<'a> {
     /// `profiles`.
     pub fn with_profiles(mut self, profiles: Vec<String>) -> Stack<'a> {
         self.profiles = profiles;
+        self
+    }
+
+    /// The same stack, its compose commands with `globals`.
+    pub fn with_globals(mut self, globals: &ComposeGlobals) -> Stack<'a> {
+        self.globals = globals.clone();
         self
     }
 
@@ -153,32 +161,40 @@ impl<'a> Stack<'a> {
     pub fn compose(&self, subcommand: &str) -> Cmd {
         let labels = self.labels.as_ref().map(OverrideFile::path);
         let overrides = self.overrides.iter().map(OverrideFile::path);
-        let mut cmd = self.engine.compose().args(["-p", &self.project]);
-        let base = match &self.model {
-            Some(model) => {
-                if let Some(directory) = self.files.first().and_then(|f| f.parent()) {
-                    cmd = cmd.args(["--project-directory", &directory.to_string_lossy()]);
-                }
-                vec![model.path()]
-            }
-            None => self.files.clone(),
+        // The model's files live in /proc: their directory is the files'.
+        let (base, directory) = match &self.model {
+            Some(model) => (
+                vec![model.path()],
+                self.globals
+                    .project_directory
+                    .clone()
+                    .or_else(|| self.files.first()?.parent().map(PathBuf::from)),
+            ),
+            None => (self.files.clone(), self.globals.project_directory.clone()),
         };
         let files = base.into_iter().chain(overrides).chain(labels);
-        self.with_files(cmd, files, subcommand)
+        self.with_files(directory, files, subcommand)
     }
 
     fn compose_with(&self, files: impl IntoIterator<Item = PathBuf>, subcommand: &str) -> Cmd {
-        let cmd = self.engine.compose().args(["-p", &self.project]);
-        self.with_files(cmd, files, subcommand)
+        self.with_files(self.globals.project_directory.clone(), files, subcommand)
     }
 
-    /// `cmd -f <file>… [--profile <name>…] <subcommand>`.
+    /// `<compose> -p <project> [--project-directory <dir>] [--env-file
+    /// <file>…] -f <file>… [--profile <name>…] <subcommand>`.
     fn with_files(
         &self,
-        mut cmd: Cmd,
+        directory: Option<PathBuf>,
         files: impl IntoIterator<Item = PathBuf>,
         subcommand: &str,
     ) -> Cmd {
+        let mut cmd = self.engine.compose().args(["-p", &self.project]);
+        if let Some(directory) = directory {
+            cmd = cmd.args(["--project-directory", &directory.to_string_lossy()]);
+        }
+        for file in &self.globals.env_files {
+            cmd = cmd.args(["--env-file", &file.to_string_lossy()]);
+        }
         for file in files {
             cmd = cmd.arg("-f").arg(file.to_string_lossy());
         }
@@ -361,6 +377,16 @@ impl Drop for Stack<'_> {
             let _ = self.teardown(Duration::ZERO, true);
         }
     }
+}
+
+/// What every compose command of a stack gets besides its files and
+/// profiles: compose's own global options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComposeGlobals {
+    /// `--project-directory`: where relative paths and `.env` are read.
+    pub project_directory: Option<PathBuf>,
+    /// `--env-file`, each.
+    pub env_files: Vec<PathBuf>,
 }
 
 /// Containers, networks and volumes of one project on the engine.

@@ -88,6 +88,7 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
         failure: None,
     });
     let mut stack = Stack::new(&engine, &config.project, &config.files, &config.service)
+        .with_globals(&config.compose_options)
         .with_profiles(plan.profiles.names());
     if config.dry_run {
         events.emit(RunEvent::Plan(&plan::dry_run(&stack, &plan, config)));
@@ -219,6 +220,7 @@ fn down(config: &Config, events: &dyn Events) -> Verdict {
     events.emit(RunEvent::Compose(ComposeUsed::of(&engine)));
     phase(PhaseName::Preflight, PhaseOutcome::Passed, None);
     let stack = Stack::new(&engine, &config.project, &config.files, &config.service)
+        .with_globals(&config.compose_options)
         .with_profiles(config.profiles.clone());
     events.emit(RunEvent::PhaseStarted {
         phase: PhaseName::Teardown,

@@ -111,6 +111,7 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
                 // Every service, whatever its profiles: v1 prints them all
                 // anyway, v2 only those of the active profiles.
                 let stack = Stack::new(engine, &config.project, &config.files, &config.service)
+                    .with_globals(&config.compose_options)
                     .with_profiles(vec!["*".into()]);
                 let config_cmd = stack.compose("config");
                 let output = config_cmd.output();

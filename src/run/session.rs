@@ -134,7 +134,8 @@ pub fn nothing_recorded(dir: &Path) -> Failure {
 /// The project recorded here for these files, if its stack still exists.
 pub fn recorded_and_alive(engine: &Engine, config: &Config) -> Option<String> {
     let recorded = find(&config.cwd, &config.files).ok()??;
-    let stack = Stack::new(engine, &recorded.project, &config.files, &config.service);
+    let stack = Stack::new(engine, &recorded.project, &config.files, &config.service)
+        .with_globals(&config.compose_options);
     let alive = !stack.containers(false).ok()?.is_empty();
     alive.then_some(recorded.project)
 }

@@ -197,3 +197,59 @@ fn start_interval_is_left_out_where_the_engine_predates_it(flavor: Flavor) {
     assert_clean(&out.project);
 }
 per_flavor!(start_interval_is_left_out_where_the_engine_predates_it);
+
+fn the_project_directory_and_an_env_file_reach_compose(flavor: Flavor) {
+    let out = Testbed::run()
+        .flavor(flavor)
+        .project("project-dir")
+        .args(["--project-directory", "fixtures/env-file"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "from-dot-env\n", "its .env\n{out}");
+    assert_clean(&out.project);
+    let out = Testbed::fixture("env-file")
+        .flavor(flavor)
+        .project("env-file")
+        .args(["--env-file", "fixtures/env-file/ci.env"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "from-ci-env\n", "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(the_project_directory_and_an_env_file_reach_compose);
+
+/// A Makefile passes the same flags to every subcommand.
+fn every_command_that_takes_a_stack_takes_the_same_options(flavor: Flavor) {
+    let dir = checkout_of("env-file");
+    let d = dir.path();
+    let _down = Down(d, flavor);
+    let project = format!("tbe2e-makefile-{}-{}", flavor.tag(), std::process::id());
+    let same = [
+        "--compose",
+        flavor.compose(),
+        "-f",
+        "compose.yml",
+        "-p",
+        &project,
+        "--env-file",
+        "ci.env",
+        "--profile",
+        "ci",
+    ];
+    let with_same = |command: &str| Testbed::new(command).dir(d).args(same).output();
+    let up = with_same("up");
+    assert_eq!(up.code, Some(0), "{up}");
+    assert_eq!(recorded_project(d), project);
+    for command in ["env", "ports", "test", "doctor"] {
+        let out = with_same(command);
+        assert!(
+            !out.stderr.contains("unexpected argument"),
+            "{command} refused one\n{out}"
+        );
+        assert_ne!(out.code, Some(2), "{command}\n{out}");
+    }
+    let down = with_same("down");
+    assert_eq!(down.code, Some(0), "{down}");
+    assert_clean(&project);
+}
+per_flavor!(every_command_that_takes_a_stack_takes_the_same_options);
