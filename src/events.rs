@@ -45,6 +45,8 @@ pub enum PhaseName {
     Preflight,
     Build,
     Up,
+    /// The setup steps (`--before`), after the stack is ready.
+    Setup,
     Tests,
     Collect,
     Teardown,
@@ -56,6 +58,7 @@ impl PhaseName {
             PhaseName::Preflight => "preflight",
             PhaseName::Build => "build",
             PhaseName::Up => "up",
+            PhaseName::Setup => "setup",
             PhaseName::Tests => "tests",
             PhaseName::Collect => "collect",
             PhaseName::Teardown => "teardown",

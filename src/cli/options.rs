@@ -114,6 +114,13 @@ pub struct StartOptions {
     #[arg(long, env = "TESTBED_PULL", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub pull: bool,
 
+    /// A setup step, "SERVICE [COMMAND...]": a one-off of SERVICE, with
+    /// COMMAND or its own, once the stack is ready and before the tests,
+    /// such as a migration; repeat for more, run in order. One that fails
+    /// stops the run (exit 125); `test` does not rerun them
+    #[arg(long, value_name = "STEP")]
+    pub before: Vec<String>,
+
     /// Keep the files' `container_name`s. Without it a run drops them, so
     /// that two runs at once do not collide, and keeps each name as a
     /// network alias (`up` keeps them unless --isolate)
@@ -368,6 +375,7 @@ impl Flatten for RunArgs {
         self.pull = options.pull;
         self.keep_names = options.keep_names;
         self.keep_ports = options.keep_ports;
+        self.before = options.before;
         self
     }
 

@@ -102,6 +102,44 @@ pub struct Config {
     pub isolation: Isolation,
     /// What every compose command gets besides the files and profiles.
     pub compose_options: ComposeGlobals,
+    /// The setup steps, in order.
+    pub before: Vec<SetupStep>,
+}
+
+/// A setup step (`--before "SERVICE [COMMAND...]"`): a one-off of a
+/// service, after the stack is ready and before the tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupStep {
+    pub service: String,
+    /// Empty for the service's own command.
+    pub command: Vec<String>,
+}
+
+impl SetupStep {
+    /// `SERVICE [COMMAND...]`, split as a shell would.
+    pub fn parse(spec: &str) -> Result<SetupStep, Failure> {
+        let words = shell_words::split(spec)
+            .map_err(|e| Failure::usage(anyhow!("--before {spec:?}: {e}")))?;
+        let Some((service, command)) = words.split_first() else {
+            return Err(Failure::usage(anyhow!(
+                "--before needs a service: --before \"SERVICE [COMMAND...]\""
+            ))
+            .with_hint("e.g. --before \"api ./manage.py migrate\""));
+        };
+        Ok(SetupStep {
+            service: service.clone(),
+            command: command.to_vec(),
+        })
+    }
+}
+
+impl std::fmt::Display for SetupStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words: Vec<&str> = std::iter::once(self.service.as_str())
+            .chain(self.command.iter().map(String::as_str))
+            .collect();
+        f.write_str(&shell_words::join(words))
+    }
 }
 
 /// Which fixed names and host ports of the files a run replaces with its
@@ -133,6 +171,7 @@ pub struct XTestbed {
     pub keep_names: Option<bool>,
     pub keep_ports: Option<bool>,
     pub isolate: Option<bool>,
+    pub before: Option<Vec<String>>,
 }
 
 fn duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
@@ -254,6 +293,15 @@ pub fn resolve(
         )));
     }
     let node = Node::of(&var);
+    let before = if args.before.is_empty() {
+        x.before.clone().unwrap_or_default()
+    } else {
+        args.before.clone()
+    };
+    let before = before
+        .iter()
+        .map(|spec| SetupStep::parse(spec))
+        .collect::<Result<Vec<_>, _>>()?;
     let isolate = policy.isolate || args.isolate || x.isolate == Some(true);
     let isolation = Isolation {
         names: isolate && !(args.keep_names || x.keep_names == Some(true)),
@@ -308,6 +356,8 @@ pub fn resolve(
             project_directory,
             env_files: args.env_files.iter().map(|f| cwd.join(f)).collect(),
         },
+        // `test` runs the tests against a stack whose setup is done.
+        before: if policy.reuse { Vec::new() } else { before },
     })
 }
 
@@ -475,7 +525,7 @@ fn read_x_testbed(files: &[PathBuf], cwd: &Path) -> Result<XTestbed, Failure> {
         let key = if path == "." { String::new() } else { format!(".{path}") };
         Failure::engine(anyhow!("x-testbed{key}: {}", e.inner()))
             .with_hint(format!(
-                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout, ttl, logs, artifacts, artifacts-mode, shards, profiles, image-prefix, keep-names, keep-ports and isolate",
+                "fix the `x-testbed` block in `{}`; its keys are service, services, wait-timeout, stop-timeout, ttl, logs, artifacts, artifacts-mode, shards, profiles, image-prefix, keep-names, keep-ports, isolate and before",
                 origin.display()
             ))
     })
@@ -618,6 +668,75 @@ mod tests {
         assert_eq!(config.wait_timeout, Duration::from_secs(5));
         assert_eq!(config.ttl, Duration::from_secs(1800));
         assert_eq!(config.logs, LogPolicy::Always);
+    }
+
+    #[test]
+    fn setup_steps_come_from_the_block_unless_given_and_test_has_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = stack(
+            dir.path(),
+            "compose.yml",
+            "x-testbed:\n  before:\n    - backend sh scripts/prestart.sh\n    - \"server sh -c 'a && b'\"\n",
+        );
+        let file = file.to_str().unwrap();
+        let config = resolve(RUN, &args(&["-f", file]), dir.path(), no_env).unwrap();
+        let shown: Vec<String> = config.before.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            ["backend sh scripts/prestart.sh", "server sh -c 'a && b'"]
+        );
+        assert_eq!(config.before[1].command, ["sh", "-c", "a && b"]);
+        let given = args(&[
+            "-f",
+            file,
+            "--before",
+            "db",
+            "--before",
+            "api migrate --all",
+        ]);
+        let config = resolve(RUN, &given, dir.path(), no_env).unwrap();
+        let steps: Vec<(&str, usize)> = config
+            .before
+            .iter()
+            .map(|s| (s.service.as_str(), s.command.len()))
+            .collect();
+        assert_eq!(steps, [("db", 0), ("api", 2)]);
+        let config = resolve(Policy::TEST, &given, dir.path(), no_env).unwrap();
+        assert!(config.before.is_empty(), "`test` reruns no setup step");
+        for bad in ["", "  ", "api 'unclosed"] {
+            let failure = resolve(
+                RUN,
+                &args(&["-f", file, "--before", bad]),
+                dir.path(),
+                no_env,
+            )
+            .unwrap_err();
+            assert_eq!(failure.exit, Exit::Usage, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn runs_isolate_fixed_names_and_ports_and_up_keeps_them_unless_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = stack(dir.path(), "compose.yml", "");
+        let file = file.to_str().unwrap();
+        let isolation = |policy: Policy, argv: &[&str]| {
+            let mut given = args(&["-f", file]);
+            given.keep_names = argv.contains(&"--keep-names");
+            given.keep_ports = argv.contains(&"--keep-ports");
+            given.isolate = argv.contains(&"--isolate");
+            let config = resolve(policy, &given, dir.path(), no_env).unwrap();
+            (config.isolation.names, config.isolation.ports)
+        };
+        assert_eq!(isolation(RUN, &[]), (true, true));
+        assert_eq!(isolation(RUN, &["--keep-names"]), (false, true));
+        assert_eq!(isolation(RUN, &["--keep-ports"]), (true, false));
+        assert_eq!(isolation(Policy::UP, &[]), (false, false));
+        assert_eq!(isolation(Policy::UP, &["--isolate"]), (true, true));
+        assert_eq!(
+            isolation(Policy::UP, &["--isolate", "--keep-ports"]),
+            (true, false)
+        );
     }
 
     #[test]

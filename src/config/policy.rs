@@ -123,6 +123,7 @@ pub struct RunArgs {
     pub isolate: bool,
     pub project_directory: Option<PathBuf>,
     pub env_files: Vec<PathBuf>,
+    pub before: Vec<String>,
 }
 
 /// This job's place among GitLab's `parallel:` jobs, from `CI_NODE_INDEX`

@@ -77,6 +77,11 @@ impl Driver<'_> {
         if !wanted || self.signals.escalated() {
             return;
         }
+        self.dependency_logs();
+    }
+
+    /// Each dependency's whole log, in a collapsed section of its own.
+    pub(super) fn dependency_logs(&self) {
         let containers = match self.stack.containers(false) {
             Ok(containers) => containers,
             Err(error) => {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::anyhow;
 
-use crate::config::{Build, Config};
+use crate::config::{Build, Config, LogPolicy, SetupStep};
 use crate::engine::cmd::{Cmd, Group, Waited};
 use crate::engine::model::{self, Container, ContainerStatus, Readiness};
 use crate::engine::stack::Stack;
@@ -113,6 +113,7 @@ impl Driver<'_> {
                 }
                 up?;
             }
+            self.setup()?;
             if !config.policy.run_tests {
                 return Ok(None);
             }
@@ -123,6 +124,66 @@ impl Driver<'_> {
             Ok(None) => Outcome::Ready,
             Err(outcome) => outcome,
         }
+    }
+
+    /// The setup steps, in order, as a phase: each a one-off of its
+    /// service, its output in a section of its own. The first that fails
+    /// stops the run, with its output and the dependencies' logs.
+    fn setup(&self) -> Result<(), Outcome> {
+        let steps = &self.config.before;
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<String> = steps.iter().map(ToString::to_string).collect();
+        self.begin(PhaseName::Setup, format!("setup: {}", listed.join("; ")));
+        let result = steps
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, step)| self.setup_step(i, step));
+        self.end_as(PhaseName::Setup, &result);
+        result
+    }
+
+    fn setup_step(&self, i: usize, step: &SetupStep) -> Result<(), Outcome> {
+        self.emit(RunEvent::Step(format!("setup: {step}")));
+        let cmd = plan::setup_command(self.stack, step);
+        let child = cmd.spawn_captured().map_err(Failure::engine)?;
+        let output = match child.wait(None, self.signals).map_err(Failure::engine)? {
+            Waited::Done(output) => output,
+            Waited::Interrupted | Waited::TimedOut => {
+                child.kill();
+                return Err(self.interrupted());
+            }
+        };
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let title = format!("setup: {step}");
+        let ok = output.status.success();
+        self.emit(RunEvent::Log {
+            name: &format!("setup_{i}"),
+            title: &title,
+            text: &text,
+            collapsed: ok,
+        });
+        if ok {
+            return Ok(());
+        }
+        if self.config.logs != LogPolicy::Never {
+            self.dependency_logs();
+        }
+        let code = match output.status.code() {
+            Some(code) => format!("exited with code {code}"),
+            None => "was killed by a signal".into(),
+        };
+        Err(
+            Failure::engine(anyhow!("setup step `{step}` {code}; the tests did not run"))
+                .with_hint("its output and the dependencies' logs are above")
+                .with_log(title, text)
+                .into(),
+        )
     }
 
     /// The project's events, or none when `docker events` cannot run: the

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::anyhow;
 
-use crate::config::{Build, Config, Keep, describe_files};
+use crate::config::{Build, Config, Keep, SetupStep, describe_files};
 use crate::engine::cmd::Cmd;
 use crate::engine::model::{self, Service};
 use crate::engine::stack::Stack;
@@ -203,6 +203,13 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         ))
         .with_hint(format!("the services are: {listed}")));
     }
+    if let Some(step) = config.before.iter().find(|s| !names.contains(&s.service)) {
+        return Err(Failure::usage(anyhow!(
+            "--before names `{}`, which is not defined in {files}",
+            step.service
+        ))
+        .with_hint(format!("the services are: {listed}")));
+    }
     let in_force = profiles::resolve(
         &services,
         &config.service,
@@ -239,9 +246,18 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         None if needed.is_empty() => (Chosen::AllOthers, names),
         None => (Chosen::ByTheTests, needed),
     };
-    let dependencies: Vec<String> = dependencies
+    // A setup step runs once what its service depends on is ready.
+    let before: Vec<String> = config.before.iter().map(|s| s.service.clone()).collect();
+    let for_setup: Vec<String> = model::with_dependencies(&services, &before)
         .into_iter()
-        .filter(|s| *s != config.service && enabled(s))
+        .filter(|s| !before.contains(s) || dependencies.contains(s))
+        .collect();
+    let dependencies: Vec<String> = services
+        .iter()
+        .map(|s| &s.name)
+        .filter(|s| dependencies.contains(s) || for_setup.contains(s))
+        .filter(|s| **s != config.service && enabled(s))
+        .cloned()
         .collect();
     if !dependencies.is_empty() {
         events.emit(RunEvent::Detail(format!(
@@ -558,6 +574,18 @@ pub fn test_command(stack: &Stack, plan: &Plan, config: &Config) -> Cmd {
         .exit_is_payloads()
 }
 
+/// A setup step: a one-off of its service, whose dependencies are up and
+/// ready; its exit code is the step's.
+pub fn setup_command(stack: &Stack, step: &SetupStep) -> Cmd {
+    stack
+        .compose("run")
+        .args(["--rm", "--no-deps", "-T", "-e", "TESTBED_PROJECT"])
+        .env("TESTBED_PROJECT", stack.project())
+        .arg(&step.service)
+        .args(step.command.iter().cloned())
+        .exit_is_payloads()
+}
+
 /// `--dry-run`: the commands a run would execute, and comments on what it
 /// does between them.
 pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
@@ -633,6 +661,9 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
              one (at most {})",
             humantime::format_duration(config.wait_timeout)
         ));
+    }
+    for step in &config.before {
+        steps.push(setup_command(stack, step).to_string());
     }
     steps.push(test_command(stack, plan, config).to_string());
     if let Some(artifacts) = &plan.artifacts {

@@ -253,3 +253,106 @@ fn every_command_that_takes_a_stack_takes_the_same_options(flavor: Flavor) {
     assert_clean(&project);
 }
 per_flavor!(every_command_that_takes_a_stack_takes_the_same_options);
+
+fn a_setup_step_migrates_before_the_tests_and_one_that_fails_stops_the_run(flavor: Flavor) {
+    let without = Testbed::fixture("migrate")
+        .flavor(flavor)
+        .project("migrate-none")
+        .output();
+    assert_eq!(without.code, Some(1), "an empty database\n{without}");
+    assert_clean(&without.project);
+
+    let out = Testbed::fixture("migrate")
+        .flavor(flavor)
+        .project("migrate")
+        .args(["--before", "backend sh /app/scripts/prestart.sh"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "schema v3\n", "{out}");
+    assert!(
+        out.stderr
+            .contains("──── setup: backend sh /app/scripts/prestart.sh ────"),
+        "{out}"
+    );
+    assert!(out.stderr.contains("prestart: done"), "{out}");
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with("setup ")),
+        "a phase in the summary\n{out}"
+    );
+    assert_clean(&out.project);
+
+    let failed = Testbed::fixture("migrate")
+        .flavor(flavor)
+        .project("migrate-fail")
+        .args(["--before", "backend sh -c 'echo boom; exit 4'"])
+        .output();
+    assert_eq!(failed.code, Some(125), "{failed}");
+    assert!(
+        failed.error_line().contains(
+            "setup step `backend sh -c 'echo boom; exit 4'` exited with code 4; the tests did not run"
+        ),
+        "{failed}"
+    );
+    assert!(failed.stderr.contains("boom"), "{failed}");
+    assert!(failed.stderr.contains("──── db log ────"), "{failed}");
+    assert!(failed.stdout.is_empty(), "the tests ran\n{failed}");
+    assert_clean(&failed.project);
+}
+per_flavor!(a_setup_step_migrates_before_the_tests_and_one_that_fails_stops_the_run);
+
+fn up_runs_the_setup_steps_and_test_does_not_rerun_them(flavor: Flavor) {
+    let dir = checkout_of("migrate");
+    let d = dir.path();
+    let _down = Down(d, flavor);
+    let up = testbed(
+        d,
+        flavor,
+        &["up", "--before", "backend sh /app/scripts/prestart.sh"],
+    );
+    assert_eq!(up.code, Some(0), "{up}");
+    assert!(up.stderr.contains("prestart: done"), "{up}");
+    let project = recorded_project(d);
+    let test = testbed(d, flavor, &["test"]);
+    assert_eq!(test.code, Some(0), "{test}");
+    assert_eq!(test.stdout, "schema v3\n", "{test}");
+    assert!(!test.stderr.contains("prestart"), "{test}");
+    let down = testbed(d, flavor, &["down"]);
+    assert_eq!(down.code, Some(0), "{down}");
+    assert_clean(&project);
+}
+per_flavor!(up_runs_the_setup_steps_and_test_does_not_rerun_them);
+
+fn a_setup_step_of_an_unknown_service_is_a_usage_error(flavor: Flavor) {
+    let out = Testbed::fixture("migrate")
+        .flavor(flavor)
+        .args(["--before", "nope migrate"])
+        .output();
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(
+        out.error_line().contains(
+            "--before names `nope`, which is not defined in `fixtures/migrate/compose.yml`"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains("hint: the services are: backend, db, tests"),
+        "{out}"
+    );
+}
+per_flavor!(a_setup_step_of_an_unknown_service_is_a_usage_error);
+
+/// Refused before anything is asked of docker.
+#[test]
+fn an_empty_setup_step_is_a_usage_error() {
+    let out = Testbed::fixture("migrate")
+        .args(["--before", ""])
+        .no_engine()
+        .env("PATH", "/nonexistent")
+        .output();
+    assert_eq!(out.code, Some(2), "{out}");
+    assert!(
+        out.error_line().contains("--before needs a service"),
+        "{out}"
+    );
+}
