@@ -149,6 +149,10 @@ pub struct Created {
     pub containers: Vec<Container>,
     /// The ids of those [`while_creating`] started.
     pub started: Vec<String>,
+    /// The service whose own container runs the tests, when others attach
+    /// to it: it counts as ready once started, and its exit is the tests'
+    /// business, not a failed start.
+    pub tests: Option<String>,
 }
 
 /// Starts the created containers of `services` and waits until every one
@@ -248,6 +252,8 @@ fn check_command(stack: &Stack, id: &str, check: &Healthcheck, watch: bool) -> C
 /// One service among the dependencies, and where it stands.
 struct Unit {
     name: String,
+    /// It runs the tests: ready once started, and never a failed start.
+    tests: bool,
     /// Conditions on services that were created; others cannot hold us up.
     depends_on: Vec<(String, Condition)>,
     containers: Vec<String>,
@@ -311,6 +317,7 @@ impl<'a> Startup<'a> {
         Created {
             containers: created,
             started,
+            tests,
         }: Created,
     ) -> Startup<'a> {
         let units = services
@@ -333,6 +340,7 @@ impl<'a> Startup<'a> {
                     Phase::Pending
                 };
                 (!containers.is_empty()).then(|| Unit {
+                    tests: tests.as_ref() == Some(&service.name),
                     name: service.name.clone(),
                     depends_on,
                     containers,
@@ -385,7 +393,7 @@ impl<'a> Startup<'a> {
                 .order
                 .iter()
                 .filter_map(|name| {
-                    let unit = self.units.iter().find(|u| &u.name == name)?;
+                    let unit = self.units.iter().find(|u| &u.name == name && !u.tests)?;
                     Some((name.clone(), unit.ready_after?))
                 })
                 .collect();
@@ -471,7 +479,7 @@ impl<'a> Startup<'a> {
         let started = self
             .units
             .iter()
-            .filter(|u| matches!(u.phase, Phase::Started));
+            .filter(|u| matches!(u.phase, Phase::Started) && !u.tests);
         for unit in started {
             for id in &unit.containers {
                 let Some(container) = self.containers.get(id) else {
@@ -545,7 +553,7 @@ impl<'a> Startup<'a> {
                 let unit = &self.units[i];
                 matches!(unit.phase, Phase::Started)
                     && unit.ready_after.is_none()
-                    && unit.containers.iter().all(|id| self.is_ready(id))
+                    && (unit.tests || unit.containers.iter().all(|id| self.is_ready(id)))
             })
             .collect();
         for i in newly {
@@ -613,7 +621,10 @@ impl<'a> Startup<'a> {
     /// watch cannot run, single checks, back to back, in the containers that
     /// have waited longest for one.
     fn run_probes(&mut self, now: Instant) {
-        let waiting = self.units.iter().filter(|u| u.ready_after.is_none());
+        let waiting = self
+            .units
+            .iter()
+            .filter(|u| u.ready_after.is_none() && !u.tests);
         let mut due = Vec::new();
         let mut watches = Vec::new();
         for id in waiting.flat_map(|u| &u.containers) {

@@ -90,7 +90,11 @@ impl Driver<'_> {
                 )));
             }
         };
-        for container in &containers {
+        // The tests' own container, when they run in it, is no dependency.
+        let dependencies = containers
+            .iter()
+            .filter(|c| c.name != self.stack.test_container());
+        for container in dependencies {
             let text = match self.stack.container_logs(&container.id, None) {
                 Ok(log) => log,
                 Err(error) => {

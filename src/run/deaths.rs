@@ -20,6 +20,10 @@ pub struct Death {
 /// The deaths read so far, sorted by whether the tests had started.
 #[derive(Debug, Default)]
 pub struct Deaths {
+    /// The test service.
+    tests: String,
+    /// Whether the tests run in its own container, not a one-off.
+    in_service: bool,
     /// When the tests' container started, once it did.
     tests_started: Option<SystemTime>,
     oom_killed: Vec<String>,
@@ -28,17 +32,32 @@ pub struct Deaths {
 }
 
 impl Deaths {
-    /// Takes in the next events of the project, in the daemon's order;
-    /// `tests` is the test service, whose `compose run` container is the
-    /// only one-off that counts.
-    pub fn take(&mut self, events: Vec<Seen>, tests: &str) {
+    /// For the tests of service `tests`, run in a `compose run` container
+    /// or, `in_service`, in the service's own.
+    pub fn new(tests: &str, in_service: bool) -> Deaths {
+        Deaths {
+            tests: tests.to_string(),
+            in_service,
+            ..Deaths::default()
+        }
+    }
+
+    /// Whether `seen` is of the tests' container: the test service's one
+    /// one-off, or its own container.
+    fn of_tests(&self, seen: &Seen) -> bool {
+        seen.service == self.tests && seen.one_off != self.in_service
+    }
+
+    /// Takes in the next events of the project, in the daemon's order.
+    pub fn take(&mut self, events: Vec<Seen>) {
         for seen in events {
+            let tests = self.of_tests(&seen);
             match seen.what {
-                Happened::Started if seen.one_off && seen.service == tests => {
+                Happened::Started if tests => {
                     self.tests_started.get_or_insert(seen.at);
                 }
                 Happened::OomKilled => self.oom_killed.push(seen.id),
-                Happened::Died { exit_code } if !seen.one_off && exit_code != 0 => {
+                Happened::Died { exit_code } if !seen.one_off && !tests && exit_code != 0 => {
                     let death = Death {
                         oom_killed: self.oom_killed.contains(&seen.id),
                         id: seen.id,
@@ -85,16 +104,13 @@ mod tests {
 
     #[test]
     fn a_death_before_the_tests_start_is_a_failed_start() {
-        let mut deaths = Deaths::default();
-        deaths.take(
-            vec![
-                seen("c1", "cache", false, Happened::Started, 1),
-                died("c1", "cache", 3, 1),
-                seen("t1", "tests", true, Happened::Created, 2),
-                seen("t1", "tests", true, Happened::Started, 2),
-            ],
-            "tests",
-        );
+        let mut deaths = Deaths::new("tests", false);
+        deaths.take(vec![
+            seen("c1", "cache", false, Happened::Started, 1),
+            died("c1", "cache", 3, 1),
+            seen("t1", "tests", true, Happened::Created, 2),
+            seen("t1", "tests", true, Happened::Started, 2),
+        ]);
         assert_eq!(deaths.before.len(), 1);
         assert_eq!(deaths.before[0].service, "cache");
         assert_eq!(deaths.before[0].exit_code, 3);
@@ -103,18 +119,12 @@ mod tests {
 
     #[test]
     fn a_death_after_the_tests_start_is_named_with_its_time_and_oom() {
-        let mut deaths = Deaths::default();
-        deaths.take(
-            vec![seen("t1", "tests", true, Happened::Started, 10)],
-            "tests",
-        );
-        deaths.take(
-            vec![
-                seen("d1", "db", false, Happened::OomKilled, 14),
-                died("d1", "db", 137, 14),
-            ],
-            "tests",
-        );
+        let mut deaths = Deaths::new("tests", false);
+        deaths.take(vec![seen("t1", "tests", true, Happened::Started, 10)]);
+        deaths.take(vec![
+            seen("d1", "db", false, Happened::OomKilled, 14),
+            died("d1", "db", 137, 14),
+        ]);
         assert!(deaths.before.is_empty());
         let death = &deaths.during[0];
         assert_eq!((death.service.as_str(), death.exit_code), ("db", 137));
@@ -123,20 +133,31 @@ mod tests {
     }
 
     #[test]
+    fn in_the_services_own_container_its_start_counts_and_its_exit_is_no_death() {
+        let mut deaths = Deaths::new("main", true);
+        deaths.take(vec![
+            seen("m1", "main", false, Happened::Started, 1),
+            died("d1", "postgres", 1, 2),
+            died("m1", "main", 3, 5),
+        ]);
+        assert!(deaths.before.is_empty());
+        assert_eq!(deaths.during.len(), 1);
+        assert_eq!(deaths.during[0].service, "postgres");
+        assert_eq!(deaths.offset(&deaths.during[0]), Duration::from_secs(1));
+    }
+
+    #[test]
     fn one_shots_that_exit_0_and_one_off_containers_are_no_deaths() {
-        let mut deaths = Deaths::default();
-        deaths.take(
-            vec![
-                died("m1", "migrate", 0, 1),
-                // Another one-off of the project, and the tests themselves.
-                seen("o1", "tests", true, Happened::Died { exit_code: 1 }, 2),
-                seen("x1", "tools", true, Happened::Started, 2),
-                seen("t1", "tests", true, Happened::Started, 3),
-                seen("t1", "tests", true, Happened::Died { exit_code: 1 }, 4),
-                died("m2", "seed", 0, 5),
-            ],
-            "tests",
-        );
+        let mut deaths = Deaths::new("tests", false);
+        deaths.take(vec![
+            died("m1", "migrate", 0, 1),
+            // Another one-off of the project, and the tests themselves.
+            seen("o1", "tests", true, Happened::Died { exit_code: 1 }, 2),
+            seen("x1", "tools", true, Happened::Started, 2),
+            seen("t1", "tests", true, Happened::Started, 3),
+            seen("t1", "tests", true, Happened::Died { exit_code: 1 }, 4),
+            died("m2", "seed", 0, 5),
+        ]);
         assert_eq!(deaths.before, []);
         assert_eq!(deaths.during, []);
     }

@@ -131,6 +131,11 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
     if let Err(failure) = repoint_mounts(&mut stack, &plan, events) {
         return failed(failure);
     }
+    if let Some(tests) = plan::tests_override(&stack, &plan, config) {
+        if let Err(error) = stack.add_override(&tests) {
+            return failed(Failure::engine(error));
+        }
+    }
     if let Err(error) = stack.apply_labels(&labels, &plan.model, &plan.images.built) {
         return failed(Failure::engine(error));
     }

@@ -205,7 +205,8 @@ impl Driver<'_> {
     /// with its diagnosis; one that died while they ran is named.
     fn tests(&self, watch: Option<&Watch>) -> Result<u8, Outcome> {
         self.begin(PhaseName::Tests, format!("tests: {}", self.config.service));
-        let mut deaths = Deaths::default();
+        let in_service = !self.plan.attached.is_empty();
+        let mut deaths = Deaths::new(&self.config.service, in_service);
         let mut diagnoses = Vec::new();
         let tests = self.run_tests(watch, &mut deaths, &mut diagnoses);
         match &tests {
@@ -393,13 +394,13 @@ impl Driver<'_> {
         // Compose v1 spends half a second between its first create and
         // its exit: what waits for nothing starts meanwhile.
         let early = if stack.engine().is_v1() {
-            model::waiting_for_none(&plan.services, &plan.dependencies)
+            model::waiting_for_none(&plan.services, &plan.created(&self.config.service))
         } else {
             Vec::new()
         };
         let (created, started_early) =
             startup::while_creating(stack, watch, &early, self.signals, || {
-                for create in plan::create_commands(stack, plan) {
+                for create in plan::create_commands(stack, plan, self.config) {
                     self.run_to_end(&create, Some(deadline))?;
                 }
                 Ok(())
@@ -429,6 +430,7 @@ impl Driver<'_> {
             startup::Created {
                 containers: created,
                 started: started_early,
+                tests: (!plan.attached.is_empty()).then(|| self.config.service.clone()),
             },
             deadline,
             self.signals,
@@ -545,11 +547,17 @@ impl Driver<'_> {
     ) -> Result<TestsRun, Outcome> {
         let (stack, config) = (self.stack, self.config);
         let name = stack.test_container();
-        let run = plan::test_command(stack, self.plan, config);
+        // In their service's own container the tests run already: their
+        // output is followed from its start.
+        let in_service = !self.plan.attached.is_empty();
+        let run = match in_service {
+            true => plan::follow_command(stack),
+            false => plan::test_command(stack, self.plan, config),
+        };
         let mut cursor = 0;
         let mut look = |deaths: &mut Deaths| {
             if let Some(watch) = watch {
-                deaths.take(watch.since(&mut cursor), &config.service);
+                deaths.take(watch.since(&mut cursor));
             }
         };
         look(deaths);
@@ -561,7 +569,7 @@ impl Driver<'_> {
         // With --tty the tests own the terminal: compose puts it in raw
         // mode, so Ctrl-C reaches them as a keystroke, and they must share
         // our process group to read it. Otherwise a Ctrl-C is testbed's.
-        let child = if config.tty {
+        let child = if config.tty && !in_service {
             run.spawn_inherited(Group::Shared)
         } else if config.hold_output {
             run.spawn_captured()
@@ -624,7 +632,18 @@ impl Driver<'_> {
             "tests ran for {:.1}s",
             started.elapsed().as_secs_f64()
         )));
-        if output.status.success() {
+        // The logs end with the container's output; its end says its code.
+        let passed = match in_service {
+            true => {
+                plan::wait_command(stack)
+                    .read()
+                    .map_err(Failure::engine)?
+                    .trim()
+                    == "0"
+            }
+            false => output.status.success(),
+        };
+        if passed {
             return Ok(TestsRun { code: 0, oom: None });
         }
         let container = stack

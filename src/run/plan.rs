@@ -32,6 +32,13 @@ pub struct Plan {
     pub dependencies: Vec<String>,
     /// Which rule chose them.
     pub chosen: Chosen,
+    /// The services among them that attach to the test service
+    /// (`network_mode: service:…`, `volumes_from`) or otherwise depend on
+    /// it. When there are any, the tests run in the test service's own
+    /// container, created and started with the rest, as `up
+    /// --exit-code-from` runs them: a second container of it, which `run`
+    /// would make, is not the one they share.
+    pub attached: Vec<String>,
     /// Every service of the model, whatever its profiles, with what it
     /// depends on.
     pub services: Vec<Service>,
@@ -55,6 +62,18 @@ pub struct Plan {
     /// isolates their fixed names or ports, or leaves out what the engine
     /// does not know; and what was rewritten.
     pub rewritten: Option<Rewritten>,
+}
+
+impl Plan {
+    /// The services `up --no-start` creates: the dependencies, and the
+    /// test service when the tests run in its own container.
+    pub fn created(&self, tests: &str) -> Vec<String> {
+        let mut created = self.dependencies.clone();
+        if !self.attached.is_empty() {
+            created.push(tests.to_string());
+        }
+        created
+    }
 }
 
 /// Which services a run starts besides the tests.
@@ -266,6 +285,20 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
             chosen.describe(&config.service)
         )));
     }
+    // `test` runs its tests beside a stack that stays, and `up` none.
+    let attached: Vec<String> = services
+        .iter()
+        .filter(|_| config.policy.run_tests && !config.policy.reuse)
+        .filter(|s| dependencies.contains(&s.name))
+        .filter(|s| s.depends_on.iter().any(|d| d.service == config.service))
+        .map(|s| s.name.clone())
+        .collect();
+    if !attached.is_empty() {
+        events.emit(RunEvent::Detail(describe_attached(
+            &config.service,
+            &attached,
+        )));
+    }
     let created: Vec<&Service> = services
         .iter()
         .filter(|s| {
@@ -298,6 +331,7 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         rewritten,
         dependencies,
         chosen,
+        attached,
         services,
         model: resolved,
         profiles: in_force,
@@ -340,6 +374,19 @@ fn images(created: &[&Service], prefix: &str) -> Images {
         }
     }
     images
+}
+
+/// Why the tests run in their service's own container.
+fn describe_attached(tests: &str, attached: &[String]) -> String {
+    format!(
+        "the tests run in `{tests}`'s own container, started with the stack: {} {} to it",
+        attached.join(", "),
+        if attached.len() == 1 {
+            "attaches"
+        } else {
+            "attach"
+        }
+    )
 }
 
 /// `profiles in force: test (the test service `tests`); left out: adminer
@@ -392,26 +439,55 @@ fn facts(docker: &Docker, config: &Config) -> Facts {
 /// and the services without such a condition, and `create` (which waits for
 /// nothing, but creates no network) the rest. (A created container counts
 /// as healthy there: v1 checks only running ones.)
-pub fn create_commands(stack: &Stack, plan: &Plan) -> Vec<Cmd> {
-    let deps = &plan.dependencies;
-    if !stack.engine().is_v1() {
-        return vec![
-            stack
-                .compose("up")
-                .arg("--no-start")
-                .args(deps.iter().cloned()),
-        ];
+///
+/// When the tests run in their service's own container, it is created with
+/// the rest, and the commands carry the tests' variables.
+pub fn create_commands(stack: &Stack, plan: &Plan, config: &Config) -> Vec<Cmd> {
+    let created = plan.created(&config.service);
+    let mut env = Vec::new();
+    if !plan.attached.is_empty() {
+        env = test_env(stack, plan, config)
+            .into_iter()
+            .filter_map(|(name, value)| Some((name, value?)))
+            .collect();
     }
-    let first = model::waiting_for_no_completion(&plan.services, deps);
-    let rest: Vec<&String> = deps.iter().filter(|d| !first.contains(d)).collect();
-    let mut commands = vec![
+    let with_env = |mut cmd: Cmd| {
+        for (name, value) in &env {
+            cmd = cmd.env(name.as_str(), value.as_str());
+        }
+        cmd
+    };
+    if !stack.engine().is_v1() {
+        return vec![with_env(
+            stack.compose("up").arg("--no-start").args(created),
+        )];
+    }
+    let mut commands = Vec::new();
+    // v1 gives a container `network_mode: service:…` of a service only when
+    // that service runs at its create, else the default network: the
+    // tests' own container runs first, as `up --exit-code-from` starts it.
+    if !plan.attached.is_empty() {
+        let tests = stack
+            .compose("up")
+            .args(["-d", "--no-deps", &config.service]);
+        commands.push(with_env(tests));
+    }
+    let created: Vec<String> = created
+        .into_iter()
+        .filter(|s| plan.attached.is_empty() || *s != config.service)
+        .collect();
+    let first = model::waiting_for_no_completion(&plan.services, &created);
+    let rest: Vec<&String> = created.iter().filter(|d| !first.contains(d)).collect();
+    commands.push(with_env(
         stack
             .compose("up")
             .args(["--no-start", "--no-deps"])
             .args(first),
-    ];
+    ));
     if !rest.is_empty() {
-        commands.push(stack.compose("create").args(rest.into_iter().cloned()));
+        commands.push(with_env(
+            stack.compose("create").args(rest.into_iter().cloned()),
+        ));
     }
     commands
 }
@@ -544,34 +620,88 @@ pub fn test_command(stack: &Stack, plan: &Plan, config: &Config) -> Cmd {
     if !config.tty {
         run = run.arg("-T");
     }
-    // Values travel in the environment of compose, never on its argv.
-    run = run
-        .args(["-e", "TESTBED_PROJECT"])
-        .env("TESTBED_PROJECT", stack.project());
     if let Some(artifacts) = &plan.artifacts {
-        run = run
-            .args(["-v", &artifacts.volume(), "-e", artifacts::ENV])
-            .env(artifacts::ENV, artifacts.dir.to_string_lossy());
+        run = run.args(["-v", &artifacts.volume()]);
     }
-    for (name, value) in &config.env {
-        run = run.args(["-e", name.as_str()]);
+    // Values travel in the environment of compose, never on its argv.
+    for (name, value) in test_env(stack, plan, config) {
+        run = run.args(["-e", &name]);
         if let Some(value) = value {
-            run = run.env(name.as_str(), value.as_str());
-        }
-    }
-    // Where the tests stand among all the shards of the suite, so that a
-    // runner splits itself, whether or not the compose file names them.
-    if let Some(node) = config.node {
-        for (name, value) in [("CI_NODE_INDEX", node.index), ("CI_NODE_TOTAL", node.total)] {
-            if !config.env.iter().any(|(given, _)| given == name) {
-                run = run.args(["-e", name]).env(name, value.to_string());
-            }
+            run = run.env(name, value);
         }
     }
     // Its exit code is the tests': a failed test leaves nothing in flight.
     run.arg(&config.service)
         .args(config.command.iter().cloned())
         .exit_is_payloads()
+}
+
+/// The variables the tests get, each with its value where testbed gives
+/// one (else compose takes it from testbed's environment): the project,
+/// the artifacts directory, `-e`, and the shard's place.
+fn test_env(stack: &Stack, plan: &Plan, config: &Config) -> Vec<(String, Option<String>)> {
+    let mut env = vec![(
+        "TESTBED_PROJECT".to_string(),
+        Some(stack.project().to_string()),
+    )];
+    if let Some(artifacts) = &plan.artifacts {
+        let dir = artifacts.dir.to_string_lossy().into_owned();
+        env.push((artifacts::ENV.into(), Some(dir)));
+    }
+    env.extend(config.env.iter().cloned());
+    // Where the tests stand among all the shards of the suite, so that a
+    // runner splits itself, whether or not the compose file names them.
+    if let Some(node) = config.node {
+        for (name, value) in [("CI_NODE_INDEX", node.index), ("CI_NODE_TOTAL", node.total)] {
+            if !config.env.iter().any(|(given, _)| given == name) {
+                env.push((name.into(), Some(value.to_string())));
+            }
+        }
+    }
+    env
+}
+
+/// When the tests run in their service's own container: the override that
+/// makes it the test container, under its known name, with the test
+/// command, the artifacts' mount and the tests' variables (by name only:
+/// their values travel in compose's environment, see [`create_commands`]).
+pub fn tests_override(stack: &Stack, plan: &Plan, config: &Config) -> Option<String> {
+    use serde_norway::{Mapping, Value};
+    if plan.attached.is_empty() {
+        return None;
+    }
+    let mut tests = Mapping::new();
+    tests.insert("container_name".into(), stack.test_container().into());
+    if !config.command.is_empty() {
+        let command = config.command.iter().map(|w| Value::from(w.as_str()));
+        tests.insert("command".into(), Value::Sequence(command.collect()));
+    }
+    let names = test_env(stack, plan, config)
+        .into_iter()
+        .map(|(name, _)| Value::from(name));
+    tests.insert("environment".into(), Value::Sequence(names.collect()));
+    if let Some(artifacts) = &plan.artifacts {
+        let volume = Value::from(artifacts.volume());
+        tests.insert("volumes".into(), Value::Sequence(vec![volume]));
+    }
+    let mut services = Mapping::new();
+    services.insert(config.service.as_str().into(), Value::Mapping(tests));
+    let mut file = Mapping::new();
+    file.insert("services".into(), Value::Mapping(services));
+    serde_norway::to_string(&file).ok()
+}
+
+/// The output of the tests in their service's own container, from its
+/// start, until it exits.
+pub fn follow_command(stack: &Stack) -> Cmd {
+    stack
+        .engine()
+        .docker(["logs", "--follow", stack.test_container()])
+}
+
+/// Waits until the tests' own container has exited, and prints its code.
+pub fn wait_command(stack: &Stack) -> Cmd {
+    stack.engine().docker(["wait", stack.test_container()])
 }
 
 /// A setup step: a one-off of its service, whose dependencies are up and
@@ -630,6 +760,14 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
             plan.chosen.describe(&config.service)
         ));
     }
+    if !plan.attached.is_empty() {
+        steps.push(format!(
+            "# {}; -f <a generated file> names its container {}, with the test command, \
+             variables and artifacts, and `docker logs --follow` shows the tests' output",
+            describe_attached(&config.service, &plan.attached),
+            stack.test_container()
+        ));
+    }
     steps.push(format!(
         "# {}",
         reaper::plan(stack.engine().client(), &plan.facts)
@@ -654,7 +792,11 @@ pub fn dry_run(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
     }
     steps.extend(image_steps(stack, plan, config));
     if !plan.dependencies.is_empty() {
-        steps.extend(create_commands(stack, plan).iter().map(Cmd::to_string));
+        steps.extend(
+            create_commands(stack, plan, config)
+                .iter()
+                .map(Cmd::to_string),
+        );
         steps.push(format!(
             "# docker start each service once its depends_on conditions hold, and wait until \
              each is healthy (its healthcheck also run with docker exec), or running without \

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::common::engine::{assert_clean, docker, wait_until_reaped};
-use crate::common::{Flavor, RUN_TIMEOUT, Testbed, per_flavor};
+use crate::common::{Flavor, RUN_TIMEOUT, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
 use crate::session::{checkout_of, recorded_project, testbed};
 
 /// Held by a test that keeps fixtures/fixed-names' own names and ports,
@@ -356,3 +356,61 @@ fn an_empty_setup_step_is_a_usage_error() {
         "{out}"
     );
 }
+
+fn tests_that_others_attach_to_run_in_their_own_container(flavor: Flavor) {
+    let out = Testbed::fixture("shared-localhost")
+        .flavor(flavor)
+        .project("shared-localhost")
+        .args(["-v", "--service", "main"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.ends_with("postgres-ok\nredis-ok\n"), "{out}");
+    assert!(
+        out.stderr.contains(
+            "the tests run in `main`'s own container, started with the stack: postgres, redis attach to it"
+        ),
+        "{out}"
+    );
+    assert_clean(&out.project);
+
+    // Their code, their variables and their artifacts, as in a one-off.
+    let artifacts = tempfile::tempdir().unwrap();
+    let dir = artifacts.path().join("out");
+    let out = Testbed::fixture("shared-localhost")
+        .flavor(flavor)
+        .project("shared-localhost-code")
+        .args(["--service", "main", "-e", "LEVEL=debug", "--artifacts"])
+        .args([dir.to_str().unwrap()])
+        .command([
+            "/bin/sh",
+            "-c",
+            "wget -q -O \"$ARTIFACTS_DIR/db.txt\" http://127.0.0.1:5432/ || sleep 1; \
+             echo \"level=$LEVEL project=$TESTBED_PROJECT\"; exit 7",
+        ])
+        .output();
+    assert_eq!(out.code, Some(7), "{out}");
+    assert!(
+        out.stdout
+            .contains(&format!("level=debug project={}", out.project)),
+        "{out}"
+    );
+    assert!(dir.join("logs/main.log").is_file(), "{out}");
+    assert!(dir.join("logs/postgres.log").is_file(), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(tests_that_others_attach_to_run_in_their_own_container);
+
+fn a_signal_stops_tests_in_their_own_container(flavor: Flavor) {
+    let run = Testbed::fixture("shared-localhost")
+        .flavor(flavor)
+        .project("shared-localhost-term")
+        .args(["--service", "main"])
+        .command(["/bin/sh", "-c", "echo 'tests started'; sleep 300"])
+        .spawn();
+    run.wait_for_stdout("tests started", START_TIMEOUT);
+    run.signal(libc::SIGTERM);
+    let out = run.finish(SIGNAL_TIMEOUT);
+    assert_eq!(out.code, Some(143), "{out}");
+    assert_clean(&out.project);
+}
+per_flavor!(a_signal_stops_tests_in_their_own_container);
