@@ -414,6 +414,7 @@ impl Driver<'_> {
                     .collect();
                 return Err(self.not_ready(waiting, &[]).into());
             }
+            Err(Outcome::Failed(failure)) => return Err(self.port_taken(failure).into()),
             other => other?,
         }
         let created = stack.containers(false).map_err(Failure::engine)?;
@@ -464,7 +465,7 @@ impl Driver<'_> {
                 Err(self.not_ready(waiting, diagnoses).into())
             }
             Err(Stop::Interrupted) => Err(self.interrupted()),
-            Err(Stop::Engine(error)) => Err(Failure::engine(error).into()),
+            Err(Stop::Engine(error)) => Err(self.port_taken(Failure::engine(error)).into()),
         }
     }
 
@@ -489,6 +490,25 @@ impl Driver<'_> {
         };
         *diagnoses = why::diagnose(self.stack, std::slice::from_ref(&container), self.signals);
         self.dependency_failed(&container, &why, diagnoses).into()
+    }
+
+    /// A fixed host port that something else holds: the hint, when the
+    /// run kept the files' ports.
+    fn port_taken(&self, failure: Failure) -> Failure {
+        let error = format!("{:#}", failure.error);
+        let taken =
+            error.contains("port is already allocated") || error.contains("address already in use");
+        if !taken || self.config.isolation.ports {
+            return failure;
+        }
+        let how = match self.config.policy.run_tests {
+            true => "drop --keep-ports",
+            false => "start it with `testbed up --isolate`",
+        };
+        failure.with_hint(format!(
+            "a host port the files fix is taken on the daemon's host: {how} to publish \
+             each on a port the daemon picks (`testbed ports` says where)"
+        ))
     }
 
     fn interrupted(&self) -> Outcome {

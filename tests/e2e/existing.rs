@@ -414,3 +414,36 @@ fn a_signal_stops_tests_in_their_own_container(flavor: Flavor) {
     assert_clean(&out.project);
 }
 per_flavor!(a_signal_stops_tests_in_their_own_container);
+
+/// A fixed host port that something on the host holds, kept as written.
+#[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
+fn a_kept_port_that_is_taken_says_to_drop_keep_ports() {
+    crate::common::engine::require();
+    // fixtures/alternatives fixes host port 15432.
+    let _taken = std::net::TcpListener::bind("0.0.0.0:15432").expect("port 15432 is free");
+    for flavor in [Flavor::V1, Flavor::V2] {
+        let out = Testbed::fixture("alternatives")
+            .flavor(flavor)
+            .project("port-taken")
+            .args(["--service", "tests-postgres", "--keep-ports"])
+            .output();
+        assert_eq!(out.code, Some(125), "{out}");
+        assert!(out.stderr.contains("address already in use"), "{out}");
+        assert!(
+            out.stderr.contains(
+                "hint: a host port the files fix is taken on the daemon's host: drop --keep-ports"
+            ),
+            "{out}"
+        );
+        assert_clean(&out.project);
+        // Isolated, it runs beside what holds the port.
+        let out = Testbed::fixture("alternatives")
+            .flavor(flavor)
+            .project("port-taken-isolated")
+            .args(["--service", "tests-postgres"])
+            .output();
+        assert_eq!(out.code, Some(0), "{out}");
+        assert_clean(&out.project);
+    }
+}
