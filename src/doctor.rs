@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use console::style;
 
 use crate::engine::endpoint::Via;
+use crate::engine::stack::Stack;
 use crate::engine::{Docker, Engine};
 use crate::exit::Exit;
+use crate::rewrite::{self, Change, Rewrites};
 use crate::topology::artifacts::{self, ArtifactsMode, Facts, Whereabouts};
 use crate::topology::mounts::{self, Seen};
 
@@ -91,6 +93,9 @@ pub struct Inputs<'a> {
     /// The directory whose bind mounts to say what happens to: the
     /// current one.
     pub project: PathBuf,
+    /// The compose files, when there are: what `run` would rewrite in them
+    /// is said too.
+    pub files: Option<Vec<PathBuf>>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
@@ -121,6 +126,7 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
             None
         }
     };
+    let mut daemon_version = None;
     let daemon_ok = docker.as_ref().is_some_and(|docker| {
         let endpoint = docker.endpoint();
         let target = match endpoint.via {
@@ -133,6 +139,7 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
                     "daemon",
                     format!("engine {version}, reached through {target}"),
                 ));
+                daemon_version = Some(version);
                 true
             }
             Err(failure) => {
@@ -154,9 +161,49 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
     if let (Some(docker), true) = (&docker, daemon_ok) {
         findings.extend(container_and_artifacts(docker, inputs));
     }
+    if let (Some(files), Some(version)) = (&inputs.files, &daemon_version) {
+        findings.extend(rewrites(files, inputs.compose, version));
+    }
     findings.push(gitlab(env));
     findings.push(Finding::note("cgroup", cgroup_version()));
     findings
+}
+
+/// What `run` would rewrite in the files, as `-v` lists it change by
+/// change: their fixed names and host ports, and what the engine predates.
+fn rewrites(files: &[PathBuf], compose: Option<&str>, daemon: &str) -> Option<Finding> {
+    let engine = Engine::detect(compose, false, false).ok()?;
+    let stack =
+        Stack::new(&engine, "testbed-doctor", files, "tests").with_profiles(vec!["*".into()]);
+    let model = stack.compose("config").read().ok()?;
+    let major: u32 = daemon.split('.').next()?.trim().parse().ok()?;
+    let every = Rewrites {
+        names: true,
+        ports: true,
+        start_interval: major < 25,
+    };
+    let changes = rewrite::rewrite(&model, every).ok()?.map(|r| r.changes);
+    let changes = changes.unwrap_or_default();
+    let count = |kind: fn(&Change) -> bool| changes.iter().filter(|c| kind(c)).count();
+    let names = count(|c| matches!(c, Change::Name { .. }));
+    let ports = count(|c| matches!(c, Change::Port { .. }));
+    let mut said = vec![if names + ports == 0 {
+        "no fixed container_name or host port to isolate".to_string()
+    } else {
+        format!(
+            "`run` drops {names} container_name and moves {ports} fixed host ports to ones the \
+             daemon picks (`up` keeps them unless --isolate)"
+        )
+    }];
+    for change in &changes {
+        if matches!(
+            change,
+            Change::HostNetwork { .. } | Change::StartInterval { .. }
+        ) {
+            said.push(change.to_string());
+        }
+    }
+    Some(Finding::note("files", said.join("; ")))
 }
 
 /// Which compose `run` would use, and which others are there.

@@ -253,6 +253,13 @@ fn doctor(args: &DoctorArgs) -> Result<Exit, Failure> {
         parent_container: args.parent_container.as_deref(),
         artifacts: std::path::absolute(&artifacts).unwrap_or(artifacts),
         project: cwd.clone(),
+        files: config::stack_files(
+            &args.stack.files,
+            args.stack.project_directory.as_deref(),
+            &cwd,
+            env,
+        )
+        .ok(),
         env: &env,
     });
     doctor::print(&findings, &mut std::io::stdout().lock());

@@ -262,6 +262,7 @@ fn diagnose(failure: &Failure, config: &Config) -> String {
         parent_container: config.parent_container.as_deref(),
         artifacts: config.artifacts.clone().unwrap_or(config.cwd.clone()),
         project: config.cwd.clone(),
+        files: None,
         env: &env,
     });
     for finding in &mut findings {

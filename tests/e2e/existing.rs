@@ -447,3 +447,18 @@ fn a_kept_port_that_is_taken_says_to_drop_keep_ports() {
         assert_clean(&out.project);
     }
 }
+
+fn doctor_counts_what_run_would_rewrite(flavor: Flavor) {
+    let out = Testbed::new("doctor")
+        .flavor(flavor)
+        .args(["-f", "fixtures/fixed-names/compose.yml"])
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(
+        out.stdout.contains(
+            "files: `run` drops 6 container_name and moves 6 fixed host ports to ones the daemon picks"
+        ),
+        "{out}"
+    );
+}
+per_flavor!(doctor_counts_what_run_would_rewrite);
