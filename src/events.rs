@@ -245,6 +245,36 @@ pub enum StackAfter {
     NeverStarted,
 }
 
+/// A dependency that died while the tests ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiedDuringTests {
+    pub service: String,
+    pub exit_code: i64,
+    pub oom_killed: bool,
+    /// How long after the tests started.
+    pub into_tests: Duration,
+    /// The end of its log.
+    pub log: String,
+}
+
+impl std::fmt::Display for DiedDuringTests {
+    /// `db exited with code 137 (out of memory) 4.2s into the tests`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let oom = if self.oom_killed {
+            " (out of memory)"
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "{} exited with code {}{oom} {:.1}s into the tests",
+            self.service,
+            self.exit_code,
+            self.into_tests.as_secs_f64()
+        )
+    }
+}
+
 /// One thing that happened in a run.
 #[derive(Debug)]
 pub enum RunEvent<'a> {
@@ -299,13 +329,7 @@ pub enum RunEvent<'a> {
     },
     /// A dependency died while the tests ran: the tests' own code stands,
     /// and this names what they may have failed on.
-    DiedDuringTests {
-        service: &'a str,
-        exit_code: i64,
-        oom_killed: bool,
-        /// How long after the tests started.
-        into_tests: Duration,
-    },
+    DiedDuringTests(&'a DiedDuringTests),
     /// The log of a service: whole, or the tail that explains a failure.
     Log {
         /// A name for its GitLab section, made of `[A-Za-z0-9_.-]`.

@@ -66,6 +66,12 @@ pub fn build(run: &Run, state: &State, shards: &[ShardRow]) -> Value {
         })),
         "tests_exit_code": state.tests_exit,
         "tests_oom_killed": state.tests_oom.is_some(),
+        "died_during_tests": state.died_during_tests.iter().map(|d| json!({
+            "service": d.service,
+            "exit_code": d.exit_code,
+            "oom_killed": d.oom_killed,
+            "after_tests_start_s": seconds(d.into_tests),
+        })).collect::<Vec<_>>(),
         "shards": shards.iter().map(|shard| json!({
             "index": shard.index,
             "node_index": shard.node.0,

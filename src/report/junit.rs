@@ -43,6 +43,16 @@ pub fn suite(name: &str, project: &str, state: &State) -> TestSuite {
         if phase.name == PhaseName::Up {
             suite.add_test_cases(readiness(project, state, phase.outcome));
         }
+        if phase.name == PhaseName::Tests {
+            suite.add_test_cases(state.died_during_tests.iter().map(|died| {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_message(died.to_string());
+                status.set_description(tail(&died.log));
+                let mut case = TestCase::new(format!("{} stays up", died.service), status);
+                case.set_classname(format!("testbed.{project}"));
+                case
+            }));
+        }
     }
     suite
 }

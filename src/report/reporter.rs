@@ -255,17 +255,9 @@ impl Events for Reporter {
             }
             RunEvent::ServiceLeft(left) => self.timeline.left(left),
             RunEvent::TestsExited { code, oom } => self.timeline.tests_exited(code, oom),
-            RunEvent::DiedDuringTests {
-                service,
-                exit_code,
-                oom_killed,
-                into_tests,
-            } => {
-                let oom = if oom_killed { " (out of memory)" } else { "" };
-                warn(format!(
-                    "{service} exited with code {exit_code}{oom} {:.1}s into the tests",
-                    into_tests.as_secs_f64()
-                ));
+            RunEvent::DiedDuringTests(died) => {
+                warn(died.to_string());
+                self.timeline.died(died.clone());
             }
             RunEvent::Log {
                 name,

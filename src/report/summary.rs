@@ -56,6 +56,9 @@ pub fn render(state: &State) -> String {
             }
         }
     }
+    for died in &state.died_during_tests {
+        let _ = writeln!(out, "died during the tests: {died}");
+    }
     out
 }
 
@@ -68,6 +71,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
+    use crate::events::DiedDuringTests;
     use crate::report::timeline::{Outcome, Phase, PhaseName, Service};
 
     fn phase(name: PhaseName, millis: u64, outcome: Outcome) -> Phase {
@@ -109,6 +113,13 @@ mod tests {
             ],
             tests_exit: Some(3),
             tests_oom: None,
+            died_during_tests: vec![DiedDuringTests {
+                service: "db".into(),
+                exit_code: 137,
+                oom_killed: true,
+                into_tests: Duration::from_millis(4_230),
+                log: String::new(),
+            }],
         };
         assert_eq!(
             render(&state),
@@ -122,6 +133,7 @@ teardown      0.5s  passed
 service      ready
 db            1.1s
 api           2.0s
+died during the tests: db exited with code 137 (out of memory) 4.2s into the tests
 "
         );
     }

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::events::{Diagnosis, ServiceLeft};
+use crate::events::{Diagnosis, DiedDuringTests, ServiceLeft};
 pub use crate::events::{PhaseName, PhaseOutcome as Outcome};
 
 /// One phase: preflight, build, up, tests, collect, teardown.
@@ -50,6 +50,8 @@ pub struct State {
     pub tests_exit: Option<u8>,
     /// The tests were killed by the OOM killer, with their memory limit.
     pub tests_oom: Option<Option<u64>>,
+    /// The dependencies that died while the tests ran.
+    pub died_during_tests: Vec<DiedDuringTests>,
 }
 
 /// A phase under way; [`Timeline::end_with`] records it.
@@ -130,6 +132,10 @@ impl Timeline {
         let mut recorded = self.lock();
         recorded.tests_exit = Some(code);
         recorded.tests_oom = oom;
+    }
+
+    pub fn died(&self, died: DiedDuringTests) {
+        self.lock().died_during_tests.push(died);
     }
 
     /// A copy of what was recorded so far.

@@ -14,7 +14,7 @@ use crate::engine::model::{self, Container, ContainerStatus, Readiness};
 use crate::engine::stack::Stack;
 use crate::engine::startup::{self, Stop};
 use crate::engine::watch::Watch;
-use crate::events::{self, Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent};
+use crate::events::{self, Diagnosis, DiedDuringTests, Events, PhaseName, PhaseOutcome, RunEvent};
 use crate::exit::{Exit, Failure};
 use crate::images::BuiltImage;
 use crate::signals::Signals;
@@ -246,12 +246,14 @@ impl Driver<'_> {
             self.emit(RunEvent::NotReady(diagnosis));
         }
         for death in &deaths.during {
-            self.emit(RunEvent::DiedDuringTests {
-                service: &death.service,
+            let log = self.stack.container_logs(&death.id, Some(why::LOG_TAIL));
+            self.emit(RunEvent::DiedDuringTests(&DiedDuringTests {
+                service: death.service.clone(),
                 exit_code: death.exit_code,
                 oom_killed: death.oom_killed,
                 into_tests: deaths.offset(death),
-            });
+                log: log.unwrap_or_default(),
+            }));
         }
         tests.map(|run| run.code)
     }

@@ -162,9 +162,13 @@ fn a_dependency_without_healthcheck_that_crashes_at_once_fails_the_start(flavor:
 per_flavor!(a_dependency_without_healthcheck_that_crashes_at_once_fails_the_start);
 
 fn a_dependency_killed_during_the_tests_is_named_and_the_tests_code_kept(flavor: Flavor) {
+    let reports = tempfile::tempdir().unwrap();
+    let (junit, report) = (reports.path().join("j.xml"), reports.path().join("r.json"));
     let run = Testbed::fixture("slow-test")
         .flavor(flavor)
         .project("killed-during")
+        .args(["--junit", junit.to_str().unwrap()])
+        .args(["--report", report.to_str().unwrap()])
         .command(["/bin/sh", "-c", "echo 'tests started'; sleep 5"])
         .spawn();
     run.wait_for_stdout("tests started", START_TIMEOUT);
@@ -180,11 +184,26 @@ fn a_dependency_killed_during_the_tests_is_named_and_the_tests_code_kept(flavor:
     docker(&["kill", dep.trim()]);
     let out = run.finish(RUN_TIMEOUT);
     assert_eq!(out.code, Some(0), "the tests' own code\n{out}");
-    let named = out
-        .stderr
-        .lines()
-        .find(|l| l.contains("dep exited with code 137") && l.contains("into the tests"));
-    assert!(named.is_some(), "{out}");
+    let named = |l: &str| l.contains("dep exited with code 137") && l.contains("into the tests");
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains("warning") && named(l)),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.contains("died during the tests: ") && named(l)),
+        "the summary\n{out}"
+    );
+    let junit = std::fs::read_to_string(&junit).unwrap();
+    assert!(junit.contains("dep stays up"), "{junit}");
+    let report = crate::output::check_schema(&report);
+    let died = &report["died_during_tests"][0];
+    assert_eq!(died["service"], "dep", "{report}");
+    assert_eq!(died["exit_code"], 137, "{report}");
+    assert_eq!(report["tests_exit_code"], 0, "{report}");
     assert_clean(&out.project);
 }
 per_flavor!(a_dependency_killed_during_the_tests_is_named_and_the_tests_code_kept);
