@@ -49,11 +49,12 @@ fn a_dependent_that_never_gets_to_start_is_named_on_timeout(flavor: Flavor) {
     let out = Testbed::fixture("waits-for")
         .flavor(flavor)
         .project("waits-for")
-        .args(["--wait-timeout", "10s"])
+        // Long enough for compose v1 to create both on a loaded machine.
+        .args(["--wait-timeout", "20s"])
         .output();
     assert_eq!(out.code, Some(124), "{out}");
     let error = out.error_line();
-    assert!(error.contains("not ready after 10s"), "{out}");
+    assert!(error.contains("not ready after 20s"), "{out}");
     assert!(
         error.contains("app (not started: waiting for dep to be healthy)"),
         "{out}"
