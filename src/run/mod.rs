@@ -4,6 +4,7 @@
 //! A run emits events and never prints.
 
 mod after;
+mod commands;
 mod deaths;
 pub mod decide;
 mod phases;
@@ -12,6 +13,7 @@ mod profiles;
 mod seeded;
 pub mod session;
 pub mod shards;
+mod testing;
 mod why;
 
 use std::cell::Cell;
@@ -91,7 +93,7 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
         .with_globals(&config.compose_options)
         .with_profiles(plan.profiles.names());
     if config.dry_run {
-        events.emit(RunEvent::Plan(&plan::dry_run(&stack, &plan, config)));
+        events.emit(RunEvent::Plan(&commands::dry_run(&stack, &plan, config)));
         return decide(decide::Outcome::Ready, Ok(()), true);
     }
     if let Some(signal) = signals.received() {
@@ -131,7 +133,7 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
     if let Err(failure) = repoint_mounts(&mut stack, &plan, events) {
         return failed(failure);
     }
-    if let Some(tests) = plan::tests_override(&stack, &plan, config) {
+    if let Some(tests) = commands::tests_override(&stack, &plan, config) {
         if let Err(error) = stack.add_override(&tests) {
             return failed(Failure::engine(error));
         }

@@ -1,40 +1,27 @@
 //! The phases of a run on its stack, in order: images, up and ready, the
-//! tests, collecting logs and artifacts, teardown. Each emits what happens;
-//! none prints.
+//! setup steps and the tests (in `testing`), collecting logs and artifacts,
+//! teardown. Each emits what happens; none prints.
 
 use std::cell::Cell;
-use std::io::Write;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use anyhow::anyhow;
 
-use crate::config::{Build, Config, LogPolicy, SetupStep};
-use crate::engine::cmd::{Cmd, Group, Waited};
-use crate::engine::model::{self, Container, ContainerStatus, Readiness};
+use crate::config::{Build, Config};
+use crate::engine::cmd::{Cmd, Waited};
+use crate::engine::model::{self, Container};
 use crate::engine::stack::Stack;
 use crate::engine::startup::{self, Stop};
 use crate::engine::watch::Watch;
-use crate::events::{self, Diagnosis, DiedDuringTests, Events, PhaseName, PhaseOutcome, RunEvent};
+use crate::events::{Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent};
 use crate::exit::{Exit, Failure};
 use crate::images::BuiltImage;
 use crate::signals::Signals;
 
-use super::deaths::{Death, Deaths};
+use super::commands;
 use super::decide::Outcome;
-use super::plan::{self, Plan};
+use super::plan::Plan;
 use super::why;
-
-/// Log lines kept for tests that failed.
-const FAILED_LOG_TAIL: usize = why::LOG_TAIL;
-/// How often the events are read while the tests run.
-const DEATH_LOOK: Duration = Duration::from_millis(50);
-
-/// How the tests ended.
-struct TestsRun {
-    code: u8,
-    /// Killed by the OOM killer, with their memory limit if they have one.
-    oom: Option<Option<u64>>,
-}
 
 /// One run's stack, and what drives it.
 pub struct Driver<'a> {
@@ -71,7 +58,7 @@ impl Driver<'_> {
     }
 
     /// Ends `phase` as `result` says.
-    fn end_as<T>(&self, phase: PhaseName, result: &Result<T, Outcome>) {
+    pub(super) fn end_as<T>(&self, phase: PhaseName, result: &Result<T, Outcome>) {
         match result {
             Ok(_) => self.end(phase, PhaseOutcome::Passed, None),
             Err(Outcome::Failed(failure)) => self.end(phase, PhaseOutcome::Failed, Some(failure)),
@@ -126,66 +113,6 @@ impl Driver<'_> {
         }
     }
 
-    /// The setup steps, in order, as a phase: each a one-off of its
-    /// service, its output in a section of its own. The first that fails
-    /// stops the run, with its output and the dependencies' logs.
-    fn setup(&self) -> Result<(), Outcome> {
-        let steps = &self.config.before;
-        if steps.is_empty() {
-            return Ok(());
-        }
-        let listed: Vec<String> = steps.iter().map(ToString::to_string).collect();
-        self.begin(PhaseName::Setup, format!("setup: {}", listed.join("; ")));
-        let result = steps
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, step)| self.setup_step(i, step));
-        self.end_as(PhaseName::Setup, &result);
-        result
-    }
-
-    fn setup_step(&self, i: usize, step: &SetupStep) -> Result<(), Outcome> {
-        self.emit(RunEvent::Step(format!("setup: {step}")));
-        let cmd = plan::setup_command(self.stack, step);
-        let child = cmd.spawn_captured().map_err(Failure::engine)?;
-        let output = match child.wait(None, self.signals).map_err(Failure::engine)? {
-            Waited::Done(output) => output,
-            Waited::Interrupted | Waited::TimedOut => {
-                child.kill();
-                return Err(self.interrupted());
-            }
-        };
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let title = format!("setup: {step}");
-        let ok = output.status.success();
-        self.emit(RunEvent::Log {
-            name: &format!("setup_{i}"),
-            title: &title,
-            text: &text,
-            collapsed: ok,
-        });
-        if ok {
-            return Ok(());
-        }
-        if self.config.logs != LogPolicy::Never {
-            self.dependency_logs();
-        }
-        let code = match output.status.code() {
-            Some(code) => format!("exited with code {code}"),
-            None => "was killed by a signal".into(),
-        };
-        Err(
-            Failure::engine(anyhow!("setup step `{step}` {code}; the tests did not run"))
-                .with_hint("its output and the dependencies' logs are above")
-                .with_log(title, text)
-                .into(),
-        )
-    }
-
     /// The project's events, or none when `docker events` cannot run: the
     /// engine is then asked with `docker inspect` instead.
     fn watch(&self) -> Option<Watch> {
@@ -198,64 +125,6 @@ impl Driver<'_> {
                 None
             }
         }
-    }
-
-    /// The tests, as a phase; a failing test's phase carries the tail of
-    /// its log. A dependency that died before they started fails them
-    /// with its diagnosis; one that died while they ran is named.
-    fn tests(&self, watch: Option<&Watch>) -> Result<u8, Outcome> {
-        self.begin(PhaseName::Tests, format!("tests: {}", self.config.service));
-        let in_service = !self.plan.attached.is_empty();
-        let mut deaths = Deaths::new(&self.config.service, in_service);
-        let mut diagnoses = Vec::new();
-        let tests = self.run_tests(watch, &mut deaths, &mut diagnoses);
-        match &tests {
-            Ok(TestsRun { code, oom }) => {
-                self.emit(RunEvent::TestsExited {
-                    code: *code,
-                    oom: *oom,
-                });
-                if *code == 0 {
-                    self.end(PhaseName::Tests, PhaseOutcome::Passed, None);
-                } else {
-                    let killed = match oom {
-                        Some(limit) => format!(", {}", events::out_of_memory(*limit)),
-                        None => String::new(),
-                    };
-                    let failure = Failure::new(
-                        Exit::Tests(*code),
-                        anyhow!("the tests exited with code {code}{killed}"),
-                    );
-                    let log = self
-                        .stack
-                        .container_logs(self.stack.test_container(), Some(FAILED_LOG_TAIL));
-                    let failure = match log {
-                        Ok(log) => failure.with_log(
-                            format!("{} (last {FAILED_LOG_TAIL} log lines)", self.config.service),
-                            log,
-                        ),
-                        Err(_) => failure,
-                    };
-                    self.end(PhaseName::Tests, PhaseOutcome::Failed, Some(&failure));
-                }
-            }
-            Err(_) => self.end_as(PhaseName::Tests, &tests),
-        }
-        // Out of the collapsed section, so that the cause is in sight.
-        for diagnosis in &diagnoses {
-            self.emit(RunEvent::NotReady(diagnosis));
-        }
-        for death in &deaths.during {
-            let log = self.stack.container_logs(&death.id, Some(why::LOG_TAIL));
-            self.emit(RunEvent::DiedDuringTests(&DiedDuringTests {
-                service: death.service.clone(),
-                exit_code: death.exit_code,
-                oom_killed: death.oom_killed,
-                into_tests: deaths.offset(death),
-                log: log.unwrap_or_default(),
-            }));
-        }
-        tests.map(|run| run.code)
     }
 
     /// The services whose images the run pulls, builds or tags first.
@@ -274,7 +143,7 @@ impl Driver<'_> {
     /// missing; always with `--build`, never with `--no-build`.
     fn prepare_images(&self) -> Result<(), Outcome> {
         let (stack, images, config) = (self.stack, &self.plan.images, self.config);
-        if let Some(pull) = plan::pull_command(stack, images, config) {
+        if let Some(pull) = commands::pull_command(stack, images, config) {
             self.emit(RunEvent::Step("pulling images".into()));
             self.run_to_end(&pull, None)?;
         }
@@ -285,7 +154,7 @@ impl Driver<'_> {
                 built.push(image);
                 continue;
             }
-            let reuse = plan::reuse_command(stack, image);
+            let reuse = commands::reuse_command(stack, image);
             let output = reuse.output().map_err(Failure::engine)?;
             if output.status.success() {
                 self.emit(RunEvent::Detail(format!(
@@ -326,7 +195,7 @@ impl Driver<'_> {
             return Ok(());
         }
         self.emit(RunEvent::Step(format!("building {}", build.join(", "))));
-        self.run_to_end(&plan::build_command(stack, &build, config.pull), None)?;
+        self.run_to_end(&commands::build_command(stack, &build, config.pull), None)?;
         // The next run starts from this build; the one it replaced goes.
         // Neither is this run's business: a failure is a warning.
         for image in built {
@@ -342,16 +211,16 @@ impl Driver<'_> {
     fn publish(&self, image: &BuiltImage) -> anyhow::Result<()> {
         let stack = self.stack;
         // None before the first build, or by a testbed that did not label it.
-        let replaced = plan::builder_command(stack, image)
+        let replaced = commands::builder_command(stack, image)
             .read()
             .ok()
             .map(|builder| builder.trim().to_string())
             .filter(|builder| {
                 !builder.is_empty() && builder != "<no value>" && builder != stack.project()
             });
-        plan::publish_command(stack, image).read()?;
+        commands::publish_command(stack, image).read()?;
         if let Some(builder) = replaced {
-            plan::prune_command(stack, &builder).read()?;
+            commands::prune_command(stack, &builder).read()?;
         }
         Ok(())
     }
@@ -360,7 +229,7 @@ impl Driver<'_> {
     /// that a later build superseded goes with them, once no container
     /// uses it.
     pub(super) fn release_images(&self) {
-        let Some(release) = plan::release_command(self.stack, &self.plan.images.built) else {
+        let Some(release) = commands::release_command(self.stack, &self.plan.images.built) else {
             return;
         };
         let output = match release.output() {
@@ -402,7 +271,7 @@ impl Driver<'_> {
         };
         let (created, started_early) =
             startup::while_creating(stack, watch, &early, self.signals, || {
-                for create in plan::create_commands(stack, plan, self.config) {
+                for create in commands::create_commands(stack, plan, self.config) {
                     self.run_to_end(&create, Some(deadline))?;
                 }
                 Ok(())
@@ -471,29 +340,6 @@ impl Driver<'_> {
         }
     }
 
-    /// A dependency that died before the tests' container started: the
-    /// start failed, whatever the tests did meanwhile.
-    fn died_before_tests(&self, death: &Death, diagnoses: &mut Vec<Diagnosis>) -> Outcome {
-        let container = match self.stack.inspect(&[&death.id], false) {
-            Ok(containers) => containers.into_iter().next(),
-            Err(error) => return Failure::engine(error).into(),
-        };
-        let Some(container) = container else {
-            return Failure::engine(anyhow!(
-                "dependency `{}` exited with code {} before the tests could start",
-                death.service,
-                death.exit_code
-            ))
-            .into();
-        };
-        let why = match container.state.readiness() {
-            Readiness::Failed(why) => why,
-            _ => format!("exited with code {}", death.exit_code),
-        };
-        *diagnoses = why::diagnose(self.stack, std::slice::from_ref(&container), self.signals);
-        self.dependency_failed(&container, &why, diagnoses).into()
-    }
-
     /// A fixed host port that something else holds: the hint, when the
     /// run kept the files' ports.
     fn port_taken(&self, failure: Failure) -> Failure {
@@ -513,13 +359,13 @@ impl Driver<'_> {
         ))
     }
 
-    fn interrupted(&self) -> Outcome {
+    pub(super) fn interrupted(&self) -> Outcome {
         Outcome::Interrupted(self.signals.received().unwrap_or(libc::SIGTERM))
     }
 
     /// Names a failed dependency; its diagnosis, shown once the phase is
     /// over, says more, and its log stays with the failure for the reports.
-    fn dependency_failed(
+    pub(super) fn dependency_failed(
         &self,
         container: &Container,
         why: &str,
@@ -555,154 +401,6 @@ impl Driver<'_> {
             ),
         )
         .with_hint(hint)
-    }
-
-    /// Runs the test service once and returns its exit code. Compose's own
-    /// exit code cannot tell a failed test from a failed `compose run`, so
-    /// any but 0 is read from the engine, with whether the kernel killed
-    /// the tests for memory; 0 says the tests ran and passed.
-    fn run_tests(
-        &self,
-        watch: Option<&Watch>,
-        deaths: &mut Deaths,
-        diagnoses: &mut Vec<Diagnosis>,
-    ) -> Result<TestsRun, Outcome> {
-        let (stack, config) = (self.stack, self.config);
-        let name = stack.test_container();
-        // In their service's own container the tests run already: their
-        // output is followed from its start.
-        let in_service = !self.plan.attached.is_empty();
-        let run = match in_service {
-            true => plan::follow_command(stack),
-            false => plan::test_command(stack, self.plan, config),
-        };
-        let mut cursor = 0;
-        let mut look = |deaths: &mut Deaths| {
-            if let Some(watch) = watch {
-                deaths.take(watch.since(&mut cursor));
-            }
-        };
-        look(deaths);
-        if let Some(death) = deaths.before.first() {
-            return Err(self.died_before_tests(death, diagnoses));
-        }
-        self.emit(RunEvent::Step(format!("running {}", config.service)));
-        let started = Instant::now();
-        // With --tty the tests own the terminal: compose puts it in raw
-        // mode, so Ctrl-C reaches them as a keystroke, and they must share
-        // our process group to read it. Otherwise a Ctrl-C is testbed's.
-        let child = if config.tty && !in_service {
-            run.spawn_inherited(Group::Shared)
-        } else if config.hold_output {
-            run.spawn_captured()
-        } else {
-            run.spawn_forwarded(Group::Own)
-        }
-        .map_err(Failure::engine)?;
-        // With the events, in short waits: a dependency that dies before
-        // the tests' container starts stops them at once.
-        let slice = watch.map(|_| DEATH_LOOK);
-        let waited = loop {
-            let deadline = slice.map(|slice| Instant::now() + slice);
-            match child
-                .wait(deadline, self.signals)
-                .map_err(Failure::engine)?
-            {
-                Waited::TimedOut => {}
-                waited => break waited,
-            }
-            look(deaths);
-            if let Some(death) = deaths.before.first() {
-                child.kill();
-                if let Err(error) = stack.kill_test_container() {
-                    self.emit(RunEvent::Warning(format!("{error:#}")));
-                }
-                return Err(self.died_before_tests(death, diagnoses));
-            }
-        };
-        look(deaths);
-        if let Some(death) = deaths.before.first() {
-            return Err(self.died_before_tests(death, diagnoses));
-        }
-        let output = match waited {
-            Waited::Done(output) if config.hold_output => {
-                // All at once, so that shards that run together do not
-                // interleave; a closed stdout is no failure.
-                let _ = std::io::stdout().lock().write_all(&output.stdout);
-                let stderr = String::from_utf8_lossy(&output.stderr);
-                if !stderr.trim().is_empty() {
-                    self.emit(RunEvent::Log {
-                        name: "tests_stderr",
-                        title: &format!("{} stderr", config.service),
-                        text: &stderr,
-                        collapsed: false,
-                    });
-                }
-                output
-            }
-            Waited::Done(output) => output,
-            Waited::Interrupted | Waited::TimedOut => {
-                // Killed, not removed: what the tests wrote is still collected.
-                if let Err(error) = stack.kill_test_container() {
-                    self.emit(RunEvent::Warning(format!("{error:#}")));
-                }
-                child.kill();
-                return Err(self.interrupted());
-            }
-        };
-        self.emit(RunEvent::Detail(format!(
-            "tests ran for {:.1}s",
-            started.elapsed().as_secs_f64()
-        )));
-        // The logs end with the container's output; its end says its code.
-        let passed = match in_service {
-            true => {
-                plan::wait_command(stack)
-                    .read()
-                    .map_err(Failure::engine)?
-                    .trim()
-                    == "0"
-            }
-            false => output.status.success(),
-        };
-        if passed {
-            return Ok(TestsRun { code: 0, oom: None });
-        }
-        let container = stack
-            .inspect(&[name], true)
-            .map_err(Failure::engine)?
-            .into_iter()
-            .next();
-        let status = match output.status.code() {
-            Some(code) => format!("exit status {code}"),
-            None => "a signal".into(),
-        };
-        let compose = &stack.engine().compose_name;
-        match container {
-            None => Err(Failure::engine(anyhow!(
-                "`{compose} run` failed with {status} before the test container was created"
-            ))
-            .with_hint("compose's own error is printed above")
-            .into()),
-            Some(container) if container.state.never_started() => Err(Failure::new(
-                Exit::CannotInvoke,
-                anyhow!(container.state.error.clone()).context(format!(
-                    "the test command could not be started in `{}`",
-                    config.service
-                )),
-            )
-            .into()),
-            Some(container) if container.state.status == ContainerStatus::Running => {
-                Err(Failure::engine(anyhow!(
-                    "`{compose} run` ended with {status} while the test container was still running"
-                ))
-                .into())
-            }
-            Some(container) => Ok(TestsRun {
-                code: container.state.exit_code.clamp(0, 255) as u8,
-                oom: container.state.oom_killed.then_some(container.memory_limit),
-            }),
-        }
     }
 
     /// Runs a captured command under the deadline and signals; a non-zero
