@@ -386,9 +386,15 @@ impl<'a> Startup<'a> {
         self.check_failures()?;
         self.reap_starts()?;
         self.mark_ready();
-        self.start_what_can_start()?;
-        self.run_probes(now);
-        if self.units.iter().all(|u| u.ready_after.is_some()) {
+        // Tests that ended in their own container end the wait: what they
+        // would have waited for no longer matters, and a service that
+        // joins their network can no longer start.
+        let tests_over = self.tests_over();
+        if !tests_over {
+            self.start_what_can_start()?;
+            self.run_probes(now);
+        }
+        if tests_over || self.units.iter().all(|u| u.ready_after.is_some()) {
             let times = self
                 .order
                 .iter()
@@ -400,6 +406,20 @@ impl<'a> Startup<'a> {
             return Ok(Some(times));
         }
         Ok(None)
+    }
+
+    /// Whether the tests run in their service's own container, and it has
+    /// exited.
+    fn tests_over(&self) -> bool {
+        self.units
+            .iter()
+            .filter(|u| u.tests && matches!(u.phase, Phase::Started))
+            .flat_map(|u| &u.containers)
+            .any(|id| {
+                self.containers
+                    .get(id)
+                    .is_some_and(|c| c.state.status.has_exited())
+            })
     }
 
     /// Whether every started container that is not ready has a watch.
@@ -514,14 +534,24 @@ impl<'a> Startup<'a> {
                 continue;
             };
             let start = self.starts.swap_remove(i);
-            start.child.cmd().check(&output).map_err(|e| {
+            if let Err(e) = start.child.cmd().check(&output) {
+                // A service that joins the tests' network cannot start once
+                // they ended: their end decides, not this.
+                if self.units.iter().any(|u| u.tests) {
+                    self.inspect()?;
+                    if self.tests_over() {
+                        continue;
+                    }
+                }
                 let names: Vec<String> = start
                     .units
                     .iter()
                     .map(|&u| format!("`{}`", self.units[u].name))
                     .collect();
-                Stop::Engine(e.context(format!("cannot start {}", names.join(", "))))
-            })?;
+                return Err(Stop::Engine(
+                    e.context(format!("cannot start {}", names.join(", "))),
+                ));
+            }
             for u in start.units {
                 let unit = &mut self.units[u];
                 unit.phase = Phase::Started;

@@ -264,8 +264,13 @@ impl Driver<'_> {
         )));
         // Compose v1 spends half a second between its first create and
         // its exit: what waits for nothing starts meanwhile.
+        let tests = &self.config.service;
+        // Under v1, compose itself starts the tests' own container first
+        // (see `commands::create_commands`): it is not started again.
         let early = if stack.engine().is_v1() {
-            model::waiting_for_none(&plan.services, &plan.created(&self.config.service))
+            let mut early = model::waiting_for_none(&plan.services, &plan.created(tests));
+            early.retain(|s| s != tests);
+            early
         } else {
             Vec::new()
         };
@@ -289,6 +294,11 @@ impl Driver<'_> {
             other => other?,
         }
         let created = stack.containers(false).map_err(Failure::engine)?;
+        let mut started_early = started_early;
+        if stack.engine().is_v1() && !plan.attached.is_empty() {
+            let ran = created.iter().filter(|c| &c.service == tests);
+            started_early.extend(ran.map(|c| c.id.clone()));
+        }
         let names: Vec<String> = created.iter().map(|c| c.service.clone()).collect();
         let services = model::with_dependencies(&plan.services, &names);
         self.emit(RunEvent::Starting {
@@ -302,7 +312,7 @@ impl Driver<'_> {
             startup::Created {
                 containers: created,
                 started: started_early,
-                tests: (!plan.attached.is_empty()).then(|| self.config.service.clone()),
+                tests: (!plan.attached.is_empty()).then(|| tests.clone()),
             },
             deadline,
             self.signals,

@@ -373,7 +373,9 @@ fn tests_that_others_attach_to_run_in_their_own_container(flavor: Flavor) {
     );
     assert_clean(&out.project);
 
-    // Their code, their variables and their artifacts, as in a one-off.
+    // Their code, their variables and their artifacts, as in a one-off;
+    // tests this quick may end before the databases start, which then
+    // cannot join their network: their code stands all the same.
     let artifacts = tempfile::tempdir().unwrap();
     let dir = artifacts.path().join("out");
     let out = Testbed::fixture("shared-localhost")
