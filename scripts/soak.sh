@@ -2,7 +2,10 @@
 # The chaos soak: N `testbed run`s of fixtures/soak (four services), each
 # interrupted at a random moment between 0 and 6 s with a random signal:
 # SIGINT, SIGTERM, SIGTERM twice (the second 0.1 to 1 s later) or SIGKILL,
-# alternating compose v2 and v1. It records each exit code, and once the
+# alternating compose v2 and v1; and, one run in five instead, a failed
+# create: a run of fixtures/crdb-name with --keep-names while a container
+# of the soak holds its fixed name, so that compose fails on it while its
+# other creates are under way (exit 125). It records each exit code, and once the
 # reaper's documented bound (15 s, docs/cleanup.md) has passed since a run
 # ended, counts what that run left on the engine by testbed's label
 # (`testbed.run=<project>`): containers, networks, volumes; and volumes named
@@ -12,7 +15,7 @@
 # code or run that did not end in time; a line on stderr names each of them,
 # and the logs of those runs are kept. The right codes are 130, 143 and 137
 # for the signal sent, or 0 when the run ended, its tests passed, before the
-# signal came or before it could change the outcome.
+# signal came or before it could change the outcome; 125 for a failed create.
 #
 #   scripts/soak.sh [-n RUNS] [-j JOBS] [-s SEED]
 #
@@ -61,6 +64,9 @@ if [[ -z ${TESTBED:-} ]]; then
     TESTBED=${CARGO_TARGET_DIR:-target}/debug/testbed
 fi
 fixture=fixtures/soak/compose.yml
+# The failed creates' stack, and the fixed name it loses.
+collides=fixtures/crdb-name/compose.yml
+held=crdb-name-crdb
 work=$(mktemp -d "${TMPDIR:-/tmp}/testbed-soak.XXXXXX")
 prefix=soak-$$-$((seed % 100000))
 
@@ -71,9 +77,13 @@ prefix=soak-$$-$((seed % 100000))
 one_run() {
     local i=$1 flavor=$2 signal=$3 moment=$4 gap=$5
     local log=$work/$i.log ended_first=0 hung=0 code=0
-    "$TESTBED" run -f "$fixture" --compose "$flavor" -p "$prefix-$i" >"$log" 2>&1 &
+    if [[ $signal == FAILCREATE ]]; then
+        "$TESTBED" run -f "$collides" --keep-names --compose "$flavor" -p "$prefix-$i" >"$log" 2>&1 &
+    else
+        "$TESTBED" run -f "$fixture" --compose "$flavor" -p "$prefix-$i" >"$log" 2>&1 &
+    fi
     local pid=$!
-    sleep "$(seconds "$moment")"
+    [[ $signal == FAILCREATE ]] || sleep "$(seconds "$moment")"
     # A failed kill: testbed had exited already.
     case $signal in
     SIGINT) kill -INT "$pid" 2>/dev/null || ended_first=1 ;;
@@ -84,6 +94,7 @@ one_run() {
         kill -TERM "$pid" 2>/dev/null || true
         ;;
     SIGKILL) kill -KILL "$pid" 2>/dev/null || ended_first=1 ;;
+    FAILCREATE) ;;
     esac
     local limit=$((SECONDS + RUN_LIMIT))
     while kill -0 "$pid" 2>/dev/null; do
@@ -110,6 +121,7 @@ expected() {
     SIGINT) echo 130 ;;
     SIGTERM | SIGTERMx2) echo 143 ;;
     SIGKILL) echo 137 ;;
+    FAILCREATE) echo 125 ;;
     esac
 }
 
@@ -168,6 +180,10 @@ check() {
         echo "soak: run $i (${flavors[i]}, ${signals[i]} at ${moments[i]} ms) did not exit within ${RUN_LIMIT}s of its signal" >&2
         hangs=$((hangs + 1))
         bad=1
+    elif [[ ${signals[i]} == FAILCREATE && $code != "$want" ]]; then
+        echo "soak: run $i (${flavors[i]}, a failed create) exited $code, not $want" >&2
+        wrong=$((wrong + 1))
+        bad=1
     elif [[ $code != "$want" && $code != 0 ]] || { ((ended_first)) && [[ $code != 0 ]]; }; then
         echo "soak: run $i (${flavors[i]}, ${signals[i]} at ${moments[i]} ms) exited $code, not $want or 0" >&2
         wrong=$((wrong + 1))
@@ -201,11 +217,15 @@ check_due() {
 }
 
 RANDOM=$seed
-kinds=(SIGINT SIGTERM SIGTERMx2 SIGKILL)
+kinds=(SIGINT SIGTERM SIGTERMx2 SIGKILL FAILCREATE)
+# Held for the whole soak, without testbed's labels: no run's leak.
+docker rm -f "$held" >/dev/null 2>&1 || true
+docker create --name "$held" testbed-busybox:latest true >/dev/null
+trap 'docker rm -f "$held" >/dev/null 2>&1 || true' EXIT
 started=$(date +%s)
 for ((i = 0; i < runs; i++)); do
     if ((i % 2 == 0)); then flavors[i]="docker compose"; else flavors[i]="docker-compose"; fi
-    signals[i]=${kinds[RANDOM % 4]}
+    signals[i]=${kinds[RANDOM % 5]}
     moments[i]=$((RANDOM % 6001))
     gaps[i]=$((100 + RANDOM % 901))
     while (($(jobs -rp | wc -l) >= parallel)); do
