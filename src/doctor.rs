@@ -159,6 +159,7 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
         findings.push(compose(inputs.compose));
     }
     if let (Some(docker), true) = (&docker, daemon_ok) {
+        findings.push(events(docker));
         findings.extend(container_and_artifacts(docker, inputs));
     }
     if let (Some(files), Some(version)) = (&inputs.files, &daemon_version) {
@@ -253,6 +254,38 @@ fn compose(choice: Option<&str>) -> Finding {
             failure.error.to_string(),
             failure.hint,
         ),
+    }
+}
+
+/// How a run learns what its containers do: from the engine's events, or,
+/// where the engine (or a proxy before it) does not serve them, by asking
+/// `docker inspect` over and over. A bounded window of the past answers at
+/// once either way.
+fn events(docker: &Docker) -> Finding {
+    let listed = docker
+        .cmd([
+            "events",
+            "--since",
+            "1",
+            "--until",
+            "2",
+            "--filter",
+            "type=container",
+        ])
+        .read();
+    match listed {
+        Ok(_) => Finding::note(
+            "events",
+            "the engine serves them: a run learns of starts, deaths and health from them",
+        ),
+        Err(error) => {
+            let why = error.root_cause().to_string();
+            let why = why.lines().next().unwrap_or_default().to_string();
+            Finding::note(
+                "events",
+                format!("not served ({why}): a run asks `docker inspect` instead, more often"),
+            )
+        }
     }
 }
 
