@@ -408,6 +408,18 @@ impl<'a> Startup<'a> {
         Ok(None)
     }
 
+    /// The first service that waits on `service` as healthy, if one does.
+    fn awaited_by(&self, service: &str) -> Option<&str> {
+        self.units
+            .iter()
+            .find(|u| {
+                u.depends_on
+                    .iter()
+                    .any(|(d, c)| d == service && *c == Condition::Healthy)
+            })
+            .map(|u| u.name.as_str())
+    }
+
     /// Whether the tests run in their service's own container, and it has
     /// exited.
     fn tests_over(&self) -> bool {
@@ -505,7 +517,20 @@ impl<'a> Startup<'a> {
                 let Some(container) = self.containers.get(id) else {
                     continue;
                 };
-                if let Readiness::Failed(why) = container.state.readiness() {
+                // A one-shot that completed; not one that another waits on
+                // as healthy, which compose would refuse too.
+                let judge = |container: &Container| match container.state.readiness() {
+                    Readiness::Ready if container.state.status.has_exited() => {
+                        match self.awaited_by(&unit.name) {
+                            Some(waiting) => Readiness::Failed(format!(
+                                "exited with code 0 ({waiting} waits for it to be healthy)"
+                            )),
+                            None => Readiness::Ready,
+                        }
+                    }
+                    readiness => readiness,
+                };
+                if let Readiness::Failed(why) = judge(container) {
                     if self.events.is_none() {
                         return Err(Stop::Failed(Box::new(container.clone()), why));
                     }
@@ -515,7 +540,7 @@ impl<'a> Startup<'a> {
                         .into_iter()
                         .next()
                         .unwrap_or_else(|| container.clone());
-                    let why = match container.state.readiness() {
+                    let why = match judge(&container) {
                         Readiness::Failed(inspected) => inspected,
                         _ => why,
                     };

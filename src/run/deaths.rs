@@ -1,7 +1,8 @@
 //! Which dependencies died around the tests, told from the project's events
 //! alone: one that died before the tests' container started is a failed
 //! start, one that died after it is named beside the tests' own result. A
-//! one-shot that exited 0 did its job.
+//! one-shot that exited 0 did its job; a service another waits on as
+//! healthy did not, whatever its code.
 
 use std::time::{Duration, SystemTime};
 
@@ -24,6 +25,9 @@ pub struct Deaths {
     tests: String,
     /// Whether the tests run in its own container, not a one-off.
     in_service: bool,
+    /// The services another waits on as healthy: an exit 0 of theirs is a
+    /// death too.
+    long_running: Vec<String>,
     /// When the tests' container started, once it did.
     tests_started: Option<SystemTime>,
     oom_killed: Vec<String>,
@@ -34,10 +38,11 @@ pub struct Deaths {
 impl Deaths {
     /// For the tests of service `tests`, run in a `compose run` container
     /// or, `in_service`, in the service's own.
-    pub fn new(tests: &str, in_service: bool) -> Deaths {
+    pub fn new(tests: &str, in_service: bool, long_running: Vec<String>) -> Deaths {
         Deaths {
             tests: tests.to_string(),
             in_service,
+            long_running,
             ..Deaths::default()
         }
     }
@@ -57,7 +62,11 @@ impl Deaths {
                     self.tests_started.get_or_insert(seen.at);
                 }
                 Happened::OomKilled => self.oom_killed.push(seen.id),
-                Happened::Died { exit_code } if !seen.one_off && !tests && exit_code != 0 => {
+                Happened::Died { exit_code }
+                    if !seen.one_off
+                        && !tests
+                        && (exit_code != 0 || self.long_running.contains(&seen.service)) =>
+                {
                     let death = Death {
                         oom_killed: self.oom_killed.contains(&seen.id),
                         id: seen.id,
@@ -104,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_death_before_the_tests_start_is_a_failed_start() {
-        let mut deaths = Deaths::new("tests", false);
+        let mut deaths = Deaths::new("tests", false, Vec::new());
         deaths.take(vec![
             seen("c1", "cache", false, Happened::Started, 1),
             died("c1", "cache", 3, 1),
@@ -119,7 +128,7 @@ mod tests {
 
     #[test]
     fn a_death_after_the_tests_start_is_named_with_its_time_and_oom() {
-        let mut deaths = Deaths::new("tests", false);
+        let mut deaths = Deaths::new("tests", false, Vec::new());
         deaths.take(vec![seen("t1", "tests", true, Happened::Started, 10)]);
         deaths.take(vec![
             seen("d1", "db", false, Happened::OomKilled, 14),
@@ -134,7 +143,7 @@ mod tests {
 
     #[test]
     fn in_the_services_own_container_its_start_counts_and_its_exit_is_no_death() {
-        let mut deaths = Deaths::new("main", true);
+        let mut deaths = Deaths::new("main", true, Vec::new());
         deaths.take(vec![
             seen("m1", "main", false, Happened::Started, 1),
             died("d1", "postgres", 1, 2),
@@ -148,7 +157,7 @@ mod tests {
 
     #[test]
     fn one_shots_that_exit_0_and_one_off_containers_are_no_deaths() {
-        let mut deaths = Deaths::new("tests", false);
+        let mut deaths = Deaths::new("tests", false, Vec::new());
         deaths.take(vec![
             died("m1", "migrate", 0, 1),
             // Another one-off of the project, and the tests themselves.
@@ -160,5 +169,14 @@ mod tests {
         ]);
         assert_eq!(deaths.before, []);
         assert_eq!(deaths.during, []);
+    }
+
+    #[test]
+    fn a_service_waited_on_as_healthy_that_exits_0_is_a_death() {
+        let mut deaths = Deaths::new("tests", false, vec!["db".into()]);
+        deaths.take(vec![died("d1", "db", 0, 1), died("m1", "migrate", 0, 1)]);
+        assert_eq!(deaths.before.len(), 1);
+        assert_eq!(deaths.before[0].service, "db");
+        assert_eq!(deaths.before[0].exit_code, 0);
     }
 }

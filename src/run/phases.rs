@@ -9,7 +9,7 @@ use anyhow::anyhow;
 
 use crate::config::{Build, Config};
 use crate::engine::cmd::{Cmd, Waited};
-use crate::engine::model::{self, Container};
+use crate::engine::model::{self, Condition, Container, Readiness};
 use crate::engine::stack::Stack;
 use crate::engine::startup::{self, Stop};
 use crate::engine::watch::Watch;
@@ -283,12 +283,7 @@ impl Driver<'_> {
             });
         match created {
             Err(Outcome::Failed(failure)) if failure.exit == Exit::Timeout => {
-                let waiting = plan
-                    .dependencies
-                    .iter()
-                    .map(|d| format!("{d} (not created yet)"))
-                    .collect();
-                return Err(self.not_ready(waiting, &[]).into());
+                return Err(self.not_ready(self.while_created(), &[]).into());
             }
             Err(Outcome::Failed(failure)) => return Err(self.port_taken(failure).into()),
             other => other?,
@@ -348,6 +343,41 @@ impl Driver<'_> {
             Err(Stop::Interrupted) => Err(self.interrupted()),
             Err(Stop::Engine(error)) => Err(self.port_taken(Failure::engine(error)).into()),
         }
+    }
+
+    /// What each dependency was doing when the deadline passed while
+    /// compose still created them. v1 checks the health of a dependency
+    /// that runs (one started early) before it creates what waits for it
+    /// as healthy, and waits there.
+    fn while_created(&self) -> Vec<String> {
+        let containers = self.stack.containers(false).unwrap_or_default();
+        let status = |service: &str| {
+            let container = containers.iter().find(|c| c.service == service)?;
+            Some(match container.state.readiness() {
+                Readiness::Waiting(what) | Readiness::Failed(what) => what,
+                Readiness::Ready => "ready".into(),
+            })
+        };
+        let plan = self.plan;
+        plan.dependencies
+            .iter()
+            .map(|name| {
+                let what = status(name).unwrap_or_else(|| {
+                    let awaited = plan
+                        .services
+                        .iter()
+                        .filter(|s| &s.name == name)
+                        .flat_map(|s| &s.depends_on)
+                        .filter(|d| d.condition == Condition::Healthy)
+                        .find(|d| status(&d.service).is_some_and(|s| s != "ready"));
+                    match awaited {
+                        Some(d) => format!("not created: waiting for {} to be healthy", d.service),
+                        None => "not created yet".into(),
+                    }
+                });
+                format!("{name} ({what})")
+            })
+            .collect()
     }
 
     /// A fixed host port that something else holds: the hint, when the

@@ -10,7 +10,7 @@ use anyhow::anyhow;
 
 use crate::config::{LogPolicy, SetupStep};
 use crate::engine::cmd::{Group, Waited};
-use crate::engine::model::{ContainerStatus, Readiness};
+use crate::engine::model::{self, ContainerStatus, Readiness};
 use crate::engine::watch::Watch;
 use crate::events::{self, Diagnosis, DiedDuringTests, PhaseName, PhaseOutcome, RunEvent};
 use crate::exit::{Exit, Failure};
@@ -100,7 +100,8 @@ impl Driver<'_> {
     pub(super) fn tests(&self, watch: Option<&Watch>) -> Result<u8, Outcome> {
         self.begin(PhaseName::Tests, format!("tests: {}", self.config.service));
         let in_service = !self.plan.attached.is_empty();
-        let mut deaths = Deaths::new(&self.config.service, in_service);
+        let long_running = model::awaited_healthy(&self.plan.services);
+        let mut deaths = Deaths::new(&self.config.service, in_service, long_running);
         let mut diagnoses = Vec::new();
         let tests = self.run_tests(watch, &mut deaths, &mut diagnoses);
         match &tests {
