@@ -231,13 +231,18 @@ fn ephemeral(port: &mut Value) -> Option<(String, String)> {
             let ip = long
                 .get("host_ip")
                 .and_then(Value::as_str)
-                .map(|ip| format!("{ip}:"))
-                .unwrap_or_default();
+                .map(str::to_string);
             long.remove("published");
-            let was = format!("{ip}{published}:{target}/{protocol}");
-            let now = format!("{ip}:{target}/{protocol}");
-            let now = now.trim_start_matches(':').to_string();
-            Some((was, now))
+            Some(match ip {
+                Some(ip) => (
+                    format!("{ip}:{published}:{target}/{protocol}"),
+                    format!("{ip}::{target}/{protocol}"),
+                ),
+                None => (
+                    format!("{published}:{target}/{protocol}"),
+                    format!("{target}/{protocol}"),
+                ),
+            })
         }
         Value::String(short) => {
             let (spec, protocol) = match short.split_once('/') {
