@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-pub use crate::engine::startup::ServiceStatus;
+pub use crate::engine::scheduler::ServiceStatus;
 use crate::engine::{ComposeFlavor, Engine};
 use crate::exit::{Exit, Failure};
 use crate::ports::Port;

@@ -8,6 +8,7 @@ pub mod cmd;
 mod docker;
 pub mod endpoint;
 pub mod model;
+pub mod scheduler;
 pub mod stack;
 pub mod startup;
 pub mod watch;

@@ -510,10 +510,45 @@ pub fn parse_image_inspect(json: &str) -> Result<Vec<Image>> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
     Ready,
-    /// Not yet; the text says what it is waiting on.
-    Waiting(String),
-    /// It will not become ready; the text says why.
-    Failed(String),
+    Waiting(Waiting),
+    Failed(Fault),
+}
+
+/// What a container that is not ready yet waits on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waiting {
+    /// It runs; its healthcheck has not passed yet (the daemon's health
+    /// status, such as `starting`).
+    Health(String),
+    /// It does not run yet, as the daemon says (`created`).
+    Status(ContainerStatus),
+}
+
+/// Why a container will not become ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    Exited {
+        code: i64,
+        oom_killed: bool,
+    },
+    /// The daemon found it unhealthy; what its last check said.
+    Unhealthy(Option<CheckSaid>),
+    Restarting {
+        last_exit_code: i64,
+    },
+    /// It exited 0, but `by` waits for it to be healthy, which compose
+    /// would refuse too.
+    CompletedWhileAwaited {
+        by: String,
+    },
+}
+
+/// What a healthcheck's last run said: the last line it printed, or
+/// without output, its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckSaid {
+    Line(String),
+    ExitCode(i64),
 }
 
 impl State {
@@ -525,22 +560,18 @@ impl State {
             (ContainerStatus::Running, None) => Readiness::Ready,
             (ContainerStatus::Running, Some(health)) => match health.status.as_str() {
                 "healthy" => Readiness::Ready,
-                "unhealthy" => Readiness::Failed(match self.last_probe() {
-                    Some(output) => format!("turned unhealthy: {output}"),
-                    None => "turned unhealthy".into(),
-                }),
-                other => Readiness::Waiting(format!("health: {other}")),
+                "unhealthy" => Readiness::Failed(Fault::Unhealthy(self.last_check())),
+                other => Readiness::Waiting(Waiting::Health(other.to_string())),
             },
             (status, _) if status.has_exited() && self.exit_code == 0 => Readiness::Ready,
-            (status, _) if status.has_exited() => Readiness::Failed(match self.oom_killed {
-                true => format!("exited with code {}, killed: out of memory", self.exit_code),
-                false => format!("exited with code {}", self.exit_code),
+            (status, _) if status.has_exited() => Readiness::Failed(Fault::Exited {
+                code: self.exit_code,
+                oom_killed: self.oom_killed,
             }),
-            (ContainerStatus::Restarting, _) => Readiness::Failed(format!(
-                "keeps restarting (last exit code {})",
-                self.exit_code
-            )),
-            (other, _) => Readiness::Waiting(other.as_str().to_string()),
+            (ContainerStatus::Restarting, _) => Readiness::Failed(Fault::Restarting {
+                last_exit_code: self.exit_code,
+            }),
+            (other, _) => Readiness::Waiting(Waiting::Status(other.clone())),
         }
     }
 
@@ -550,13 +581,11 @@ impl State {
         self.started_at.is_empty() || self.started_at.starts_with("0001-")
     }
 
-    fn last_probe(&self) -> Option<String> {
+    fn last_check(&self) -> Option<CheckSaid> {
         let probe = self.health.as_ref()?.log.as_ref()?.last()?;
-        let output = probe.output.trim();
-        Some(if output.is_empty() {
-            format!("healthcheck exited with code {}", probe.exit_code)
-        } else {
-            output.lines().last().unwrap_or_default().to_string()
+        Some(match probe.output.trim().lines().last() {
+            Some(line) => CheckSaid::Line(line.to_string()),
+            None => CheckSaid::ExitCode(probe.exit_code),
         })
     }
 }
@@ -725,7 +754,7 @@ mod tests {
         );
         assert_eq!(
             state("running", 0, Some("starting")).readiness(),
-            Readiness::Waiting("health: starting".into())
+            Readiness::Waiting(Waiting::Health("starting".into()))
         );
         assert!(matches!(
             state("running", 0, Some("unhealthy")).readiness(),
@@ -737,7 +766,10 @@ mod tests {
     fn an_exited_dependency_fails_unless_it_completed() {
         assert_eq!(
             state("exited", 3, None).readiness(),
-            Readiness::Failed("exited with code 3".into())
+            Readiness::Failed(Fault::Exited {
+                code: 3,
+                oom_killed: false
+            })
         );
         assert_eq!(state("exited", 0, None).readiness(), Readiness::Ready);
         assert!(matches!(
@@ -746,7 +778,7 @@ mod tests {
         ));
         assert_eq!(
             state("created", 0, None).readiness(),
-            Readiness::Waiting("created".into())
+            Readiness::Waiting(Waiting::Status(ContainerStatus::Created))
         );
     }
 
@@ -759,7 +791,9 @@ mod tests {
         assert_eq!(containers[0].name, "tbm-db-1");
         assert_eq!(
             containers[0].state.readiness(),
-            Readiness::Failed("turned unhealthy: db not ready".into())
+            Readiness::Failed(Fault::Unhealthy(Some(CheckSaid::Line(
+                "db not ready".into()
+            ))))
         );
         assert!(containers[1].state.never_started());
         assert!(!containers[0].state.never_started());

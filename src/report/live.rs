@@ -57,7 +57,7 @@ impl Live {
                 continue;
             };
             match &status.waiting_on {
-                Some(what) => bar.set_message(what.clone()),
+                Some(what) => bar.set_message(what.to_string()),
                 None if !bar.is_finished() => {
                     let after = format!("{:.1}s", bar.elapsed().as_secs_f64());
                     if let Some(done) = &self.done {

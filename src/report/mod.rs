@@ -12,6 +12,7 @@ mod reporter;
 pub mod shards;
 pub mod summary;
 pub mod timeline;
+pub mod waiting;
 
 pub use reporter::{Options, Reporter};
 

@@ -316,11 +316,11 @@ impl Driver<'_> {
         self.emit(RunEvent::WaitOver);
         match started_up {
             Ok(times) => {
-                for (service, after) in times {
+                for ready in times {
                     self.emit(RunEvent::ServiceReady {
-                        service: &service,
-                        after,
-                        at: waited_from + after,
+                        service: &ready.service,
+                        after: ready.after,
+                        at: waited_from + ready.after,
                     });
                 }
                 self.emit(RunEvent::Step(format!(
@@ -329,16 +329,27 @@ impl Driver<'_> {
                 )));
                 Ok(())
             }
-            Err(Stop::Failed(container, why)) => {
+            Err(Stop::Failed(container, fault)) => {
                 *diagnoses = why::diagnose(stack, std::slice::from_ref(&container), self.signals);
-                Err(self.dependency_failed(&container, &why, diagnoses).into())
+                Err(self
+                    .dependency_failed(&container, &fault.to_string(), diagnoses)
+                    .into())
             }
             Err(Stop::TimedOut {
                 waiting,
                 containers,
             }) => {
                 *diagnoses = why::diagnose(stack, &containers, self.signals);
+                let waiting = waiting
+                    .into_iter()
+                    .filter_map(|s| Some(format!("{} ({})", s.service, s.waiting_on?)))
+                    .collect();
                 Err(self.not_ready(waiting, diagnoses).into())
+            }
+            Err(Stop::StartFailed { services, error }) => {
+                let names: Vec<String> = services.iter().map(|s| format!("`{s}`")).collect();
+                let error = error.context(format!("cannot start {}", names.join(", ")));
+                Err(self.port_taken(Failure::engine(error)).into())
             }
             Err(Stop::Interrupted) => Err(self.interrupted()),
             Err(Stop::Engine(error)) => Err(self.port_taken(Failure::engine(error)).into()),
@@ -354,7 +365,8 @@ impl Driver<'_> {
         let status = |service: &str| {
             let container = containers.iter().find(|c| c.service == service)?;
             Some(match container.state.readiness() {
-                Readiness::Waiting(what) | Readiness::Failed(what) => what,
+                Readiness::Waiting(what) => what.to_string(),
+                Readiness::Failed(fault) => fault.to_string(),
                 Readiness::Ready => "ready".into(),
             })
         };

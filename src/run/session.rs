@@ -212,9 +212,8 @@ pub fn check_recorded(
             {
                 None
             }
-            Readiness::Waiting(what) | Readiness::Failed(what) => {
-                Some(format!("{} ({what})", c.service))
-            }
+            Readiness::Waiting(what) => Some(format!("{} ({what})", c.service)),
+            Readiness::Failed(fault) => Some(format!("{} ({fault})", c.service)),
         })
         .collect();
     problems.extend(

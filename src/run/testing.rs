@@ -10,7 +10,7 @@ use anyhow::anyhow;
 
 use crate::config::{LogPolicy, SetupStep};
 use crate::engine::cmd::{Group, Waited};
-use crate::engine::model::{self, ContainerStatus, Readiness};
+use crate::engine::model::{self, ContainerStatus, Fault, Readiness};
 use crate::engine::watch::Watch;
 use crate::events::{self, Diagnosis, DiedDuringTests, PhaseName, PhaseOutcome, RunEvent};
 use crate::exit::{Exit, Failure};
@@ -169,11 +169,15 @@ impl Driver<'_> {
             .into();
         };
         let why = match container.state.readiness() {
-            Readiness::Failed(why) => why,
-            _ => format!("exited with code {}", death.exit_code),
+            Readiness::Failed(fault) => fault,
+            _ => Fault::Exited {
+                code: death.exit_code,
+                oom_killed: false,
+            },
         };
         *diagnoses = why::diagnose(self.stack, std::slice::from_ref(&container), self.signals);
-        self.dependency_failed(&container, &why, diagnoses).into()
+        self.dependency_failed(&container, &why.to_string(), diagnoses)
+            .into()
     }
 
     /// Runs the test service once and returns its exit code. Compose's own

@@ -939,24 +939,6 @@ fn without_services_every_other_service_is_started() {
     );
 }
 
-#[test]
-fn many_independent_services_share_four_docker_starts() {
-    let services = ["s1", "s2", "s3", "s4", "s5", "s6"];
-    let run = Fake::new()
-        .env("FAKE_SERVICES", &format!("{} tests", services.join(" ")))
-        .run();
-    run.assert_code(0);
-    let starts = run.calls_where(|c| c.is_docker("start"));
-    assert_eq!(starts.len(), 4, "{}", run.describe());
-    // Each service is started once, by one of them.
-    for service in services {
-        let id = format!("fakeid-{service}");
-        let by = starts.iter().filter(|c| c.argv.contains(&id)).count();
-        assert_eq!(by, 1, "{service}\n{}", run.describe());
-    }
-    run.assert_nothing_left();
-}
-
 const WITH_BLOCK: &str = "\
 x-testbed:
   service: api-tests
@@ -1072,67 +1054,6 @@ fn a_service_healthy_dependency_is_started_after_its_healthcheck_succeeds() {
     let test_run = run.position(|c| c.is_compose("run")).unwrap();
     assert!(
         start_api < last_api_probe && last_api_probe < test_run,
-        "{}",
-        run.describe()
-    );
-    run.assert_nothing_left();
-}
-
-#[test]
-fn an_exec_healthcheck_success_makes_a_service_ready_while_the_daemon_says_starting() {
-    let run = Fake::new()
-        .env("FAKE_HEALTH", "starting")
-        .env("FAKE_HEALTHY_AFTER", "1")
-        .args(&["--wait-timeout", "20s"])
-        .run();
-    run.assert_code(0);
-    let probe = run
-        .position(|c| is_probe(c, "db"))
-        .unwrap_or_else(|| panic!("db's healthcheck was not run\n{}", run.describe()));
-    let test_run = run.position(|c| c.is_compose("run")).unwrap();
-    assert!(probe < test_run, "{}", run.describe());
-    assert_eq!(
-        run.calls_where(|c| is_probe(c, "db")).len(),
-        1,
-        "{}",
-        run.describe()
-    );
-}
-
-#[test]
-fn a_dependency_without_a_healthcheck_is_ready_once_started() {
-    // Any healthcheck would stay `starting` and fail when run.
-    let run = Fake::new()
-        .env("FAKE_SERVICES", "cache tests")
-        .env("FAKE_HEALTH", "starting cache=none")
-        .args(&["--wait-timeout", "20s"])
-        .run();
-    run.assert_code(0);
-    let start = run.position(|c| is_start(c, "cache")).unwrap();
-    let test_run = run.position(|c| c.is_compose("run")).unwrap();
-    assert!(start < test_run, "{}", run.describe());
-    assert!(
-        run.calls_where(|c| c.is_docker("exec")).is_empty(),
-        "a container without a healthcheck was probed\n{}",
-        run.describe()
-    );
-}
-
-#[test]
-fn a_dependency_that_completed_successfully_lets_its_dependent_start() {
-    let run = Fake::new()
-        .env("FAKE_SERVICES", "migrate api tests")
-        .env("FAKE_DEPENDS", "api:migrate:service_completed_successfully")
-        .env("FAKE_EXIT", "migrate=0")
-        .run();
-    run.assert_code(0);
-    let start_migrate = run.position(|c| is_start(c, "migrate")).unwrap();
-    let start_api = run.position(|c| is_start(c, "api")).unwrap();
-    // Seen to have exited before api is started, from the project's
-    // events: no inspection needed.
-    let inspected = (start_migrate..start_api).any(|i| run.calls[i].is_docker("inspect"));
-    assert!(
-        start_migrate < start_api && !inspected,
         "{}",
         run.describe()
     );
