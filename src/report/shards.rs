@@ -86,6 +86,7 @@ pub fn finish(
                 state,
             })
             .collect();
+        let none = State::default();
         let report = json::build(
             &json::Run {
                 project,
@@ -95,7 +96,7 @@ pub fn finish(
                 artifacts: None,
                 exit,
             },
-            &State::default(),
+            &none,
             &rows,
         );
         if let Err(error) = json::write(&report, path) {
