@@ -26,7 +26,7 @@ use anyhow::anyhow;
 use crate::engine::Docker;
 use crate::engine::cmd::{Cmd, Watchdog};
 use crate::engine::stack::{self, Swept};
-use crate::events::{Events, RunEvent};
+use crate::events::{Events, RunEvent, Trouble};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
 use crate::report;
@@ -86,7 +86,10 @@ impl Reaper {
         events: &dyn Events,
     ) -> Option<Reaper> {
         let (kind, why) = choose(facts, docker.host());
-        events.emit(RunEvent::Detail(format!("reaper: {} ({why})", kind.name())));
+        events.emit(RunEvent::ReaperChosen {
+            what: &kind.name(),
+            why: &why,
+        });
         let project = &labels.project;
         if let Kind::Container { .. } = &kind {
             match Reaper::spawn(docker, labels, &kind, target) {
@@ -94,18 +97,20 @@ impl Reaper {
                 Err(error) => {
                     // It may have been created before it failed.
                     let _ = docker.cmd(["rm", "-f", &container_name(project)]).output();
-                    events.emit(RunEvent::Warning(format!(
-                        "{error:#}; a process watches {project} instead, which dies with this container"
-                    )));
+                    events.emit(RunEvent::Trouble(Trouble::ReaperReplaced {
+                        error: &error,
+                        project,
+                    }));
                 }
             }
         }
         match Reaper::spawn(docker, labels, &Kind::Process, target) {
             Ok(reaper) => Some(reaper),
             Err(error) => {
-                events.emit(RunEvent::Warning(format!(
-                    "{error:#}; if testbed is killed, `testbed gc` removes {project} later"
-                )));
+                events.emit(RunEvent::Trouble(Trouble::NoReaper {
+                    error: &error,
+                    project,
+                }));
                 None
             }
         }
@@ -140,11 +145,9 @@ impl Reaper {
         match watchdog.wait(EXIT_TIMEOUT) {
             Some(status) if status.success() => {}
             Some(status) => {
-                events.emit(RunEvent::Warning(format!("the reaper failed ({status})")));
+                events.emit(RunEvent::Trouble(Trouble::ReaperFailed(status)));
             }
-            None => events.emit(RunEvent::Warning(format!(
-                "the reaper (pid {pid}) is still at work; it exits on its own"
-            ))),
+            None => events.emit(RunEvent::Trouble(Trouble::ReaperBusy { pid })),
         }
     }
 }

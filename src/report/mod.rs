@@ -7,6 +7,7 @@
 pub mod diagnosis;
 pub mod json;
 pub mod junit;
+mod lines;
 pub mod live;
 mod reporter;
 pub mod shards;

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
+use super::lines::{self, Line};
 use super::live::Live;
 use super::timeline::{self, PhaseName, Timeline};
 use super::{
@@ -230,9 +231,6 @@ impl Events for Reporter {
                 self.timeline.end_with(running, outcome, message, log);
                 drop(section);
             }
-            RunEvent::Step(line) => step(line),
-            RunEvent::Detail(line) => detail(verbose, line),
-            RunEvent::Warning(line) => warn(line),
             // Several shards' live lines at once would tear each other up.
             RunEvent::Starting { .. } if self.options.shard.is_some() => {}
             RunEvent::Starting { services } => self.state().live = Some(Live::new(services)),
@@ -300,6 +298,12 @@ impl Events for Reporter {
                     super::end_shard(&format!("{shard}: {project}"));
                 }
             }
+            other => match lines::of(&other) {
+                Some(Line::Step(line)) => step(line),
+                Some(Line::Detail(line)) => detail(verbose, line),
+                Some(Line::Warning(line)) => warn(line),
+                None => {}
+            },
         }
     }
 }

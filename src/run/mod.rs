@@ -182,7 +182,7 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
 /// The volume is the stack's, to remove with it.
 fn repoint_mounts(stack: &mut Stack, plan: &Plan, events: &dyn Events) -> Result<(), Failure> {
     for placed in &plan.mounts {
-        events.emit(RunEvent::Detail(placed.describe()));
+        events.emit(RunEvent::MountPlaced(placed));
     }
     if let Some(seeding) = &plan.seeding {
         stack.adopt_volume(&seeding.volume);
