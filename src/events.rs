@@ -4,9 +4,12 @@
 //! one way of consuming the same events.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::SetupStep;
+use crate::engine::cmd::Observer;
+use crate::engine::stack::Leftovers;
 pub use crate::engine::startup::ServiceStatus;
 use crate::engine::{ComposeFlavor, Engine};
 use crate::exit::{Exit, Failure};
@@ -41,6 +44,10 @@ impl ComposeUsed {
 /// Whatever takes a run's events.
 pub trait Events: Sync {
     fn emit(&self, event: RunEvent<'_>);
+
+    /// Who hears of the run's commands: shown each one echoed, told how
+    /// long each ran. None without `-v`.
+    fn observer(&self) -> Option<Arc<dyn Observer>>;
 }
 
 /// One phase of a run, in the order they happen.
@@ -256,6 +263,19 @@ pub enum Trouble<'a> {
     ReaperBusy {
         pid: u32,
     },
+    /// `gc` could not remove a stack or an image.
+    Remove(&'a anyhow::Error),
+    /// The reaper tries again.
+    Reap(&'a anyhow::Error),
+}
+
+/// What `gc` removes or keeps.
+#[derive(Debug, Clone, Copy)]
+pub enum Garbage<'a> {
+    /// A stack, by its project.
+    Stack(&'a str),
+    /// An image, as `gc` shows it.
+    Image(&'a str),
 }
 
 /// What a run could not list.
@@ -444,6 +464,40 @@ pub enum RunEvent<'a> {
     },
     /// Something went wrong without changing how the run ends.
     Trouble(Trouble<'a>),
+    /// `ls`: the tables of testbed's stacks and images, each empty when
+    /// there are none.
+    Listed {
+        stacks: &'a str,
+        images: &'a str,
+    },
+    /// `gc` keeps a stack or an image, for this reason.
+    Keeping {
+        garbage: Garbage<'a>,
+        why: String,
+    },
+    /// `gc` removed a stack or an image (or would have, with `--dry-run`),
+    /// for this reason, and what of it.
+    Removed {
+        garbage: Garbage<'a>,
+        why: &'a str,
+        what: Option<&'a str>,
+        dry_run: bool,
+    },
+    /// `gc` found nothing to remove, and kept this many.
+    NothingToRemove {
+        stacks: usize,
+        images: usize,
+    },
+    /// The reaper: testbed ended before it removed `what`.
+    Reaping {
+        what: &'a str,
+    },
+    /// The reaper removed what the run left, this long after testbed ended.
+    Reaped {
+        project: &'a str,
+        removed: &'a Leftovers,
+        after: Duration,
+    },
     /// The services whose readiness the run waits for, before it starts them.
     Starting {
         services: &'a [String],

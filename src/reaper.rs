@@ -29,7 +29,6 @@ use crate::engine::stack::{self, Swept};
 use crate::events::{Events, RunEvent, Trouble};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
-use crate::report;
 use crate::topology::artifacts::{Facts, Mount, MountKind, Whereabouts};
 
 /// What the reaper prints on stdout once it watches.
@@ -255,6 +254,7 @@ fn command(
         Kind::Process => Cmd::new("/proc/self/exe")
             .shown_as("testbed")
             .args(["reap", "--project", project])
+            .observed_by(docker.observer())
             .echo(docker.echoes()),
         Kind::Container { image, socket } => {
             let exe = std::env::current_exe()?;
@@ -273,9 +273,14 @@ fn command(
 
 /// `testbed reap --project P [--container C]`: says it is ready, reads
 /// stdin to its end, and removes the project (or only the container `C`)
-/// unless it read `done`.
-pub fn reap(project: &str, container: Option<&str>, ping: bool) -> Result<Exit, Failure> {
-    let docker = Docker::find(false)?;
+/// unless it read `done`; tells `events` what it does.
+pub fn reap(
+    project: &str,
+    container: Option<&str>,
+    ping: bool,
+    events: &dyn Events,
+) -> Result<Exit, Failure> {
+    let docker = Docker::find(None)?;
     if ping {
         docker.ping()?;
     }
@@ -291,23 +296,21 @@ pub fn reap(project: &str, container: Option<&str>, ping: bool) -> Result<Exit, 
     // they had asked the daemon for may still land.
     let ended = Instant::now();
     let what = container.unwrap_or(project);
-    report::step(format!(
-        "reaper: testbed ended before it removed {what}; removing it"
-    ));
+    events.emit(RunEvent::Reaping { what });
     let swept = match container {
         Some(name) => Swept::Container(name),
         None => Swept::Project(project),
     };
     let retrying = &mut |error: &anyhow::Error| {
-        report::warn(format!("reaper: {error:#}; trying again"));
+        events.emit(RunEvent::Trouble(Trouble::Reap(error)));
     };
     match stack::sweep_until_quiet(&docker, &swept, ended, ended + GIVE_UP, retrying) {
         Ok(removed) => {
-            report::step(format!(
-                "reaper: removed {} of {project} in {:.1}s",
-                removed,
-                ended.elapsed().as_secs_f64()
-            ));
+            events.emit(RunEvent::Reaped {
+                project,
+                removed: &removed,
+                after: ended.elapsed(),
+            });
             Ok(Exit::Tests(0))
         }
         Err(error) => Err(Failure::engine(error.context(format!(

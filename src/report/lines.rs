@@ -1,7 +1,7 @@
 //! The words of the run's events that each make one line: a step, a detail
 //! that only `-v` shows, or a warning.
 
-use crate::events::{Listing, RunEvent, Trouble};
+use crate::events::{Garbage, Listing, RunEvent, Trouble};
 use crate::rewrite::Change;
 use crate::topology::seed;
 
@@ -79,9 +79,67 @@ pub fn of(event: &RunEvent) -> Option<Line> {
             Line::Step(format!("stack left running; remove it with:\n  {down}"))
         }
         RunEvent::Trouble(trouble) => Line::Warning(trouble_line(trouble)),
+        RunEvent::Keeping { garbage, why } => {
+            Line::Detail(format!("keeping {} ({why})", shown(garbage)))
+        }
+        RunEvent::Reaping { what } => Line::Step(format!(
+            "reaper: testbed ended before it removed {what}; removing it"
+        )),
+        RunEvent::Reaped {
+            project,
+            removed,
+            after,
+        } => Line::Step(format!(
+            "reaper: removed {removed} of {project} in {:.1}s",
+            after.as_secs_f64()
+        )),
         _ => return None,
     };
     Some(line)
+}
+
+/// `tb-1234-ab12`, or `image testbed/api:tb-1234-ab12`.
+fn shown(garbage: &Garbage) -> String {
+    match garbage {
+        Garbage::Stack(project) => project.to_string(),
+        Garbage::Image(image) => format!("image {image}"),
+    }
+}
+
+/// `ls`'s tables, a blank line between them; none when both are empty.
+pub fn listed(stacks: &str, images: &str) -> Option<String> {
+    match (stacks.is_empty(), images.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some(format!("{stacks}\n{images}")),
+        _ => Some(format!("{stacks}{images}")),
+    }
+}
+
+/// What `gc` did, or would do with `--dry-run`, on stdout.
+pub fn removed(garbage: &Garbage, why: &str, what: Option<&str>, dry_run: bool) -> String {
+    let did = if dry_run { "would remove" } else { "removed" };
+    let what = what.map(|what| format!(": {what}")).unwrap_or_default();
+    format!("{did} {} ({why}){what}", shown(garbage))
+}
+
+/// `gc`'s line when it removed nothing: how many it kept, and where to
+/// learn why, unless `-v` already said.
+pub fn nothing_to_remove(stacks: usize, images: usize, verbose: bool) -> String {
+    let mut kept = Vec::new();
+    if stacks > 0 {
+        kept.push(format!("{stacks} stack(s)"));
+    }
+    if images > 0 {
+        kept.push(format!("{images} image(s)"));
+    }
+    match kept.as_slice() {
+        [] => "nothing to remove".to_string(),
+        _ if verbose => format!("nothing to remove; {} kept", kept.join(" and ")),
+        _ => format!(
+            "nothing to remove; {} kept (-v says why)",
+            kept.join(" and ")
+        ),
+    }
 }
 
 fn trouble_line(trouble: &Trouble) -> String {
@@ -121,5 +179,7 @@ fn trouble_line(trouble: &Trouble) -> String {
         Trouble::ReaperBusy { pid } => {
             format!("the reaper (pid {pid}) is still at work; it exits on its own")
         }
+        Trouble::Remove(error) => format!("{error:#}"),
+        Trouble::Reap(error) => format!("reaper: {error:#}; trying again"),
     }
 }

@@ -217,7 +217,7 @@ fn down(config: &Config, events: &dyn Events) -> Verdict {
         phase: PhaseName::Preflight,
         header: "preflight: docker, compose, the files".into(),
     });
-    let engine = match Engine::detect(config.compose.as_deref(), config.verbose, false) {
+    let engine = match Engine::detect(config.compose.as_deref(), events.observer(), false) {
         Ok(engine) => engine,
         Err(failure) => {
             phase(PhaseName::Preflight, PhaseOutcome::Failed, Some(&failure));

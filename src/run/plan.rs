@@ -15,7 +15,6 @@ use crate::events::{ComposeUsed, Events, RunEvent};
 use crate::exit::Failure;
 use crate::images::BuiltImage;
 use crate::rewrite::{self, Rewrites, Rewritten};
-use crate::threads;
 use crate::topology::artifacts::{self, Artifacts, Facts, Whereabouts};
 use crate::topology::mounts::{self, Placed, Seen};
 use crate::topology::seed::{self, Seeding};
@@ -112,12 +111,12 @@ pub struct Images {
 /// Finds compose, checks the daemon, lets compose validate and resolve the
 /// files, and finds out how artifacts can travel, all at once.
 pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan), Failure> {
-    let docker = Docker::find(config.verbose)?;
+    let docker = Docker::find(events.observer())?;
     // The JSON report names compose's version; nothing else needs it.
     let wants_version = config.report.is_some();
     let (detected, daemon, facts) = std::thread::scope(|scope| {
-        let daemon = threads::spawn(scope, || docker.ping());
-        let facts = threads::spawn(scope, || facts(&docker, config));
+        let daemon = scope.spawn(|| docker.ping());
+        let facts = scope.spawn(|| facts(&docker, config));
         let detected = Engine::detect_while(
             docker.clone(),
             config.compose.as_deref(),
