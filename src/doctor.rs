@@ -103,7 +103,7 @@ pub struct Inputs<'a> {
 pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
     let env = inputs.env;
     let mut findings = Vec::new();
-    let docker = match Docker::find_in(false, env) {
+    let docker = match Docker::find_in(None, env) {
         Ok(docker) => {
             let version = docker
                 .cmd(["--version"])
@@ -173,7 +173,7 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
 /// What `run` would rewrite in the files, as `-v` lists it change by
 /// change: their fixed names and host ports, and what the engine predates.
 fn rewrites(files: &[PathBuf], compose: Option<&str>, daemon: &str) -> Option<Finding> {
-    let engine = Engine::detect(compose, false, false).ok()?;
+    let engine = Engine::detect(compose, None, false).ok()?;
     let stack =
         Stack::new(&engine, "testbed-doctor", files, "tests").with_profiles(vec!["*".into()]);
     let model = stack.compose("config").read().ok()?;
@@ -215,7 +215,7 @@ fn compose(choice: Option<&str>) -> Finding {
     ]
     .into_iter()
     .map(|(name, kind)| {
-        let version = Engine::detect(Some(name), false, true)
+        let version = Engine::detect(Some(name), None, true)
             .ok()
             .and_then(|e| e.compose_version)
             .map(|version| format!("{version} {kind}"));
@@ -226,7 +226,7 @@ fn compose(choice: Option<&str>) -> Finding {
         .iter()
         .filter_map(|(name, version)| Some(format!("{name} {}", version.as_ref()?)))
         .collect();
-    match Engine::detect(choice, false, true) {
+    match Engine::detect(choice, None, true) {
         Ok(engine) => {
             let others: Vec<&String> = found
                 .iter()

@@ -4,12 +4,19 @@
 //! one way of consuming the same events.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::config::SetupStep;
+use crate::engine::cmd::Observer;
 pub use crate::engine::scheduler::ServiceStatus;
+use crate::engine::stack::Leftovers;
 use crate::engine::{ComposeFlavor, Engine};
 use crate::exit::{Exit, Failure};
 use crate::ports::Port;
+use crate::rewrite::Change;
+use crate::topology::mounts::Placed;
+use crate::topology::seed::Seeding;
 
 /// The compose command a run drives, as its reports name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +44,10 @@ impl ComposeUsed {
 /// Whatever takes a run's events.
 pub trait Events: Sync {
     fn emit(&self, event: RunEvent<'_>);
+
+    /// Who hears of the run's commands: shown each one echoed, told how
+    /// long each ran. None without `-v`.
+    fn observer(&self) -> Option<Arc<dyn Observer>>;
 }
 
 /// One phase of a run, in the order they happen.
@@ -207,6 +218,74 @@ pub struct Collected<'a> {
     pub logs: usize,
 }
 
+/// What went wrong without changing how the run ends: a warning each.
+#[derive(Debug)]
+pub enum Trouble<'a> {
+    /// Making the run's build its image's `latest`, or pruning the build it
+    /// replaced.
+    PublishImage(&'a anyhow::Error),
+    /// Removing the run's own image tags.
+    ReleaseImages(&'a anyhow::Error),
+    /// A second signal: the logs and artifacts are not collected.
+    NotCollecting,
+    CannotList {
+        what: Listing,
+        error: &'a anyhow::Error,
+    },
+    /// Collecting the artifacts and logs, as the collection says it.
+    Collecting(&'a str),
+    /// Reading a dependency's log.
+    Log(&'a anyhow::Error),
+    /// Marking the stack as kept.
+    Keep(&'a anyhow::Error),
+    /// Recording the kept stack for `test` and `down`.
+    NotRecorded(&'a str),
+    /// Killing the tests' container.
+    KillTests(&'a anyhow::Error),
+    /// A second signal: what the services wrote is not copied back.
+    NotCopyingBack(&'a Seeding),
+    /// What the volume held that is neither a file nor a directory.
+    NotCopiedBack(&'a [String]),
+    CopyBack(&'a anyhow::Error),
+    /// The reaper's container did not start: a process watches instead.
+    ReaperReplaced {
+        error: &'a anyhow::Error,
+        project: &'a str,
+    },
+    /// No reaper started.
+    NoReaper {
+        error: &'a anyhow::Error,
+        project: &'a str,
+    },
+    /// The reaper ended with this status.
+    ReaperFailed(std::process::ExitStatus),
+    /// The reaper had not exited when the run stopped waiting for it.
+    ReaperBusy {
+        pid: u32,
+    },
+    /// `gc` could not remove a stack or an image.
+    Remove(&'a anyhow::Error),
+    /// The reaper tries again.
+    Reap(&'a anyhow::Error),
+}
+
+/// What `gc` removes or keeps.
+#[derive(Debug, Clone, Copy)]
+pub enum Garbage<'a> {
+    /// A stack, by its project.
+    Stack(&'a str),
+    /// An image, as `gc` shows it.
+    Image(&'a str),
+}
+
+/// What a run could not list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    Containers,
+    Dependencies,
+    Ports,
+}
+
 /// How the run ended, decided once its stack was torn down (or kept).
 #[derive(Debug)]
 pub struct Verdict {
@@ -299,11 +378,126 @@ pub enum RunEvent<'a> {
         outcome: PhaseOutcome,
         failure: Option<&'a Failure>,
     },
-    /// Something worth a line: `starting db, api`, `running tests`.
-    Step(String),
-    /// A line that only `-v` shows.
-    Detail(String),
-    Warning(String),
+    /// The daemon answered, with its version.
+    Daemon {
+        version: &'a str,
+    },
+    /// A change testbed made to the resolved compose model.
+    Rewritten(&'a Change),
+    /// Which profiles are in force and what they leave out, as the plan of
+    /// `--dry-run` also says it.
+    ProfilesInForce(String),
+    /// The dependencies the run starts, and why those.
+    Services {
+        services: &'a [String],
+        chosen: String,
+    },
+    /// The tests run in their service's own container, which others attach
+    /// to, as the plan of `--dry-run` also says it.
+    TestsAttached(String),
+    /// A bind mount of a path outside the project that is not here: it is
+    /// left to the daemon's host.
+    OutsideMount {
+        service: &'a str,
+        source: &'a Path,
+    },
+    /// Where a bind mount comes from for the daemon.
+    MountPlaced(&'a Placed),
+    /// The reaper that removes the stack should testbed die, and why that
+    /// one.
+    ReaperChosen {
+        what: &'a str,
+        why: &'a str,
+    },
+    /// The files the daemon cannot see go into the run's volume.
+    Seeding(&'a Seeding),
+    Seeded {
+        files: usize,
+        volume: &'a str,
+    },
+    /// What the services wrote came back from the volume.
+    CopiedBack {
+        files: usize,
+        seeding: &'a Seeding,
+    },
+    /// `docker events` cannot run: the engine is asked with `docker
+    /// inspect` instead.
+    NoEventsStream(&'a anyhow::Error),
+    Pulling,
+    /// An image testbed builds is the one an earlier run built.
+    BuiltBefore {
+        service: &'a str,
+        image: String,
+    },
+    Building {
+        services: &'a [String],
+    },
+    /// Docker's words on a run's image tag that stays, as one that a kept
+    /// stack's container holds.
+    TagKept(&'a str),
+    /// The dependencies are being created and started.
+    BringingUp {
+        services: &'a [String],
+    },
+    /// Every dependency is ready, this long after the start of `up`.
+    Ready {
+        after: Duration,
+    },
+    /// A setup step (`--before`) begins.
+    SetupStep(&'a SetupStep),
+    /// The tests begin, in this service.
+    RunningTests {
+        service: &'a str,
+    },
+    TestsRan {
+        after: Duration,
+    },
+    TornDown {
+        after: Duration,
+    },
+    /// The stack stays up: recorded for `test` and `down`, or not, and
+    /// the command that removes it.
+    StackKept {
+        project: &'a str,
+        recorded: bool,
+        down: String,
+    },
+    /// Something went wrong without changing how the run ends.
+    Trouble(Trouble<'a>),
+    /// `ls`: the tables of testbed's stacks and images, each empty when
+    /// there are none.
+    Listed {
+        stacks: &'a str,
+        images: &'a str,
+    },
+    /// `gc` keeps a stack or an image, for this reason.
+    Keeping {
+        garbage: Garbage<'a>,
+        why: String,
+    },
+    /// `gc` removed a stack or an image (or would have, with `--dry-run`),
+    /// for this reason, and what of it.
+    Removed {
+        garbage: Garbage<'a>,
+        why: &'a str,
+        what: Option<&'a str>,
+        dry_run: bool,
+    },
+    /// `gc` found nothing to remove, and kept this many.
+    NothingToRemove {
+        stacks: usize,
+        images: usize,
+    },
+    /// The reaper: testbed ended before it removed `what`.
+    Reaping {
+        what: &'a str,
+    },
+    /// The reaper removed what the run left, this long after testbed ended.
+    Reaped {
+        project: &'a str,
+        removed: &'a Leftovers,
+        after: Duration,
+    },
     /// The services whose readiness the run waits for, before it starts them.
     Starting {
         services: &'a [String],

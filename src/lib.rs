@@ -19,10 +19,13 @@ pub(crate) mod report;
 pub(crate) mod rewrite;
 pub(crate) mod run;
 pub(crate) mod signals;
-pub(crate) mod threads;
 pub(crate) mod topology;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+
+use events::Events;
 
 use topology::container;
 
@@ -32,46 +35,60 @@ use exit::{Exit, Failure, OrFail};
 
 /// Runs a parsed command line and returns how the process should exit.
 pub fn run(cli: Cli) -> Exit {
-    report::configure(cli.command.output(), cli.color, |name| {
+    let mode = report::configure(cli.command.output(), cli.color, |name| {
         std::env::var(name).ok()
     });
+    // What the command says itself: how it failed, the signals it got,
+    // what it was asked for.
+    let out = Arc::new(report::Printer::standard(mode));
     let result = match cli.command {
-        Command::Run(command) => drive(command.flatten()),
-        Command::Up(command) => drive(command.flatten()),
-        Command::Test(command) => drive(command.flatten()),
-        Command::Down(command) => drive(command.flatten()),
-        Command::Env(args) => recorded_ports(&args.stack).map(|(project, ports)| {
+        Command::Run(command) => drive(command.flatten(), &out),
+        Command::Up(command) => drive(command.flatten(), &out),
+        Command::Test(command) => drive(command.flatten(), &out),
+        Command::Down(command) => drive(command.flatten(), &out),
+        Command::Env(args) => recorded_ports(&args.stack, &out).map(|(project, ports)| {
             let variables = ports::variables(&project, &ports);
-            print!(
-                "{}",
-                match args.format {
-                    EnvFormat::Shell => ports::shell(&variables),
-                    EnvFormat::Json => ports::json(&variables),
-                }
-            );
+            out.result(&match args.format {
+                EnvFormat::Shell => ports::shell(&variables),
+                EnvFormat::Json => ports::json(&variables),
+            });
             Exit::Tests(0)
         }),
-        Command::Ports(args) => recorded_ports(&args.stack).map(|(_, ports)| {
-            print!("{}", ports::table(&ports));
+        Command::Ports(args) => recorded_ports(&args.stack, &out).map(|(_, ports)| {
+            out.result(&ports::table(&ports));
             Exit::Tests(0)
         }),
-        Command::SelfId(args) => self_id(&args),
+        Command::SelfId(args) => self_id(&args, &out),
         Command::Doctor(args) => doctor(&args),
         Command::Completions(args) => generate::completions(args.shell),
         Command::Man => generate::man(),
-        Command::Ls(args) => engine::Docker::find(args.verbose).and_then(|d| gc::ls(&d)),
-        Command::Gc(args) => collect_garbage(&args),
-        Command::Reap(args) => reap(&args),
+        Command::Ls(args) => {
+            let reporter = reporter(args.verbose, &out);
+            engine::Docker::find(reporter.observer()).and_then(|d| gc::ls(&d, &reporter))
+        }
+        Command::Gc(args) => collect_garbage(&args, &out),
+        Command::Reap(args) => reap(&args, &out),
     };
     result.unwrap_or_else(|failure| {
-        report::failure(&failure);
+        out.failure(&failure);
         failure.exit
     })
 }
 
+/// The reporter of a command other than a run, in the mode of `out`.
+fn reporter(verbose: bool, out: &report::Printer) -> report::Reporter {
+    let options = report::Options {
+        verbose,
+        ..report::Options::default()
+    };
+    report::Reporter::new(options, report::Printer::standard(out.mode()))
+}
+
 /// `run`, `up`, `test` and `down`: a run under `policy`, reported on stderr.
-fn drive((policy, args): (Policy, RunArgs)) -> Result<Exit, Failure> {
-    let signals = signals::Signals::install(report::signal_received)
+fn drive((policy, args): (Policy, RunArgs), out: &Arc<report::Printer>) -> Result<Exit, Failure> {
+    let announcer = Arc::clone(out);
+    let announce = move |signal, count| announcer.signal_received(signal, count);
+    let signals = signals::Signals::install(announce)
         .context("cannot install signal handlers")
         .or_fail(Exit::Engine)?;
     let cwd = std::env::current_dir()
@@ -81,9 +98,7 @@ fn drive((policy, args): (Policy, RunArgs)) -> Result<Exit, Failure> {
     if policy.reuse {
         let Some(recorded) = run::session::find(&cwd, &config.files)? else {
             if policy.remove {
-                report::step(
-                    "nothing to remove: no stack is recorded here for these compose files",
-                );
+                out.step("nothing to remove: no stack is recorded here for these compose files");
                 return Ok(Exit::Tests(0));
             }
             return Err(run::session::nothing_recorded(&cwd));
@@ -103,9 +118,9 @@ fn drive((policy, args): (Policy, RunArgs)) -> Result<Exit, Failure> {
         shard: None,
     };
     if config.shards > 1 {
-        return Ok(run_shards(&config, &signals, &options));
+        return Ok(run_shards(&config, &signals, &options, out));
     }
-    let reporter = report::Reporter::new(options);
+    let reporter = report::Reporter::new(options, report::Printer::standard(out.mode()));
     Ok(run::run(&config, &signals, &reporter))
 }
 
@@ -115,19 +130,21 @@ fn run_shards(
     config: &config::Config,
     signals: &signals::Signals,
     options: &report::Options,
+    out: &Arc<report::Printer>,
 ) -> Exit {
     let began = (std::time::SystemTime::now(), std::time::Instant::now());
     let shards = run::shards::plan(config);
     let reporters: Vec<report::Reporter> = shards
         .iter()
         .map(|shard| {
-            report::Reporter::new(report::Options {
+            let options = report::Options {
                 shard: Some(format!("s{}", shard.index)),
                 junit: None,
                 junit_from: None,
                 report: None,
                 ..options.clone()
-            })
+            };
+            report::Reporter::new(options, report::Printer::standard(out.mode()))
         })
         .collect();
     let events: Vec<&dyn events::Events> = reporters.iter().map(|r| r as _).collect();
@@ -148,13 +165,16 @@ fn run_shards(
             artifacts: shard.config.artifacts.clone(),
         })
         .collect();
-    report::shards::finish(options, &config.project, began, &ended, exit);
+    report::shards::finish(out, options, &config.project, began, &ended, exit);
     exit
 }
 
 /// The project recorded here for these compose files, and where its ports
 /// are published: for `env` and `ports`, which exit 1 without one.
-fn recorded_ports(args: &StackFiles) -> Result<(String, Vec<ports::Port>), Failure> {
+fn recorded_ports(
+    args: &StackFiles,
+    out: &report::Printer,
+) -> Result<(String, Vec<ports::Port>), Failure> {
     let cwd = std::env::current_dir()
         .context("cannot read the current directory")
         .or_fail(Exit::Usage)?;
@@ -172,7 +192,7 @@ fn recorded_ports(args: &StackFiles) -> Result<(String, Vec<ports::Port>), Failu
             ..failure
         });
     };
-    let docker = engine::Docker::find(args.verbose)?;
+    let docker = engine::Docker::find(reporter(args.verbose, out).observer())?;
     let containers = docker
         .project_containers(&recorded.project, false)
         .map_err(Failure::engine)?;
@@ -190,8 +210,9 @@ fn recorded_ports(args: &StackFiles) -> Result<(String, Vec<ports::Port>), Failu
 }
 
 /// `testbed gc`.
-fn collect_garbage(args: &GcArgs) -> Result<Exit, Failure> {
-    let docker = engine::Docker::find(args.verbose)?;
+fn collect_garbage(args: &GcArgs, out: &report::Printer) -> Result<Exit, Failure> {
+    let reporter = reporter(args.verbose, out);
+    let docker = engine::Docker::find(reporter.observer())?;
     let policy = gc::Policy {
         older_than: args.older_than,
         all: args.all,
@@ -200,18 +221,26 @@ fn collect_garbage(args: &GcArgs) -> Result<Exit, Failure> {
         projects: args.projects.clone(),
         image_prefixes: args.image_prefixes.clone(),
     };
-    gc::gc(&docker, &policy, &selection, args.dry_run)
+    gc::gc(&docker, &policy, &selection, args.dry_run, &reporter)
 }
 
 /// `testbed reap`, which `run` starts as its watchdog.
-fn reap(args: &ReapArgs) -> Result<Exit, Failure> {
+fn reap(args: &ReapArgs, out: &report::Printer) -> Result<Exit, Failure> {
     project::validate(&args.project).or_fail(Exit::Usage)?;
-    reaper::reap(&args.project, args.container.as_deref(), args.ping)
+    let reporter = reporter(false, out);
+    reaper::reap(
+        &args.project,
+        args.container.as_deref(),
+        args.ping,
+        &reporter,
+    )
 }
 
 /// `testbed self-id`: the id of the container we run in, on stdout.
-fn self_id(args: &SelfIdArgs) -> Result<Exit, Failure> {
-    let docker = engine::Docker::find(args.verbose)?;
+fn self_id(args: &SelfIdArgs, out: &report::Printer) -> Result<Exit, Failure> {
+    let reporter = reporter(args.verbose, out);
+    let out = reporter.printer();
+    let docker = engine::Docker::find(reporter.observer())?;
     docker.ping()?;
     let explicit = args
         .parent_container
@@ -221,16 +250,16 @@ fn self_id(args: &SelfIdArgs) -> Result<Exit, Failure> {
         std::env::var(name).ok()
     });
     for candidate in &candidates {
-        report::detail(args.verbose, format!("candidate: {candidate}"));
+        out.detail(args.verbose, format!("candidate: {candidate}"));
     }
     if let Some((id, candidate)) = container::confirm(&docker, &candidates) {
-        report::detail(args.verbose, format!("confirmed {candidate}"));
-        println!("{id}");
+        out.detail(args.verbose, format!("confirmed {candidate}"));
+        out.result(&format!("{id}\n"));
         return Ok(Exit::Tests(0));
     }
     match candidates.first() {
-        None => report::step("not running in a container"),
-        Some(candidate) => report::step(format!(
+        None => out.step("not running in a container"),
+        Some(candidate) => out.step(format!(
             "in a container ({candidate}), but the Docker daemon does not know it: \
              it is another daemon, such as a Docker-in-Docker service"
         )),

@@ -26,10 +26,9 @@ use anyhow::anyhow;
 use crate::engine::Docker;
 use crate::engine::cmd::{Cmd, Watchdog};
 use crate::engine::stack::{self, Swept};
-use crate::events::{Events, RunEvent};
+use crate::events::{Events, RunEvent, Trouble};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
-use crate::report;
 use crate::topology::artifacts::{Facts, Mount, MountKind, Whereabouts};
 
 /// What the reaper prints on stdout once it watches.
@@ -86,7 +85,10 @@ impl Reaper {
         events: &dyn Events,
     ) -> Option<Reaper> {
         let (kind, why) = choose(facts, docker.host());
-        events.emit(RunEvent::Detail(format!("reaper: {} ({why})", kind.name())));
+        events.emit(RunEvent::ReaperChosen {
+            what: &kind.name(),
+            why: &why,
+        });
         let project = &labels.project;
         if let Kind::Container { .. } = &kind {
             match Reaper::spawn(docker, labels, &kind, target) {
@@ -94,18 +96,20 @@ impl Reaper {
                 Err(error) => {
                     // It may have been created before it failed.
                     let _ = docker.cmd(["rm", "-f", &container_name(project)]).output();
-                    events.emit(RunEvent::Warning(format!(
-                        "{error:#}; a process watches {project} instead, which dies with this container"
-                    )));
+                    events.emit(RunEvent::Trouble(Trouble::ReaperReplaced {
+                        error: &error,
+                        project,
+                    }));
                 }
             }
         }
         match Reaper::spawn(docker, labels, &Kind::Process, target) {
             Ok(reaper) => Some(reaper),
             Err(error) => {
-                events.emit(RunEvent::Warning(format!(
-                    "{error:#}; if testbed is killed, `testbed gc` removes {project} later"
-                )));
+                events.emit(RunEvent::Trouble(Trouble::NoReaper {
+                    error: &error,
+                    project,
+                }));
                 None
             }
         }
@@ -140,11 +144,9 @@ impl Reaper {
         match watchdog.wait(EXIT_TIMEOUT) {
             Some(status) if status.success() => {}
             Some(status) => {
-                events.emit(RunEvent::Warning(format!("the reaper failed ({status})")));
+                events.emit(RunEvent::Trouble(Trouble::ReaperFailed(status)));
             }
-            None => events.emit(RunEvent::Warning(format!(
-                "the reaper (pid {pid}) is still at work; it exits on its own"
-            ))),
+            None => events.emit(RunEvent::Trouble(Trouble::ReaperBusy { pid })),
         }
     }
 }
@@ -252,6 +254,7 @@ fn command(
         Kind::Process => Cmd::new("/proc/self/exe")
             .shown_as("testbed")
             .args(["reap", "--project", project])
+            .observed_by(docker.observer())
             .echo(docker.echoes()),
         Kind::Container { image, socket } => {
             let exe = std::env::current_exe()?;
@@ -270,9 +273,14 @@ fn command(
 
 /// `testbed reap --project P [--container C]`: says it is ready, reads
 /// stdin to its end, and removes the project (or only the container `C`)
-/// unless it read `done`.
-pub fn reap(project: &str, container: Option<&str>, ping: bool) -> Result<Exit, Failure> {
-    let docker = Docker::find(false)?;
+/// unless it read `done`; tells `events` what it does.
+pub fn reap(
+    project: &str,
+    container: Option<&str>,
+    ping: bool,
+    events: &dyn Events,
+) -> Result<Exit, Failure> {
+    let docker = Docker::find(None)?;
     if ping {
         docker.ping()?;
     }
@@ -288,23 +296,21 @@ pub fn reap(project: &str, container: Option<&str>, ping: bool) -> Result<Exit, 
     // they had asked the daemon for may still land.
     let ended = Instant::now();
     let what = container.unwrap_or(project);
-    report::step(format!(
-        "reaper: testbed ended before it removed {what}; removing it"
-    ));
+    events.emit(RunEvent::Reaping { what });
     let swept = match container {
         Some(name) => Swept::Container(name),
         None => Swept::Project(project),
     };
     let retrying = &mut |error: &anyhow::Error| {
-        report::warn(format!("reaper: {error:#}; trying again"));
+        events.emit(RunEvent::Trouble(Trouble::Reap(error)));
     };
     match stack::sweep_until_quiet(&docker, &swept, ended, ended + GIVE_UP, retrying) {
         Ok(removed) => {
-            report::step(format!(
-                "reaper: removed {} of {project} in {:.1}s",
-                removed,
-                ended.elapsed().as_secs_f64()
-            ));
+            events.emit(RunEvent::Reaped {
+                project,
+                removed: &removed,
+                after: ended.elapsed(),
+            });
             Ok(Exit::Tests(0))
         }
         Err(error) => Err(Failure::engine(error.context(format!(

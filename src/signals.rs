@@ -23,7 +23,7 @@ impl Signals {
     /// Starts listening. From now on SIGINT, SIGTERM and SIGHUP (a closed
     /// terminal) no longer kill testbed: the run sees them and tears the
     /// stack down. `announce` is told each signal and how many have come.
-    pub fn install(announce: fn(i32, usize)) -> anyhow::Result<Signals> {
+    pub fn install(announce: impl Fn(i32, usize) + Send + 'static) -> anyhow::Result<Signals> {
         let signals = Signals::default();
         let mut iterator = SignalIterator::new([SIGINT, SIGTERM, SIGHUP])?;
         let state = Arc::clone(&signals.state);

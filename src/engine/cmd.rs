@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Output, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
@@ -20,13 +20,26 @@ use crate::redact::{is_secret_name, mask_assignment, redact};
 pub use super::children::stop_children;
 use crate::signals::Signals;
 
-/// Who shows a command that is about to run with echo on (`-v`); set once
-/// by whatever prints, so that spawning knows nothing of printing.
-static ECHO: OnceLock<fn(&Cmd)> = OnceLock::new();
+/// Who hears of the commands that run: each one echoed (`-v`) before it
+/// starts, and each one's span from spawn to exit. Handed to whoever builds
+/// the commands (see `Docker::find`) by whoever reports, so that spawning
+/// knows nothing of printing.
+pub trait Observer: Send + Sync {
+    fn echo(&self, cmd: &Cmd);
+    fn ran(&self, started: Instant, ended: Instant);
+}
 
-/// Shows each echoed command with `show` from now on.
-pub fn echo_with(show: fn(&Cmd)) {
-    let _ = ECHO.set(show);
+impl fmt::Debug for dyn Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
+/// Tells `observer`, if any, that a command ran from `started` until now.
+fn record(observer: Option<&Arc<dyn Observer>>, started: Instant) {
+    if let Some(observer) = observer {
+        observer.ran(started, Instant::now());
+    }
 }
 
 /// How often a waiting child is checked against signals and deadlines.
@@ -39,37 +52,6 @@ const POLL: Duration = Duration::from_millis(20);
 /// compose call's (docs/internals.md, Speed).
 const GOGC: &str = "400";
 
-/// When each command ran, from spawn to exit, for `-v`'s account of where
-/// a run's time went.
-static SPANS: Mutex<Vec<(Instant, Instant)>> = Mutex::new(Vec::new());
-
-fn record(started: Instant) {
-    let span = (started, Instant::now());
-    SPANS.lock().unwrap_or_else(|e| e.into_inner()).push(span);
-}
-
-/// How many commands ran, and for how long at least one was running.
-pub fn busy() -> (usize, Duration) {
-    let mut spans = SPANS.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    spans.sort();
-    let mut total = Duration::ZERO;
-    let mut current: Option<(Instant, Instant)> = None;
-    for (start, end) in &spans {
-        current = match current {
-            Some((s, e)) if *start <= e => Some((s, e.max(*end))),
-            Some((s, e)) => {
-                total += e - s;
-                Some((*start, *end))
-            }
-            None => Some((*start, *end)),
-        };
-    }
-    if let Some((s, e)) = current {
-        total += e - s;
-    }
-    (spans.len(), total)
-}
-
 #[derive(Debug, Clone)]
 pub struct Cmd {
     program: PathBuf,
@@ -78,6 +60,7 @@ pub struct Cmd {
     env: Vec<(String, String)>,
     label: Option<String>,
     echo: bool,
+    observer: Option<Arc<dyn Observer>>,
     creates: bool,
     exit_is_payloads: bool,
 }
@@ -116,6 +99,7 @@ impl Cmd {
             env: Vec::new(),
             label: None,
             echo: false,
+            observer: None,
             creates: false,
             exit_is_payloads: false,
         }
@@ -147,9 +131,16 @@ impl Cmd {
         self
     }
 
-    /// Print `+ <command>` on stderr before running it (`-v`).
+    /// Have its observer show it before it runs (`-v`).
     pub fn echo(mut self, echo: bool) -> Cmd {
         self.echo = echo;
+        self
+    }
+
+    /// Tells `observer` of the command: that it is about to run, when
+    /// echoed, and how long it ran.
+    pub fn observed_by(mut self, observer: Option<Arc<dyn Observer>>) -> Cmd {
+        self.observer = observer;
         self
     }
 
@@ -180,9 +171,14 @@ impl Cmd {
     }
 
     fn show(&self) {
-        if let Some(show) = ECHO.get() {
-            show(self);
+        if let (true, Some(observer)) = (self.echo, &self.observer) {
+            observer.echo(self);
         }
+    }
+
+    /// Tells the observer the command ran from `started` until now.
+    fn record(&self, started: Instant) {
+        record(self.observer.as_ref(), started);
     }
 
     fn describe(&self) -> String {
@@ -195,9 +191,7 @@ impl Cmd {
     }
 
     fn expression(&self, group: Group) -> duct::Expression {
-        if self.echo {
-            self.show();
-        }
+        self.show();
         let mut expression = duct::cmd(&self.program, &self.args);
         if std::env::var_os("GOGC").is_none() {
             expression = expression.env("GOGC", GOGC);
@@ -230,7 +224,7 @@ impl Cmd {
             .stderr_capture()
             .run()
             .with_context(|| format!("could not start `{}`", self.name))?;
-        record(started);
+        self.record(started);
         Ok(output)
     }
 
@@ -245,7 +239,7 @@ impl Cmd {
             .stderr_capture()
             .run()
             .with_context(|| format!("could not start `{}`", self.name))?;
-        record(started);
+        self.record(started);
         self.check(&output)
     }
 
@@ -288,7 +282,7 @@ impl Cmd {
             .stdout_file(file)
             .run()
             .with_context(|| format!("could not start `{}`", self.name))?;
-        record(started);
+        self.record(started);
         self.check(&output)
     }
 
@@ -313,7 +307,7 @@ impl Cmd {
             .try_wait()
             .with_context(|| format!("waiting for `{}`", self.describe()))?
             .cloned();
-        record(started);
+        self.record(started);
         if let Some(output) = output {
             self.check(&output)?;
         }
@@ -450,9 +444,9 @@ fn die_with_testbed(command: &mut std::process::Command) {
 pub struct Watchdog {
     child: std::process::Child,
     lines: Receiver<String>,
-    /// Whether it is a docker command, whose waits count as docker time in
-    /// `-v`'s account.
-    docker: bool,
+    /// Told of its waits when it is a docker command: they count as docker
+    /// time in `-v`'s account.
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Cmd {
@@ -462,9 +456,7 @@ impl Cmd {
     /// it. Its stdin is `stdin`, its stdout a pipe read with
     /// [`Watchdog::line`], its stderr testbed's.
     pub fn spawn_watchdog(&self, stdin: os_pipe::PipeReader) -> anyhow::Result<Watchdog> {
-        if self.echo {
-            self.show();
-        }
+        self.show();
         let mut command = std::process::Command::new(&self.program);
         command
             .args(&self.args)
@@ -497,7 +489,7 @@ impl Cmd {
         Ok(Watchdog {
             child,
             lines,
-            docker: self.name == "docker",
+            observer: self.observer.clone().filter(|_| self.name == "docker"),
         })
     }
 }
@@ -512,9 +504,7 @@ impl Watchdog {
     pub fn line(&self, timeout: Duration) -> Option<String> {
         let started = Instant::now();
         let line = self.lines.recv_timeout(timeout).ok();
-        if self.docker {
-            record(started);
-        }
+        record(self.observer.as_ref(), started);
         line
     }
 
@@ -528,9 +518,7 @@ impl Watchdog {
             let _ = sender.send(child.wait());
         });
         let status = exited.recv_timeout(timeout).ok();
-        if self.docker {
-            record(started);
-        }
+        record(self.observer.as_ref(), started);
         status?.ok()
     }
 
@@ -622,14 +610,14 @@ impl Child {
         self.untrack();
         end(self.tracked);
         let _ = self.handle.wait();
-        record(self.started);
+        self.cmd.record(self.started);
     }
 
     /// It has exited and was reaped: nothing of it is left to stop. What a
     /// command that creates and failed had sent may still land.
     fn reaped(&self, output: Option<&Output>) {
         self.untrack();
-        record(self.started);
+        self.cmd.record(self.started);
         if output.is_some_and(|o| !o.status.success()) && self.tracked.failure_unsettles {
             children::unsettle();
         }
@@ -688,25 +676,34 @@ mod tests {
         assert_eq!(error.to_string(), "could not start `docker`");
     }
 
+    /// What an observer hears.
+    #[derive(Default)]
+    struct Heard {
+        echoed: std::sync::Mutex<Vec<String>>,
+        spans: std::sync::Mutex<Vec<Duration>>,
+    }
+
+    impl Observer for Heard {
+        fn echo(&self, cmd: &Cmd) {
+            self.echoed.lock().unwrap().push(cmd.to_string());
+        }
+
+        fn ran(&self, started: Instant, ended: Instant) {
+            self.spans.lock().unwrap().push(ended - started);
+        }
+    }
+
     #[test]
-    fn busy_time_counts_overlapping_commands_once() {
-        let sleep = |s: &str| Cmd::new("/bin/sleep").arg(s);
-        let (before, _) = busy();
-        let started = Instant::now();
-        std::thread::scope(|scope| {
-            let a = scope.spawn(|| sleep("0.2").output().unwrap());
-            sleep("0.2").output().unwrap();
-            a.join().unwrap();
-        });
-        let wall = started.elapsed();
-        let (count, total) = busy();
-        assert!(count >= before + 2);
-        // Other tests' commands may add to the total, never take from it.
-        assert!(total >= Duration::from_millis(200), "{total:?}");
-        assert!(
-            wall < Duration::from_millis(390),
-            "the two sleeps did not overlap"
-        );
+    fn the_observer_hears_echoed_commands_and_how_long_each_ran() {
+        let heard = Arc::new(Heard::default());
+        let observer: Option<Arc<dyn Observer>> = Some(heard.clone());
+        let sleep = Cmd::new("/bin/sleep").arg("0.1").observed_by(observer);
+        sleep.clone().echo(true).output().unwrap();
+        sleep.output().unwrap();
+        assert_eq!(*heard.echoed.lock().unwrap(), ["sleep 0.1"]);
+        let spans = heard.spans.lock().unwrap();
+        assert_eq!(spans.len(), 2);
+        assert!(spans.iter().all(|s| *s >= Duration::from_millis(100)));
     }
 
     #[test]

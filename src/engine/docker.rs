@@ -2,14 +2,14 @@
 //! answers, before anything is started.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 
-use crate::engine::cmd::Cmd;
+use crate::engine::cmd::{Cmd, Observer};
 use crate::engine::endpoint::{self, Endpoint, Via};
 use crate::engine::model::{self, Container};
 use crate::exit::{Exit, Failure};
-use crate::threads;
 
 /// The label compose puts on everything of a project.
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
@@ -22,24 +22,28 @@ const PARAMIKO: &str = "COMPOSE_PARAMIKO_SSH";
 #[derive(Debug, Clone)]
 pub struct Docker {
     program: PathBuf,
-    echo: bool,
+    /// Hears of each command, and has it echoed (`-v`); none without `-v`.
+    observer: Option<Arc<dyn Observer>>,
     /// The daemon, read once.
     endpoint: Endpoint,
 }
 
 impl Docker {
-    /// The `docker` on PATH, and the daemon it talks to; `echo` prints each
-    /// command before it runs (`-v`).
-    pub fn find(echo: bool) -> Result<Docker, Failure> {
-        Docker::find_in(echo, &|name| std::env::var(name).ok())
+    /// The `docker` on PATH, and the daemon it talks to; `observer` is
+    /// shown each command before it runs (`-v`), and told how long it ran.
+    pub fn find(observer: Option<Arc<dyn Observer>>) -> Result<Docker, Failure> {
+        Docker::find_in(observer, &|name| std::env::var(name).ok())
     }
 
     /// `find`, with `DOCKER_HOST` looked up by `env`. Unless it is set, the
     /// CLI says which context is active and where it points.
-    pub fn find_in(echo: bool, env: &dyn Fn(&str) -> Option<String>) -> Result<Docker, Failure> {
+    pub fn find_in(
+        observer: Option<Arc<dyn Observer>>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Docker, Failure> {
         let mut docker = Docker {
             program: find_docker()?,
-            echo,
+            observer,
             endpoint: Endpoint::resolve(None, None),
         };
         let docker_host = env("DOCKER_HOST").filter(|host| !host.is_empty());
@@ -83,15 +87,22 @@ impl Docker {
         Cmd::new(&self.program)
             .args(args)
             .label(label)
-            .echo(self.echo)
+            .observed_by(self.observer.clone())
+            .echo(self.echoes())
     }
 
     pub fn program(&self) -> &Path {
         &self.program
     }
 
+    /// Whether its commands are echoed (`-v`).
     pub fn echoes(&self) -> bool {
-        self.echo
+        self.observer.is_some()
+    }
+
+    /// Who hears of its commands.
+    pub fn observer(&self) -> Option<Arc<dyn Observer>> {
+        self.observer.clone()
     }
 
     /// Checks that the daemon answers and returns its version.
@@ -147,7 +158,7 @@ impl Docker {
         let output = self
             .cmd(["inspect"])
             .args(ids.iter().copied())
-            .echo(echo && self.echo)
+            .echo(echo && self.echoes())
             .output()?;
         // `docker inspect` prints what it found even when some ids are gone.
         let json = String::from_utf8_lossy(&output.stdout);
@@ -250,8 +261,12 @@ impl Engine {
     /// (`--compose`/`TESTBED_COMPOSE`) if given, else the `docker compose`
     /// plugin, else a standalone `docker-compose`. `version` asks compose
     /// for its version, which reports and `doctor` show.
-    pub fn detect(choice: Option<&str>, echo: bool, version: bool) -> Result<Engine, Failure> {
-        Engine::detect_while(Docker::find(echo)?, choice, version, |_| ())
+    pub fn detect(
+        choice: Option<&str>,
+        observer: Option<Arc<dyn Observer>>,
+        version: bool,
+    ) -> Result<Engine, Failure> {
+        Engine::detect_while(Docker::find(observer)?, choice, version, |_| ())
             .map(|(engine, ())| engine)
     }
 
@@ -300,7 +315,7 @@ impl Engine {
                 return Ok((engine, value));
             }
             let (probed, value) = std::thread::scope(|scope| {
-                let probed = threads::spawn(scope, || engine.compose_version_probe());
+                let probed = scope.spawn(|| engine.compose_version_probe());
                 let value = first(&engine);
                 (
                     probed.join().expect("the compose version probe panicked"),
@@ -408,6 +423,7 @@ impl Engine {
             cmd = cmd.env(name.as_str(), value.as_str());
         }
         cmd.args(self.compose_prefix.clone())
+            .observed_by(self.docker.observer())
             .echo(self.echoes())
             .creates()
     }

@@ -14,7 +14,6 @@ use crate::engine::model::Container;
 use crate::engine::{Docker, Engine};
 use crate::images::BuiltImage;
 use crate::labels::{Created, OverrideFile, Resource, RunLabels};
-use crate::threads;
 
 use crate::engine::PROJECT_LABEL;
 
@@ -417,8 +416,8 @@ impl Leftovers {
                 .collect())
         };
         let (containers, networks, volumes) = std::thread::scope(|scope| {
-            let networks = threads::spawn(scope, || list("network"));
-            let volumes = threads::spawn(scope, || list("volume"));
+            let networks = scope.spawn(|| list("network"));
+            let volumes = scope.spawn(|| list("volume"));
             let label = format!("{PROJECT_LABEL}={project}");
             let containers = Leftovers::labelled_containers(docker, &label);
             (
@@ -487,7 +486,7 @@ impl Leftovers {
         // Containers first: a network or volume in use cannot be removed.
         remove(&["rm", "-f", "-v"], &self.containers)?;
         std::thread::scope(|scope| {
-            let networks = threads::spawn(scope, || remove(&["network", "rm"], &self.networks));
+            let networks = scope.spawn(|| remove(&["network", "rm"], &self.networks));
             let volumes = remove(&["volume", "rm", "-f"], &self.volumes);
             networks
                 .join()

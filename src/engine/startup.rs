@@ -32,7 +32,6 @@ use crate::engine::scheduler::{
 use crate::engine::stack::Stack;
 use crate::engine::watch::{Happened, Watch};
 use crate::signals::Signals;
-use crate::threads;
 
 /// How often the loop looks at its children.
 const TICK: Duration = Duration::from_millis(10);
@@ -78,7 +77,7 @@ pub fn while_creating<T>(
     };
     let created = AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let starter = threads::spawn(scope, || {
+        let starter = scope.spawn(|| {
             let mut cursor = 0;
             let mut starts = Vec::new();
             while !created.load(Ordering::SeqCst) {

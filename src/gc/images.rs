@@ -9,9 +9,9 @@ use std::time::Duration;
 use super::{Policy, Verdict, gc_column, short_duration, table};
 use crate::engine::Docker;
 use crate::engine::model;
+use crate::events::{Events, Garbage, RunEvent, Trouble};
 use crate::exit::Failure;
 use crate::labels;
-use crate::report;
 
 /// An image testbed built: one that carries `testbed.image`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,6 +193,7 @@ pub(super) fn gc_images(
     prefixes: &[String],
     dry_run: bool,
     failed: &mut Option<anyhow::Error>,
+    events: &dyn Events,
 ) -> Result<(usize, usize), Failure> {
     let judged = judge_images(docker, policy).map_err(Failure::engine)?;
     let mut kept = 0;
@@ -203,15 +204,23 @@ pub(super) fn gc_images(
         }
         let Verdict::Remove(why) = verdict else {
             kept += 1;
-            report::detail(
-                docker.echoes(),
-                format!("keeping image {} ({verdict})", image.shown()),
-            );
+            events.emit(RunEvent::Keeping {
+                garbage: Garbage::Image(&image.shown()),
+                why: verdict.to_string(),
+            });
             continue;
         };
         removable += 1;
+        let removed = |dry_run| {
+            events.emit(RunEvent::Removed {
+                garbage: Garbage::Image(&image.shown()),
+                why: &why,
+                what: None,
+                dry_run,
+            })
+        };
         if dry_run {
-            println!("would remove image {} ({why})", image.shown());
+            removed(true);
             continue;
         }
         let refs = if image.tags.is_empty() {
@@ -225,9 +234,9 @@ pub(super) fn gc_images(
             .read()
             .with_context(|| format!("cannot remove image {}", image.shown()))
         {
-            Ok(_) => println!("removed image {} ({why})", image.shown()),
+            Ok(_) => removed(false),
             Err(error) => {
-                report::warn(format!("{error:#}"));
+                events.emit(RunEvent::Trouble(Trouble::Remove(&error)));
                 *failed = Some(error);
             }
         }

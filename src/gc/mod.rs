@@ -13,9 +13,9 @@ use anyhow::{Context, Result};
 
 use crate::engine::Docker;
 use crate::engine::stack::{Leftovers, Missing};
+use crate::events::{Events, Garbage, RunEvent, Trouble};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, Owner};
-use crate::report;
 
 mod images;
 
@@ -358,24 +358,23 @@ fn gc_column(verdict: &Verdict) -> String {
     }
 }
 
-/// `testbed ls`: one line per stack, then one per image, on stdout.
-pub fn ls(docker: &Docker) -> Result<Exit, Failure> {
+/// `testbed ls`: one line per stack, then one per image, told `events`.
+pub fn ls(docker: &Docker, events: &dyn Events) -> Result<Exit, Failure> {
     let judged = judge(docker, &Policy::default()).map_err(Failure::engine)?;
     let images = judge_images(docker, &Policy::default()).map_err(Failure::engine)?;
-    if judged.is_empty() && images.is_empty() {
-        report::step("no testbed stacks or images on this daemon");
-        return Ok(Exit::Tests(0));
-    }
     let now = labels::now();
-    if !judged.is_empty() {
-        print!("{}", stacks_table(&judged, now));
-    }
-    if !images.is_empty() {
-        if !judged.is_empty() {
-            println!();
-        }
-        print!("{}", images_table(&images, now));
-    }
+    let stacks = match judged.is_empty() {
+        true => String::new(),
+        false => stacks_table(&judged, now),
+    };
+    let images = match images.is_empty() {
+        true => String::new(),
+        false => images_table(&images, now),
+    };
+    events.emit(RunEvent::Listed {
+        stacks: &stacks,
+        images: &images,
+    });
     Ok(Exit::Tests(0))
 }
 
@@ -420,17 +419,19 @@ impl Selection {
     }
 }
 
-/// `testbed gc`: removes what `verdict` and `image_verdict` say, and says
-/// so on stdout.
+/// `testbed gc`: removes what `verdict` and `image_verdict` say, and tells
+/// `events`.
 pub fn gc(
     docker: &Docker,
     policy: &Policy,
     selection: &Selection,
     dry_run: bool,
+    events: &dyn Events,
 ) -> Result<Exit, Failure> {
     let mut failed = None;
     let (stacks_kept, stacks_removable) = if selection.stacks() {
-        gc_stacks(docker, policy, &selection.projects, dry_run, &mut failed)?
+        let projects = &selection.projects;
+        gc_stacks(docker, policy, projects, dry_run, &mut failed, events)?
     } else {
         (0, 0)
     };
@@ -441,25 +442,15 @@ pub fn gc(
             &selection.image_prefixes,
             dry_run,
             &mut failed,
+            events,
         )?
     } else {
         (0, 0)
     };
     if stacks_removable + images_removable == 0 {
-        let mut kept = Vec::new();
-        if stacks_kept > 0 {
-            kept.push(format!("{stacks_kept} stack(s)"));
-        }
-        if images_kept > 0 {
-            kept.push(format!("{images_kept} image(s)"));
-        }
-        report::step(match kept.as_slice() {
-            [] => "nothing to remove".to_string(),
-            _ if docker.echoes() => format!("nothing to remove; {} kept", kept.join(" and ")),
-            _ => format!(
-                "nothing to remove; {} kept (-v says why)",
-                kept.join(" and ")
-            ),
+        events.emit(RunEvent::NothingToRemove {
+            stacks: stacks_kept,
+            images: images_kept,
         });
     }
     match failed {
@@ -476,6 +467,7 @@ fn gc_stacks(
     projects: &[String],
     dry_run: bool,
     failed: &mut Option<anyhow::Error>,
+    events: &dyn Events,
 ) -> Result<(usize, usize), Failure> {
     let judged = judge(docker, policy).map_err(Failure::engine)?;
     let mut kept = 0;
@@ -486,10 +478,10 @@ fn gc_stacks(
         }
         let Verdict::Remove(why) = verdict else {
             kept += 1;
-            report::detail(
-                docker.echoes(),
-                format!("keeping {} ({verdict})", stack.project),
-            );
+            events.emit(RunEvent::Keeping {
+                garbage: Garbage::Stack(&stack.project),
+                why: verdict.to_string(),
+            });
             continue;
         };
         removable += 1;
@@ -498,17 +490,25 @@ fn gc_stacks(
         // one the daemon re-created for a late container has no labels.
         leftovers.add(Leftovers::of_project(docker, &stack.project).map_err(Failure::engine)?);
         let what = leftovers.to_string();
+        let removed = |dry_run| {
+            events.emit(RunEvent::Removed {
+                garbage: Garbage::Stack(&stack.project),
+                why: &why,
+                what: Some(&what),
+                dry_run,
+            })
+        };
         if dry_run {
-            println!("would remove {} ({why}): {what}", stack.project);
+            removed(true);
             continue;
         }
         match leftovers
             .remove(docker, Missing::Failure)
             .with_context(|| format!("cannot remove {}", stack.project))
         {
-            Ok(()) => println!("removed {} ({why}): {what}", stack.project),
+            Ok(()) => removed(false),
             Err(error) => {
-                report::warn(format!("{error:#}"));
+                events.emit(RunEvent::Trouble(Trouble::Remove(&error)));
                 *failed = Some(error);
             }
         }

@@ -18,9 +18,10 @@ pub struct Live {
 }
 
 impl Live {
-    pub fn new(services: &[String]) -> Live {
+    /// Lines for `services`, shown when `mode` is a terminal's.
+    pub fn new(services: &[String], mode: Mode) -> Live {
         let target = ProgressDrawTarget::stderr();
-        if super::mode() != Mode::Terminal || target.is_hidden() {
+        if mode != Mode::Terminal || target.is_hidden() {
             return Live {
                 bars: Vec::new(),
                 done: None,

@@ -2,16 +2,15 @@
 //! lines on stderr in the chosen mode, live lines on a terminal, GitLab
 //! sections, the summary, and the JUnit and JSON files.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::commands::Commands;
+use super::lines::{self, Line};
 use super::live::Live;
 use super::timeline::{self, PhaseName, Timeline};
-use super::{
-    Section, block, detail, diagnosis, failure, json, junit, open, section, step, summary,
-};
-use super::{titled, warn};
+use super::{Printer, Section, diagnosis, json, junit, summary};
+use crate::engine::cmd::Observer;
 use crate::events::{Collected, ComposeUsed, Ending, Events, RunEvent, StackAfter, Verdict};
 use crate::topology::artifacts::LOGS;
 
@@ -31,6 +30,9 @@ pub struct Options {
 
 pub struct Reporter {
     options: Options,
+    out: Arc<Printer>,
+    /// Echoes the run's commands and keeps their account, under `-v`.
+    commands: Option<Arc<Commands>>,
     timeline: Timeline,
     state: Mutex<State>,
 }
@@ -48,12 +50,27 @@ struct State {
 }
 
 impl Reporter {
-    pub fn new(options: Options) -> Reporter {
+    /// Reports to `out`, as the shard of `options` if it is one.
+    pub fn new(options: Options, out: Printer) -> Reporter {
+        let out = Arc::new(match &options.shard {
+            Some(shard) => out.for_shard(shard),
+            None => out,
+        });
+        let commands = options
+            .verbose
+            .then(|| Arc::new(Commands::new(Arc::clone(&out))));
         Reporter {
             options,
+            out,
+            commands,
             timeline: Timeline::new(),
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// Where it writes.
+    pub fn printer(&self) -> &Arc<Printer> {
+        &self.out
     }
 
     /// What the run's timeline holds so far.
@@ -77,35 +94,38 @@ impl Reporter {
 
     fn finished(&self, verdict: &Verdict) {
         if let Some(error) = &verdict.teardown_error {
-            warn(format!("{error:#}"));
+            self.out.warn(format!("{error:#}"));
         }
         let elapsed = self.elapsed();
         let project = self.state().project.clone();
         match &verdict.ending {
-            Ending::Passed => step(format!("tests passed after {elapsed}")),
+            Ending::Passed => self.out.step(format!("tests passed after {elapsed}")),
             Ending::TestsFailed(code) => {
                 let killed = match self.timeline.snapshot().tests_oom {
                     Some(limit) => format!(", {}", crate::events::out_of_memory(limit)),
                     None => String::new(),
                 };
-                step(format!(
+                self.out.step(format!(
                     "tests failed (exit {code}{killed}) after {elapsed}"
                 ));
             }
             Ending::Ready => {}
-            Ending::Removed => step(format!("stack {project} removed")),
-            Ending::Failed(what) => failure(what),
+            Ending::Removed => self.out.step(format!("stack {project} removed")),
+            Ending::Failed(what) => self.out.failure(what),
             Ending::Interrupted { signal, stack } => {
                 let name = crate::signals::name(*signal);
                 match stack {
                     StackAfter::Kept => {
-                        step(format!("interrupted by {name}; the stack is still up"));
+                        self.out
+                            .step(format!("interrupted by {name}; the stack is still up"));
                     }
                     StackAfter::Removed => {
-                        step(format!("interrupted by {name}; the stack was removed"));
+                        self.out
+                            .step(format!("interrupted by {name}; the stack was removed"));
                     }
                     StackAfter::NeverStarted => {
-                        step(format!("interrupted by {name}; nothing was started"));
+                        self.out
+                            .step(format!("interrupted by {name}; nothing was started"));
                     }
                     // The teardown error above says it.
                     StackAfter::Unknown => {}
@@ -113,14 +133,14 @@ impl Reporter {
             }
         }
         if let Some(diagnosis) = &verdict.diagnosis {
-            section("testbed doctor");
-            let _ = std::io::stderr().lock().write_all(diagnosis.as_bytes());
+            self.out.section("testbed doctor");
+            self.out.block(diagnosis);
         }
         self.write_reports(verdict);
-        if self.options.verbose {
-            let (calls, busy) = crate::engine::cmd::busy();
+        if let Some(commands) = &self.commands {
+            let (calls, busy) = commands.busy();
             let own = self.timeline.elapsed().saturating_sub(busy);
-            detail(
+            self.out.detail(
                 true,
                 format!(
                     "{calls} docker calls kept the run busy for {:.2}s; the rest, {} ms, was testbed's own",
@@ -150,14 +170,14 @@ impl Reporter {
             if let (Some(pattern), Some((dir, _, _))) = (&self.options.junit_from, &state.artifacts)
             {
                 for (file, why) in junit::merge(&mut report, dir, pattern) {
-                    warn(format!(
+                    self.out.warn(format!(
                         "not merged into the JUnit report: {}: {why}",
                         file.display()
                     ));
                 }
             }
             if let Err(error) = junit::write(&report, path) {
-                warn(format!("{error:#}"));
+                self.out.warn(format!("{error:#}"));
             }
         }
         if let Some(path) = &self.options.report {
@@ -177,25 +197,28 @@ impl Reporter {
                 &[],
             );
             if let Err(error) = json::write(&report, path) {
-                warn(format!("{error:#}"));
+                self.out.warn(format!("{error:#}"));
             }
         }
     }
 }
 
 impl Events for Reporter {
+    fn observer(&self) -> Option<Arc<dyn Observer>> {
+        let commands = self.commands.clone()?;
+        Some(commands)
+    }
+
     fn emit(&self, event: RunEvent<'_>) {
         let verbose = self.options.verbose;
         match event {
             RunEvent::Started { project } => {
-                if let Some(shard) = &self.options.shard {
-                    super::begin_shard(shard);
-                }
                 self.state().project = project.to_string();
-                step(format!("project {project}"));
+                self.out.step(format!("project {project}"));
             }
             RunEvent::Compose(compose) => {
-                detail(verbose, format!("compose: {}", compose.described));
+                self.out
+                    .detail(verbose, format!("compose: {}", compose.described));
                 self.state().compose = Some(compose);
             }
             RunEvent::ArtifactsPlanned {
@@ -203,14 +226,15 @@ impl Events for Reporter {
                 strategy,
                 reason,
             } => {
-                detail(verbose, format!("artifacts: {strategy} ({reason})"));
+                self.out
+                    .detail(verbose, format!("artifacts: {strategy} ({reason})"));
                 self.state().artifacts =
                     Some((dir.to_path_buf(), strategy.to_string(), reason.to_string()));
             }
             RunEvent::PhaseStarted { phase, header } => {
                 // The tests' own output stays in sight.
                 let collapsed = phase != PhaseName::Tests;
-                let section = open(phase.as_str(), header, collapsed);
+                let section = self.out.open(phase.as_str(), header, collapsed);
                 let running = self.timeline.begin(phase);
                 self.state().running.push((phase, running, section));
             }
@@ -230,12 +254,11 @@ impl Events for Reporter {
                 self.timeline.end_with(running, outcome, message, log);
                 drop(section);
             }
-            RunEvent::Step(line) => step(line),
-            RunEvent::Detail(line) => detail(verbose, line),
-            RunEvent::Warning(line) => warn(line),
             // Several shards' live lines at once would tear each other up.
             RunEvent::Starting { .. } if self.options.shard.is_some() => {}
-            RunEvent::Starting { services } => self.state().live = Some(Live::new(services)),
+            RunEvent::Starting { services } => {
+                self.state().live = Some(Live::new(services, self.out.mode()));
+            }
             RunEvent::Waiting(statuses) => {
                 if let Some(live) = &self.state().live {
                     live.update(statuses);
@@ -245,18 +268,21 @@ impl Events for Reporter {
             RunEvent::ServiceReady { service, after, at } => {
                 self.timeline.ready(service, after, at);
                 let after = after.as_secs_f64();
-                detail(verbose, format!("{service} ready after {after:.1}s"));
+                self.out
+                    .detail(verbose, format!("{service} ready after {after:.1}s"));
             }
             RunEvent::NotReady(diagnosis) => {
                 let service = &diagnosis.service;
-                let _section = titled(&format!("not_ready_{service}"), service, false);
-                block(&diagnosis::render(diagnosis));
+                let _section = self
+                    .out
+                    .titled(&format!("not_ready_{service}"), service, false);
+                self.out.block(&diagnosis::render(diagnosis));
                 self.timeline.not_ready(diagnosis.clone());
             }
             RunEvent::ServiceLeft(left) => self.timeline.left(left),
             RunEvent::TestsExited { code, oom } => self.timeline.tests_exited(code, oom),
             RunEvent::DiedDuringTests(died) => {
-                warn(died.to_string());
+                self.out.warn(died.to_string());
                 self.timeline.died(died.clone());
             }
             RunEvent::Log {
@@ -265,14 +291,14 @@ impl Events for Reporter {
                 text,
                 collapsed,
             } => {
-                let _section = titled(name, title, collapsed);
-                block(if text.trim().is_empty() {
+                let _section = self.out.titled(name, title, collapsed);
+                self.out.block(if text.trim().is_empty() {
                     "(empty)"
                 } else {
                     text
                 });
             }
-            RunEvent::ArtifactsCollected(Collected { dir, files, logs }) => step(format!(
+            RunEvent::ArtifactsCollected(Collected { dir, files, logs }) => self.out.step(format!(
                 "artifacts: {files} {} and {logs} {} in {}/",
                 plural(files, "file"),
                 plural(logs, "log"),
@@ -281,25 +307,45 @@ impl Events for Reporter {
             RunEvent::Ports(ports) => {
                 let width = ports.iter().map(|p| p.service.len()).max().unwrap_or(0);
                 for port in ports {
-                    step(port.line(width));
+                    self.out.step(port.line(width));
                 }
             }
-            RunEvent::Plan(lines) => {
-                // A closed stdout (`| head`) is no failure.
-                let _ = writeln!(std::io::stdout().lock(), "{}", lines.join("\n"));
+            RunEvent::Plan(lines) => self.out.result(&format!("{}\n", lines.join("\n"))),
+            RunEvent::Listed { stacks, images } => match lines::listed(stacks, images) {
+                Some(tables) => self.out.result(&tables),
+                None => self.out.step("no testbed stacks or images on this daemon"),
+            },
+            RunEvent::Removed {
+                garbage,
+                why,
+                what,
+                dry_run,
+            } => {
+                let line = lines::removed(&garbage, why, what, dry_run);
+                self.out.result(&format!("{line}\n"));
+            }
+            RunEvent::NothingToRemove { stacks, images } => {
+                self.out
+                    .step(lines::nothing_to_remove(stacks, images, verbose));
             }
             RunEvent::PhasesDone if self.options.shard.is_some() => {}
             RunEvent::PhasesDone => {
-                let _section = titled("summary", "summary", false);
-                block(&summary::render(&self.timeline.snapshot()));
+                let _section = self.out.titled("summary", "summary", false);
+                self.out.block(&summary::render(&self.timeline.snapshot()));
             }
             RunEvent::Finished(verdict) => {
                 self.finished(verdict);
                 if let Some(shard) = &self.options.shard {
                     let project = self.state().project.clone();
-                    super::end_shard(&format!("{shard}: {project}"));
+                    self.out.end_shard(&format!("{shard}: {project}"));
                 }
             }
+            other => match lines::of(&other) {
+                Some(Line::Step(line)) => self.out.step(line),
+                Some(Line::Detail(line)) => self.out.detail(verbose, line),
+                Some(Line::Warning(line)) => self.out.warn(line),
+                None => {}
+            },
         }
     }
 }
@@ -311,3 +357,6 @@ fn plural(n: usize, word: &str) -> String {
         format!("{word}s")
     }
 }
+
+#[cfg(test)]
+mod tests;

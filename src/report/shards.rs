@@ -3,10 +3,11 @@
 //! shard's own test suites, named after it) and one report for them all.
 
 use std::fmt::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::timeline::{PhaseName, State};
-use super::{Options, Reporter, block, json, junit, step, titled, warn};
+use super::{Options, Printer, Reporter, json, junit};
 use crate::exit::Exit;
 
 /// One shard as it ended.
@@ -20,8 +21,10 @@ pub struct Ended<'a> {
     pub artifacts: Option<std::path::PathBuf>,
 }
 
-/// Prints the table and the verdict, and writes `--junit` and `--report`.
+/// Prints the table and the verdict to `out`, and writes `--junit` and
+/// `--report`.
 pub fn finish(
+    out: &Arc<Printer>,
     options: &Options,
     project: &str,
     began: (SystemTime, Instant),
@@ -30,8 +33,8 @@ pub fn finish(
 ) {
     let states: Vec<State> = shards.iter().map(|s| s.reporter.snapshot()).collect();
     {
-        let _section = titled("shards", "shards", false);
-        block(&table(shards, &states));
+        let _section = out.titled("shards", "shards", false);
+        out.block(&table(shards, &states));
     }
     let failed = shards.iter().filter(|s| s.exit != Exit::Tests(0)).count();
     let elapsed = began.1.elapsed().as_secs_f64();
@@ -47,7 +50,7 @@ pub fn finish(
             exit.code()
         ),
     };
-    step(verdict);
+    out.step(verdict);
     if let Some(path) = &options.junit {
         let mut report = quick_junit::Report::new(format!("testbed {project}"));
         for (shard, state) in shards.iter().zip(&states) {
@@ -56,7 +59,7 @@ pub fn finish(
             if let (Some(pattern), Some(dir)) = (&options.junit_from, &shard.artifacts) {
                 let mut theirs = quick_junit::Report::new("");
                 for (file, why) in junit::merge(&mut theirs, dir, pattern) {
-                    warn(format!(
+                    out.warn(format!(
                         "not merged into the JUnit report: {}: {why}",
                         file.display()
                     ));
@@ -68,7 +71,7 @@ pub fn finish(
             }
         }
         if let Err(error) = junit::write(&report, path) {
-            warn(format!("{error:#}"));
+            out.warn(format!("{error:#}"));
         }
     }
     if let Some(path) = &options.report {
@@ -86,6 +89,7 @@ pub fn finish(
                 state,
             })
             .collect();
+        let none = State::default();
         let report = json::build(
             &json::Run {
                 project,
@@ -95,11 +99,11 @@ pub fn finish(
                 artifacts: None,
                 exit,
             },
-            &State::default(),
+            &none,
             &rows,
         );
         if let Err(error) = json::write(&report, path) {
-            warn(format!("{error:#}"));
+            out.warn(format!("{error:#}"));
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::anyhow;
 
 use crate::config::{Keep, LogPolicy};
-use crate::events::{Collected, PhaseName, PhaseOutcome, RunEvent};
+use crate::events::{Collected, Listing, PhaseName, PhaseOutcome, RunEvent, Trouble};
 use crate::exit::Failure;
 
 use super::decide::Outcome;
@@ -26,9 +26,7 @@ impl Driver<'_> {
         }
         if self.signals.escalated() {
             if plan.artifacts.is_some() {
-                self.emit(RunEvent::Warning(
-                    "second signal: not collecting the logs and artifacts".into(),
-                ));
+                self.emit(RunEvent::Trouble(Trouble::NotCollecting));
             }
             return;
         }
@@ -36,9 +34,10 @@ impl Driver<'_> {
         let containers = match stack.containers(true) {
             Ok(containers) => containers,
             Err(error) => {
-                self.emit(RunEvent::Warning(format!(
-                    "cannot list the containers: {error:#}"
-                )));
+                self.emit(RunEvent::Trouble(Trouble::CannotList {
+                    what: Listing::Containers,
+                    error: &error,
+                }));
                 return self.end(PhaseName::Collect, PhaseOutcome::Failed, None);
             }
         };
@@ -54,7 +53,7 @@ impl Driver<'_> {
                 .map(|c| (stack.test_container(), c.service.as_str()));
             let collected = artifacts.collect(stack.engine(), test, &services);
             for warning in collected.warnings {
-                self.emit(RunEvent::Warning(warning));
+                self.emit(RunEvent::Trouble(Trouble::Collecting(&warning)));
             }
             if let Some((files, logs)) = collected.counts {
                 self.emit(RunEvent::ArtifactsCollected(Collected {
@@ -85,9 +84,10 @@ impl Driver<'_> {
         let containers = match self.stack.containers(false) {
             Ok(containers) => containers,
             Err(error) => {
-                return self.emit(RunEvent::Warning(format!(
-                    "cannot list the dependencies: {error:#}"
-                )));
+                return self.emit(RunEvent::Trouble(Trouble::CannotList {
+                    what: Listing::Dependencies,
+                    error: &error,
+                }));
             }
         };
         // The tests' own container, when they run in it, is no dependency.
@@ -98,7 +98,7 @@ impl Driver<'_> {
             let text = match self.stack.container_logs(&container.id, None) {
                 Ok(log) => log,
                 Err(error) => {
-                    self.emit(RunEvent::Warning(format!("{error:#}")));
+                    self.emit(RunEvent::Trouble(Trouble::Log(&error)));
                     continue;
                 }
             };
@@ -131,7 +131,7 @@ impl Driver<'_> {
         let (stack, config) = (self.stack, self.config);
         if self.kept(outcome) {
             if let Err(error) = stack.keep() {
-                self.emit(RunEvent::Warning(format!("{error:#}")));
+                self.emit(RunEvent::Trouble(Trouble::Keep(&error)));
             }
             if config.policy.record {
                 session::record_stack(stack, config, self.events);
@@ -147,10 +147,9 @@ impl Driver<'_> {
             config.stop_timeout
         };
         let result = stack.teardown(stop_timeout, interrupted);
-        self.emit(RunEvent::Detail(format!(
-            "torn down in {:.1}s",
-            started.elapsed().as_secs_f64()
-        )));
+        self.emit(RunEvent::TornDown {
+            after: started.elapsed(),
+        });
         result
     }
 

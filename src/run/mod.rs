@@ -182,7 +182,7 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
 /// The volume is the stack's, to remove with it.
 fn repoint_mounts(stack: &mut Stack, plan: &Plan, events: &dyn Events) -> Result<(), Failure> {
     for placed in &plan.mounts {
-        events.emit(RunEvent::Detail(placed.describe()));
+        events.emit(RunEvent::MountPlaced(placed));
     }
     if let Some(seeding) = &plan.seeding {
         stack.adopt_volume(&seeding.volume);
@@ -217,7 +217,7 @@ fn down(config: &Config, events: &dyn Events) -> Verdict {
         phase: PhaseName::Preflight,
         header: "preflight: docker, compose, the files".into(),
     });
-    let engine = match Engine::detect(config.compose.as_deref(), config.verbose, false) {
+    let engine = match Engine::detect(config.compose.as_deref(), events.observer(), false) {
         Ok(engine) => engine,
         Err(failure) => {
             phase(PhaseName::Preflight, PhaseOutcome::Failed, Some(&failure));

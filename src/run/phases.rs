@@ -13,7 +13,7 @@ use crate::engine::model::{self, Condition, Container, Readiness};
 use crate::engine::stack::Stack;
 use crate::engine::startup::{self, Stop};
 use crate::engine::watch::Watch;
-use crate::events::{Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent};
+use crate::events::{Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent, Trouble};
 use crate::exit::{Exit, Failure};
 use crate::images::BuiltImage;
 use crate::signals::Signals;
@@ -119,9 +119,7 @@ impl Driver<'_> {
         match Watch::start(self.stack) {
             Ok(watch) => Some(watch),
             Err(error) => {
-                self.emit(RunEvent::Detail(format!(
-                    "no events stream ({error:#}): asking `docker inspect` instead"
-                )));
+                self.emit(RunEvent::NoEventsStream(&error));
                 None
             }
         }
@@ -144,7 +142,7 @@ impl Driver<'_> {
     fn prepare_images(&self) -> Result<(), Outcome> {
         let (stack, images, config) = (self.stack, &self.plan.images, self.config);
         if let Some(pull) = commands::pull_command(stack, images, config) {
-            self.emit(RunEvent::Step("pulling images".into()));
+            self.emit(RunEvent::Pulling);
             self.run_to_end(&pull, None)?;
         }
         let mut built: Vec<&BuiltImage> = Vec::new();
@@ -157,11 +155,10 @@ impl Driver<'_> {
             let reuse = commands::reuse_command(stack, image);
             let output = reuse.output().map_err(Failure::engine)?;
             if output.status.success() {
-                self.emit(RunEvent::Detail(format!(
-                    "{}: {}, built before",
-                    image.service,
-                    image.latest()
-                )));
+                self.emit(RunEvent::BuiltBefore {
+                    service: &image.service,
+                    image: image.latest(),
+                });
             } else if !String::from_utf8_lossy(&output.stderr).contains("No such image") {
                 return Err(Failure::engine(reuse.check(&output).unwrap_err()).into());
             } else if config.build == Build::Never {
@@ -194,13 +191,13 @@ impl Driver<'_> {
         if build.is_empty() {
             return Ok(());
         }
-        self.emit(RunEvent::Step(format!("building {}", build.join(", "))));
+        self.emit(RunEvent::Building { services: &build });
         self.run_to_end(&commands::build_command(stack, &build, config.pull), None)?;
         // The next run starts from this build; the one it replaced goes.
         // Neither is this run's business: a failure is a warning.
         for image in built {
             if let Err(error) = self.publish(image) {
-                self.emit(RunEvent::Warning(format!("{error:#}")));
+                self.emit(RunEvent::Trouble(Trouble::PublishImage(&error)));
             }
         }
         Ok(())
@@ -234,14 +231,14 @@ impl Driver<'_> {
         };
         let output = match release.output() {
             Ok(output) => output,
-            Err(error) => return self.emit(RunEvent::Warning(format!("{error:#}"))),
+            Err(error) => return self.emit(RunEvent::Trouble(Trouble::ReleaseImages(&error))),
         };
         // A tag that never was (the build failed) is no news; one that a
         // kept stack's container holds stays with it.
         let stderr = String::from_utf8_lossy(&output.stderr);
         for line in stderr.lines() {
             if !line.trim().is_empty() && !line.contains("No such image") {
-                self.emit(RunEvent::Detail(line.to_string()));
+                self.emit(RunEvent::TagKept(line));
             }
         }
     }
@@ -258,10 +255,9 @@ impl Driver<'_> {
         let (stack, plan) = (self.stack, self.plan);
         let started = Instant::now();
         let deadline = started + self.config.wait_timeout;
-        self.emit(RunEvent::Step(format!(
-            "starting {}",
-            plan.dependencies.join(", ")
-        )));
+        self.emit(RunEvent::BringingUp {
+            services: &plan.dependencies,
+        });
         // Compose v1 spends half a second between its first create and
         // its exit: what waits for nothing starts meanwhile.
         let tests = &self.config.service;
@@ -323,10 +319,9 @@ impl Driver<'_> {
                         at: waited_from + ready.after,
                     });
                 }
-                self.emit(RunEvent::Step(format!(
-                    "ready in {:.1}s",
-                    started.elapsed().as_secs_f64()
-                )));
+                self.emit(RunEvent::Ready {
+                    after: started.elapsed(),
+                });
                 Ok(())
             }
             Err(Stop::Failed(container, fault)) => {

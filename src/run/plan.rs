@@ -14,8 +14,7 @@ use crate::engine::{Docker, Engine};
 use crate::events::{ComposeUsed, Events, RunEvent};
 use crate::exit::Failure;
 use crate::images::BuiltImage;
-use crate::rewrite::{self, Change, Rewrites, Rewritten};
-use crate::threads;
+use crate::rewrite::{self, Rewrites, Rewritten};
 use crate::topology::artifacts::{self, Artifacts, Facts, Whereabouts};
 use crate::topology::mounts::{self, Placed, Seen};
 use crate::topology::seed::{self, Seeding};
@@ -112,12 +111,12 @@ pub struct Images {
 /// Finds compose, checks the daemon, lets compose validate and resolve the
 /// files, and finds out how artifacts can travel, all at once.
 pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan), Failure> {
-    let docker = Docker::find(config.verbose)?;
+    let docker = Docker::find(events.observer())?;
     // The JSON report names compose's version; nothing else needs it.
     let wants_version = config.report.is_some();
     let (detected, daemon, facts) = std::thread::scope(|scope| {
-        let daemon = threads::spawn(scope, || docker.ping());
-        let facts = threads::spawn(scope, || facts(&docker, config));
+        let daemon = scope.spawn(|| docker.ping());
+        let facts = scope.spawn(|| facts(&docker, config));
         let detected = Engine::detect_while(
             docker.clone(),
             config.compose.as_deref(),
@@ -142,7 +141,9 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
     let (engine, (config_cmd, resolved)) = detected?;
     events.emit(RunEvent::Compose(ComposeUsed::of(&engine)));
     let daemon_version = daemon?;
-    events.emit(RunEvent::Detail(format!("docker daemon {daemon_version}")));
+    events.emit(RunEvent::Daemon {
+        version: &daemon_version,
+    });
     let major: u32 = daemon_version
         .split('.')
         .next()
@@ -184,10 +185,7 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
     };
     let rewritten = rewrite::rewrite(&resolved, rewrites).map_err(Failure::engine)?;
     for change in rewritten.iter().flat_map(|r| &r.changes) {
-        events.emit(match change {
-            Change::HostNetwork { .. } => RunEvent::Step(change.to_string()),
-            _ => RunEvent::Detail(change.to_string()),
-        });
+        events.emit(RunEvent::Rewritten(change));
     }
     let rewritten = rewritten.filter(Rewritten::changes_the_model);
     let services = model::services_from_config(&resolved).map_err(Failure::engine)?;
@@ -233,7 +231,9 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         engine.flavor,
     );
     if !in_force.profiles.is_empty() || services.iter().any(|s| !s.profiles.is_empty()) {
-        events.emit(RunEvent::Detail(describe_profiles(&in_force, &services)));
+        events.emit(RunEvent::ProfilesInForce(describe_profiles(
+            &in_force, &services,
+        )));
     }
     let enabled = |name: &String| {
         services
@@ -275,11 +275,10 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         .cloned()
         .collect();
     if !dependencies.is_empty() {
-        events.emit(RunEvent::Detail(format!(
-            "services: {} ({})",
-            dependencies.join(", "),
-            chosen.describe(&config.service)
-        )));
+        events.emit(RunEvent::Services {
+            services: &dependencies,
+            chosen: chosen.describe(&config.service),
+        });
     }
     // `test` runs its tests beside a stack that stays, and `up` none.
     let attached: Vec<String> = services
@@ -290,7 +289,7 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         .map(|s| s.name.clone())
         .collect();
     if !attached.is_empty() {
-        events.emit(RunEvent::Detail(describe_attached(
+        events.emit(RunEvent::TestsAttached(describe_attached(
             &config.service,
             &attached,
         )));
@@ -312,11 +311,10 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
     // be there, but say so.
     for bind in binds.iter().filter(|b| !b.source.starts_with(project)) {
         if bind.source.symlink_metadata().is_err() {
-            events.emit(RunEvent::Detail(format!(
-                "{} mounts {}, which is outside the project and not where testbed runs: it is left to the daemon's host",
-                bind.service,
-                bind.source.display()
-            )));
+            events.emit(RunEvent::OutsideMount {
+                service: &bind.service,
+                source: &bind.source,
+            });
         }
     }
     let mut mounts = mounts::place(binds, project, &facts, !config.dry_run);

@@ -2,9 +2,8 @@
 //! volume before anything is created, and what the services wrote into the
 //! read-write mounts among them brought back after the tests.
 
-use crate::events::RunEvent;
+use crate::events::{RunEvent, Trouble};
 use crate::exit::Failure;
-use crate::topology::seed;
 
 use super::decide::Outcome;
 use super::phases::Driver;
@@ -15,20 +14,16 @@ impl Driver<'_> {
         let Some(seeding) = &self.plan.seeding else {
             return Ok(());
         };
-        self.emit(RunEvent::Step(format!(
-            "seeding {} into volume {}",
-            seed::listed(&seeding.roots),
-            seeding.volume
-        )));
+        self.emit(RunEvent::Seeding(seeding));
         let filled = seeding.fill(self.stack.engine().client(), self.labels, &self.helper());
         self.seeded.set(filled.is_ok());
         let files = filled.map_err(|error| {
             Failure::engine(error.context("cannot seed the files the daemon cannot see"))
         })?;
-        self.emit(RunEvent::Detail(format!(
-            "seeded {files} files into {}",
-            seeding.volume
-        )));
+        self.emit(RunEvent::Seeded {
+            files,
+            volume: &seeding.volume,
+        });
         Ok(())
     }
 
@@ -40,27 +35,20 @@ impl Driver<'_> {
         let Some(seeding) = seeding.filter(|_| self.seeded.get()) else {
             return;
         };
-        let back = seed::listed(&seeding.back);
         if self.signals.escalated() {
-            return self.emit(RunEvent::Warning(format!(
-                "second signal: not copying {back} back from the volume {}",
-                seeding.volume
-            )));
+            return self.emit(RunEvent::Trouble(Trouble::NotCopyingBack(seeding)));
         }
         match seeding.bring_back(self.stack.engine().client(), self.labels, &self.helper()) {
             Ok(unpacked) => {
-                self.emit(RunEvent::Detail(format!(
-                    "{} files copied back into {back}",
-                    unpacked.files
-                )));
+                self.emit(RunEvent::CopiedBack {
+                    files: unpacked.files,
+                    seeding,
+                });
                 if !unpacked.skipped.is_empty() {
-                    self.emit(RunEvent::Warning(format!(
-                        "not copied back, as files come back as files and directories only: {}",
-                        unpacked.skipped.join(", ")
-                    )));
+                    self.emit(RunEvent::Trouble(Trouble::NotCopiedBack(&unpacked.skipped)));
                 }
             }
-            Err(error) => self.emit(RunEvent::Warning(format!("{error:#}"))),
+            Err(error) => self.emit(RunEvent::Trouble(Trouble::CopyBack(&error))),
         }
     }
 

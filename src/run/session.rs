@@ -15,7 +15,7 @@ use crate::engine::Engine;
 use crate::engine::model::Readiness;
 use crate::engine::stack::Stack;
 use crate::engine::startup;
-use crate::events::{Events, RunEvent};
+use crate::events::{Events, Listing, RunEvent, Trouble};
 use crate::exit::{Exit, Failure, OrFail};
 use crate::labels::RunLabels;
 use crate::ports;
@@ -159,24 +159,23 @@ pub fn record_stack(stack: &Stack, config: &Config, events: &dyn Events) {
         )
         .map_err(|failure| format!("{:#}", failure.error)),
     };
-    events.emit(RunEvent::Step(match recorded {
-        Ok(()) => format!(
-            "stack {} is up; rerun the tests with `testbed test`, remove it with `testbed down` (or: {down})",
-            stack.project(),
-        ),
-        Err(why) => {
-            events.emit(RunEvent::Warning(why));
-            format!("stack left running; remove it with:\n  {down}")
-        }
-    }));
+    if let Err(why) = &recorded {
+        events.emit(RunEvent::Trouble(Trouble::NotRecorded(why)));
+    }
+    events.emit(RunEvent::StackKept {
+        project: stack.project(),
+        recorded: recorded.is_ok(),
+        down: down.to_string(),
+    });
     match stack.containers(false) {
         Ok(containers) => {
             let ports = ports::published(&containers, stack.engine().client().host());
             events.emit(RunEvent::Ports(&ports));
         }
-        Err(error) => events.emit(RunEvent::Warning(format!(
-            "cannot list the published ports: {error:#}"
-        ))),
+        Err(error) => events.emit(RunEvent::Trouble(Trouble::CannotList {
+            what: Listing::Ports,
+            error: &error,
+        })),
     }
 }
 

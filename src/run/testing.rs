@@ -12,7 +12,7 @@ use crate::config::{LogPolicy, SetupStep};
 use crate::engine::cmd::{Group, Waited};
 use crate::engine::model::{self, ContainerStatus, Fault, Readiness};
 use crate::engine::watch::Watch;
-use crate::events::{self, Diagnosis, DiedDuringTests, PhaseName, PhaseOutcome, RunEvent};
+use crate::events::{self, Diagnosis, DiedDuringTests, PhaseName, PhaseOutcome, RunEvent, Trouble};
 use crate::exit::{Exit, Failure};
 
 use super::commands;
@@ -53,7 +53,7 @@ impl Driver<'_> {
     }
 
     fn setup_step(&self, i: usize, step: &SetupStep) -> Result<(), Outcome> {
-        self.emit(RunEvent::Step(format!("setup: {step}")));
+        self.emit(RunEvent::SetupStep(step));
         let cmd = commands::setup_command(self.stack, step);
         let child = cmd.spawn_captured().map_err(Failure::engine)?;
         let output = match child.wait(None, self.signals).map_err(Failure::engine)? {
@@ -209,7 +209,9 @@ impl Driver<'_> {
         if let Some(death) = deaths.before.first() {
             return Err(self.died_before_tests(death, diagnoses));
         }
-        self.emit(RunEvent::Step(format!("running {}", config.service)));
+        self.emit(RunEvent::RunningTests {
+            service: &config.service,
+        });
         let started = Instant::now();
         // With --tty the tests own the terminal: compose puts it in raw
         // mode, so Ctrl-C reaches them as a keystroke, and they must share
@@ -238,7 +240,7 @@ impl Driver<'_> {
             if let Some(death) = deaths.before.first() {
                 child.kill();
                 if let Err(error) = stack.kill_test_container() {
-                    self.emit(RunEvent::Warning(format!("{error:#}")));
+                    self.emit(RunEvent::Trouble(Trouble::KillTests(&error)));
                 }
                 return Err(self.died_before_tests(death, diagnoses));
             }
@@ -267,16 +269,15 @@ impl Driver<'_> {
             Waited::Interrupted | Waited::TimedOut => {
                 // Killed, not removed: what the tests wrote is still collected.
                 if let Err(error) = stack.kill_test_container() {
-                    self.emit(RunEvent::Warning(format!("{error:#}")));
+                    self.emit(RunEvent::Trouble(Trouble::KillTests(&error)));
                 }
                 child.kill();
                 return Err(self.interrupted());
             }
         };
-        self.emit(RunEvent::Detail(format!(
-            "tests ran for {:.1}s",
-            started.elapsed().as_secs_f64()
-        )));
+        self.emit(RunEvent::TestsRan {
+            after: started.elapsed(),
+        });
         // The logs end with the container's output; its end says its code.
         let passed = match in_service {
             true => {

@@ -15,7 +15,6 @@ use serde::Deserialize;
 use crate::engine::model::Container;
 use crate::engine::{Docker, Engine};
 use crate::exit::Failure;
-use crate::threads;
 use crate::topology::container::{self, Candidate, ProcFiles};
 
 /// The variable that tells the tests where to write.
@@ -391,7 +390,7 @@ impl Artifacts {
                 .iter()
                 .map(|(name, container)| {
                     let path = logs_dir.join(name);
-                    threads::spawn(scope, move || save_log(engine, container, &path))
+                    scope.spawn(move || save_log(engine, container, &path))
                 })
                 .collect();
             savers

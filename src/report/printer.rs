@@ -1,0 +1,367 @@
+//! A reporter's sink: its mode, its writers and, under `--shards`, the shard
+//! it speaks for. Every line testbed says goes through one, redacted, with
+//! a timestamp in plain mode and a `[shard]` prefix where it applies; what
+//! a command is asked for (`ls`, `gc`, `ports`, `--dry-run`) goes to its
+//! results writer as it is.
+
+use std::fmt::Display;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use console::style;
+
+use super::Mode;
+use crate::exit::Failure;
+use crate::redact::redact;
+
+/// Where the time of plain mode's lines and GitLab's sections comes from.
+pub type Clock = fn() -> SystemTime;
+
+pub struct Printer {
+    mode: Mode,
+    writer: Mutex<Box<dyn Write + Send>>,
+    results: Mutex<Box<dyn Write + Send>>,
+    clock: Clock,
+    shard: Option<Shard>,
+}
+
+/// The shard a printer speaks for, under `--shards`.
+struct Shard {
+    name: String,
+    /// In GitLab mode, its lines until it ends, for one section of their
+    /// own: sections of several shards at once would interleave.
+    held: Option<Mutex<Vec<String>>>,
+}
+
+impl Printer {
+    /// Says what happens on `writer` in `mode`, and writes results to
+    /// `results`.
+    pub fn new(
+        mode: Mode,
+        writer: Box<dyn Write + Send>,
+        results: Box<dyn Write + Send>,
+    ) -> Printer {
+        Printer {
+            mode,
+            writer: Mutex::new(writer),
+            results: Mutex::new(results),
+            clock: SystemTime::now,
+            shard: None,
+        }
+    }
+
+    /// Speaks on stderr, and writes results to stdout: in a run, stdout
+    /// is the tests' alone.
+    pub fn standard(mode: Mode) -> Printer {
+        Printer::new(
+            mode,
+            Box::new(std::io::stderr()),
+            Box::new(std::io::stdout()),
+        )
+    }
+
+    /// Writes `text` to the results as it is.
+    pub fn result(&self, text: &str) {
+        let mut results = self.results.lock().unwrap_or_else(|e| e.into_inner());
+        // A closed stdout (`| head`) is no failure.
+        let _ = results
+            .write_all(text.as_bytes())
+            .and_then(|()| results.flush());
+    }
+
+    /// Takes the time from `clock`, for output that reads the same each
+    /// time.
+    #[cfg(test)]
+    pub fn with_clock(self, clock: Clock) -> Printer {
+        Printer { clock, ..self }
+    }
+
+    /// Speaks for shard `name`: its lines start with `[name]`, or in GitLab
+    /// mode wait for [`Printer::end_shard`].
+    pub fn for_shard(self, name: &str) -> Printer {
+        let held = (self.mode == Mode::Gitlab).then(|| Mutex::new(Vec::new()));
+        Printer {
+            shard: Some(Shard {
+                name: name.to_string(),
+                held,
+            }),
+            ..self
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// In GitLab mode, prints the shard's lines in a section of their own
+    /// under `header`, all at once.
+    pub fn end_shard(self: &Arc<Self>, header: &str) {
+        let Some(Shard {
+            name,
+            held: Some(held),
+        }) = &self.shard
+        else {
+            return;
+        };
+        let lines = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
+        let (section, start) = self.section_start(&format!("testbed_shard_{name}"), header, true);
+        self.write(start);
+        self.write(lines.join("\n"));
+        self.write(section_end(&section, self.unix_now()));
+    }
+
+    fn emit(&self, line: String) {
+        let line = redact(&line);
+        let prefix = match (&self.shard, self.mode) {
+            (Some(_), Mode::Gitlab) | (None, _) => String::new(),
+            (Some(shard), _) => format!("[{}] ", shard.name),
+        };
+        let now = match self.mode {
+            Mode::Plain => humantime::format_rfc3339_millis((self.clock)()).to_string() + " ",
+            Mode::Terminal | Mode::Gitlab => String::new(),
+        };
+        let line = line
+            .lines()
+            .map(|l| format!("{now}{prefix}{l}").trim_end().to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.raw(line);
+    }
+
+    /// A line written as it is: no timestamp, no redaction needed. A shard
+    /// in GitLab mode holds it back until its section.
+    fn raw(&self, line: String) {
+        match self.shard.as_ref().and_then(|shard| shard.held.as_ref()) {
+            Some(held) => held.lock().unwrap_or_else(|e| e.into_inner()).push(line),
+            None => self.write(line),
+        }
+    }
+
+    fn write(&self, line: String) {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        // A closed stderr must not abort the run: teardown still has to
+        // happen.
+        let _ = writeln!(writer, "{line}").and_then(|()| writer.flush());
+    }
+
+    /// A phase of the run: `testbed: starting db, api`.
+    pub fn step(&self, message: impl Display) {
+        self.emit(format!("{} {message}", style("testbed:").bold()));
+    }
+
+    /// A line that only `-v` shows.
+    pub fn detail(&self, verbose: bool, message: impl Display) {
+        if verbose {
+            self.emit(format!("{} {message}", style("testbed:").dim()));
+        }
+    }
+
+    pub fn warn(&self, message: impl Display) {
+        self.emit(format!("{} {message}", style("warning:").yellow().bold()));
+    }
+
+    /// The header above a block of service output.
+    pub fn section(&self, title: impl Display) {
+        self.emit(format!("{}", style(format!("──── {title} ────")).cyan()));
+    }
+
+    /// Raw text, such as a service log, written under a [`Printer::section`].
+    pub fn block(&self, text: &str) {
+        let text = text.trim_end_matches('\n');
+        if !text.is_empty() {
+            self.emit(text.to_string());
+        }
+    }
+
+    /// The `-v` echo of a command about to run: `+ docker compose -p tb-… up -d`.
+    pub fn echo(&self, cmd: impl Display) {
+        self.emit(format!("{} {cmd}", style("+").dim()));
+    }
+
+    /// `error:`, then the `Caused by:` chain, then a `hint:` when we know
+    /// the fix.
+    pub fn failure(&self, failure: &Failure) {
+        let mut out = format!("{} {}", style("error:").red().bold(), failure.error);
+        let causes: Vec<String> = failure
+            .error
+            .chain()
+            .skip(1)
+            .map(|c| c.to_string())
+            .collect();
+        if !causes.is_empty() {
+            out.push_str("\n\nCaused by:");
+            for cause in causes {
+                for (i, line) in cause.lines().enumerate() {
+                    let lead = if i == 0 { "  - " } else { "    " };
+                    out.push_str(&format!("\n{lead}{line}"));
+                }
+            }
+        }
+        if let Some(hint) = &failure.hint {
+            out.push_str(&format!("\n\n{} {hint}", style("hint:").cyan().bold()));
+        }
+        self.emit(out);
+    }
+
+    /// What testbed does on SIGINT, SIGTERM and SIGHUP, said as each
+    /// arrives.
+    pub fn signal_received(&self, signal: i32, count: usize) {
+        let name = crate::signals::name(signal);
+        match count {
+            1 => self.warn(format!(
+                "received {name}: stopping, then tearing the stack down (send it again to skip log collection)"
+            )),
+            2 => self.warn(format!(
+                "received {name} again: skipping log collection, killing the stack"
+            )),
+            _ => self.warn("teardown is already running; it cannot be interrupted"),
+        }
+    }
+
+    /// Opens a GitLab collapsible section named `name` (made of
+    /// `[A-Za-z0-9_.-]`) under `header`; elsewhere nothing. The noisy phases
+    /// are `collapsed`; the tests' own output is not.
+    pub fn open(self: &Arc<Self>, name: &str, header: impl Display, collapsed: bool) -> Section {
+        if self.mode != Mode::Gitlab {
+            return Section(None);
+        }
+        let shard = match &self.shard {
+            Some(shard) => format!("{}_", shard.name),
+            None => String::new(),
+        };
+        let (name, start) =
+            self.section_start(&format!("testbed_{shard}{name}"), header, collapsed);
+        self.raw(start);
+        Section(Some((name, Arc::clone(self))))
+    }
+
+    /// A section in GitLab; elsewhere a `──── title ────` line above a
+    /// block.
+    pub fn titled(self: &Arc<Self>, name: &str, title: impl Display, collapsed: bool) -> Section {
+        if self.mode == Mode::Gitlab {
+            return self.open(name, title, collapsed);
+        }
+        self.section(title);
+        Section(None)
+    }
+
+    /// The name of a section, made fit for GitLab, and the line that
+    /// starts it.
+    fn section_start(&self, name: &str, header: impl Display, collapsed: bool) -> (String, String) {
+        let name: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let options = if collapsed { "[collapsed=true]" } else { "" };
+        let start = format!(
+            "\x1b[0Ksection_start:{}:{name}{options}\r\x1b[0K{}",
+            self.unix_now(),
+            style(header).bold()
+        );
+        (name, start)
+    }
+
+    fn unix_now(&self) -> u64 {
+        (self.clock)()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+}
+
+fn section_end(name: &str, at: u64) -> String {
+    format!("\x1b[0Ksection_end:{at}:{name}\r\x1b[0K")
+}
+
+/// A GitLab collapsible section; elsewhere nothing. Closed when dropped.
+#[must_use]
+pub struct Section(Option<(String, Arc<Printer>)>);
+
+impl Drop for Section {
+    fn drop(&mut self) {
+        if let Some((name, printer)) = &self.0 {
+            printer.raw(section_end(name, printer.unix_now()));
+        }
+    }
+}
+
+#[cfg(test)]
+pub mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A writer whose bytes can be read while a printer holds it.
+    #[derive(Clone, Default)]
+    pub struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Buffer {
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).replace('\x1b', "\\e")
+        }
+    }
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Always the same moment: 2023-11-14T22:13:20Z.
+    pub fn clock() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    /// A printer in `mode` over two buffers, its lines and its results.
+    pub fn printer(mode: Mode) -> (Printer, Buffer, Buffer) {
+        let (lines, results) = (Buffer::default(), Buffer::default());
+        let printer = Printer::new(mode, Box::new(lines.clone()), Box::new(results.clone()));
+        (printer.with_clock(clock), lines, results)
+    }
+
+    #[test]
+    fn a_shard_prefixes_its_lines_and_plain_mode_stamps_them() {
+        let (printer, lines, _) = printer(Mode::Plain);
+        let printer = printer.for_shard("s2");
+        printer.step("starting db");
+        printer.warn("two\nlines");
+        assert_eq!(
+            lines.text(),
+            "2023-11-14T22:13:20.000Z [s2] testbed: starting db\n\
+             2023-11-14T22:13:20.000Z [s2] warning: two\n\
+             2023-11-14T22:13:20.000Z [s2] lines\n"
+        );
+    }
+
+    #[test]
+    fn a_shard_in_gitlab_holds_its_lines_for_one_section() {
+        let (printer, lines, _) = printer(Mode::Gitlab);
+        let printer = Arc::new(printer.for_shard("s1"));
+        {
+            let _up = printer.open("up", "up: db", true);
+            printer.step("starting db");
+        }
+        assert_eq!(lines.text(), "", "printed before the shard ended");
+        printer.end_shard("s1: tb-x-s1");
+        insta::assert_snapshot!(lines.text());
+    }
+
+    #[test]
+    fn results_are_written_as_they_are() {
+        let (printer, lines, results) = printer(Mode::Plain);
+        printer.result("PROJECT  AGE\n");
+        assert_eq!(results.text(), "PROJECT  AGE\n");
+        assert_eq!(lines.text(), "");
+    }
+}

@@ -1,0 +1,268 @@
+//! What a reporter writes for a run's events, in each output mode: runs made
+//! of synthetic events, fed to a reporter over buffers, snapshotted. The
+//! clock is fixed; the durations a run measures itself are redacted.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::anyhow;
+
+use super::*;
+use crate::engine::ComposeFlavor;
+use crate::events::{Diagnosis, Garbage, PhaseOutcome, ProbeResult, Prober, ServiceState, Trouble};
+use crate::exit::{Exit, Failure};
+use crate::report::Mode;
+use crate::report::printer::tests::{self as printer_tests, printer};
+
+const MODES: [(Mode, &str); 3] = [
+    (Mode::Terminal, "terminal"),
+    (Mode::Gitlab, "gitlab"),
+    (Mode::Plain, "plain"),
+];
+
+/// A reporter in `mode`, what it says and its results.
+fn reporter(
+    mode: Mode,
+    options: Options,
+) -> (Reporter, printer_tests::Buffer, printer_tests::Buffer) {
+    let (printer, lines, results) = printer(mode);
+    (Reporter::new(options, printer), lines, results)
+}
+
+/// The settings that redact what the run measures itself.
+fn redacted() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d+\.\d+s\b", "N.Ns");
+    settings.add_filter(r"\b\d+ ms\b", "N ms");
+    settings
+}
+
+/// The end of a run: the verdict `ending`, and the `exit`.
+fn finish(reporter: &Reporter, exit: Exit, ending: Ending) {
+    reporter.emit(RunEvent::Finished(&Verdict {
+        exit,
+        ending,
+        teardown_error: None,
+        diagnosis: None,
+    }));
+}
+
+/// Phase `phase` under `header`: what happens `during` it, then its end.
+fn phase(
+    reporter: &Reporter,
+    (phase, header): (PhaseName, &str),
+    during: impl FnOnce(),
+    outcome: PhaseOutcome,
+    failure: Option<&Failure>,
+) {
+    reporter.emit(RunEvent::PhaseStarted {
+        phase,
+        header: header.into(),
+    });
+    during();
+    reporter.emit(RunEvent::PhaseFinished {
+        phase,
+        outcome,
+        failure,
+    });
+}
+
+fn preflight(reporter: &Reporter) {
+    let passed = PhaseOutcome::Passed;
+    phase(
+        reporter,
+        (PhaseName::Preflight, "preflight"),
+        || {},
+        passed,
+        None,
+    );
+}
+
+/// A run whose tests fail, with a warning and a dependency's log on the way.
+fn tests_fail(reporter: &Reporter) {
+    let compose = ComposeUsed {
+        name: "docker compose".into(),
+        flavor: ComposeFlavor::V2,
+        version: Some("2.40.3".into()),
+        described: "docker compose 2.40.3".into(),
+    };
+    reporter.emit(RunEvent::Started { project: "tb-x" });
+    reporter.emit(RunEvent::Compose(compose));
+    reporter.emit(RunEvent::Daemon {
+        version: "20.10.24",
+    });
+    preflight(reporter);
+    let services = ["db".to_string(), "cache".to_string()];
+    let up = || {
+        reporter.emit(RunEvent::BringingUp {
+            services: &services,
+        });
+        for service in &services {
+            reporter.emit(RunEvent::ServiceReady {
+                service,
+                after: Duration::from_millis(1500),
+                at: printer_tests::clock(),
+            });
+        }
+        reporter.emit(RunEvent::Ready {
+            after: Duration::from_millis(1600),
+        });
+    };
+    let (passed, failed) = (PhaseOutcome::Passed, PhaseOutcome::Failed);
+    phase(reporter, (PhaseName::Up, "up: db, cache"), up, passed, None);
+    let tests = || {
+        reporter.emit(RunEvent::RunningTests { service: "tests" });
+        reporter.emit(RunEvent::TestsExited { code: 3, oom: None });
+    };
+    phase(reporter, (PhaseName::Tests, "tests"), tests, failed, None);
+    let error = anyhow!("`docker logs` failed with exit status 1");
+    reporter.emit(RunEvent::Trouble(Trouble::Log(&error)));
+    reporter.emit(RunEvent::Log {
+        name: "log_db",
+        title: "db log",
+        text: "db | ready to accept connections\n",
+        collapsed: true,
+    });
+    let teardown = || {
+        reporter.emit(RunEvent::TornDown {
+            after: Duration::from_millis(300),
+        })
+    };
+    phase(
+        reporter,
+        (PhaseName::Teardown, "teardown"),
+        teardown,
+        passed,
+        None,
+    );
+    reporter.emit(RunEvent::PhasesDone);
+    finish(reporter, Exit::Tests(3), Ending::TestsFailed(3));
+}
+
+/// A run that gives up on a dependency.
+fn not_ready(reporter: &Reporter) {
+    reporter.emit(RunEvent::Started { project: "tb-x" });
+    preflight(reporter);
+    let failure = Failure::engine(anyhow!(
+        "dependency `db` turned unhealthy before the tests could start"
+    ))
+    .with_hint("its log is above; rerun with --keep to inspect the stack afterwards");
+    let failed = PhaseOutcome::Failed;
+    phase(
+        reporter,
+        (PhaseName::Up, "up: db"),
+        || {},
+        failed,
+        Some(&failure),
+    );
+    reporter.emit(RunEvent::NotReady(&Diagnosis {
+        service: "db".into(),
+        state: ServiceState::Unhealthy,
+        restarts: 0,
+        oom: None,
+        probes: vec![ProbeResult {
+            by: Prober::Daemon,
+            exit_code: Some(1),
+            timed_out: false,
+            output: "connection refused".into(),
+        }],
+        log: "db | FATAL: cannot open database file".into(),
+        hint: None,
+    }));
+    reporter.emit(RunEvent::PhasesDone);
+    finish(reporter, Exit::Engine, Ending::Failed(failure));
+}
+
+/// Feeds `run` to a reporter in each mode, and snapshots each as
+/// `<name>_<mode>`.
+fn in_each_mode(name: &str, run: fn(&Reporter)) {
+    for (mode, mode_name) in MODES {
+        let (reporter, lines, _) = reporter(mode, Options::default());
+        run(&reporter);
+        redacted().bind(|| insta::assert_snapshot!(format!("{name}_{mode_name}"), lines.text()));
+    }
+}
+
+#[test]
+fn a_run_whose_tests_fail_in_each_mode() {
+    in_each_mode("tests_fail", tests_fail);
+}
+
+#[test]
+fn a_dependency_given_up_on_in_each_mode() {
+    in_each_mode("not_ready", not_ready);
+}
+
+/// Under `-v`: the details, each command echoed, and the account of the
+/// docker time at the end.
+#[test]
+fn verbose_echoes_commands_and_accounts_for_docker_time() {
+    let options = Options {
+        verbose: true,
+        ..Options::default()
+    };
+    let (reporter, lines, _) = reporter(Mode::Plain, options);
+    let observer = reporter.observer().expect("-v has an observer");
+    let cmd = crate::engine::cmd::Cmd::new("/usr/bin/docker").args(["compose", "-p", "tb-x", "up"]);
+    observer.echo(&cmd.env("CI_JOB_TOKEN", "secret"));
+    tests_fail(&reporter);
+    redacted().bind(|| insta::assert_snapshot!(lines.text()));
+}
+
+/// A shard's lines in GitLab come all at once, in a section of its own.
+#[test]
+fn a_shard_in_gitlab_prints_its_run_in_one_section() {
+    let options = Options {
+        shard: Some("s1".into()),
+        ..Options::default()
+    };
+    let (reporter, lines, _) = reporter(Mode::Gitlab, options);
+    reporter.emit(RunEvent::Started { project: "tb-x-s1" });
+    preflight(&reporter);
+    reporter.emit(RunEvent::RunningTests { service: "tests" });
+    assert_eq!(lines.text(), "", "a shard printed before it ended");
+    reporter.emit(RunEvent::PhasesDone);
+    finish(&reporter, Exit::Tests(0), Ending::Passed);
+    redacted().bind(|| insta::assert_snapshot!(lines.text()));
+}
+
+/// `gc` and `ls`: what they did on the results, what they kept on the
+/// lines.
+#[test]
+fn gc_and_ls_write_results_and_say_the_rest() {
+    let (reporter, lines, results) = reporter(Mode::Terminal, Options::default());
+    reporter.emit(RunEvent::Removed {
+        garbage: Garbage::Stack("tb-old"),
+        why: "its run is gone",
+        what: Some("2 containers, 1 network"),
+        dry_run: false,
+    });
+    reporter.emit(RunEvent::Removed {
+        garbage: Garbage::Image("testbed/api:tb-old"),
+        why: "unused for 3d",
+        what: None,
+        dry_run: true,
+    });
+    reporter.emit(RunEvent::NothingToRemove {
+        stacks: 1,
+        images: 2,
+    });
+    reporter.emit(RunEvent::Listed {
+        stacks: "PROJECT\ntb-old\n",
+        images: "IMAGE\ntestbed/api\n",
+    });
+    reporter.emit(RunEvent::Listed {
+        stacks: "",
+        images: "",
+    });
+    reporter.emit(RunEvent::ArtifactsPlanned {
+        dir: Path::new("/out"),
+        strategy: "bind",
+        reason: "the daemon sees /out",
+    });
+    insta::assert_snapshot!(format!(
+        "results:\n{}\nlines:\n{}",
+        results.text(),
+        lines.text()
+    ));
+}
