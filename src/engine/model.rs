@@ -429,11 +429,17 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
                 .config
                 .healthcheck
                 .and_then(|h| Healthcheck::from_config(&h.test, h.timeout));
+            let mut state = r.state;
+            // Podman shows a health without a status for a container
+            // without a healthcheck: it has none.
+            if healthcheck.is_none() && state.health.as_ref().is_some_and(|h| h.status.is_empty()) {
+                state.health = None;
+            }
             Container {
                 id: r.id,
                 name: r.name.trim_start_matches('/').to_string(),
                 service,
-                state: r.state,
+                state,
                 healthcheck,
                 labels,
                 published,
@@ -798,6 +804,18 @@ mod tests {
         assert!(containers[1].state.never_started());
         assert!(!containers[0].state.never_started());
         assert_eq!(containers[1].service, "");
+    }
+
+    /// Podman 4.3 shows an empty health for a container without a
+    /// healthcheck: running is ready, as on Docker.
+    #[test]
+    fn a_health_without_status_and_no_healthcheck_is_no_health() {
+        let json = r#"[{"Id":"9a1","Name":"tb-cache-1","State":{"Status":"running","Running":true,"ExitCode":0,
+            "StartedAt":"2026-12-07T16:18:36.104441585Z","Health":{"Status":"","FailingStreak":0,"Log":null}},
+            "Config":{"Labels":{"com.docker.compose.service":"cache"},"Healthcheck":null}}]"#;
+        let containers = parse_inspect(json).unwrap();
+        assert_eq!(containers[0].state.health, None);
+        assert_eq!(containers[0].state.readiness(), Readiness::Ready);
     }
 
     /// As Docker 20.10 prints an image BuildKit built (never tagged by the

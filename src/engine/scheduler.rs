@@ -189,9 +189,12 @@ pub struct Scheduler {
     /// `docker inspect` tells what happened.
     events: bool,
     inspected: Instant,
-    /// A watch ended without its check passing: without events, the daemon
-    /// is asked at once what became of its container.
+    /// A watch ended without its check passing: the daemon is asked at
+    /// once what became of its container.
     inspect_now: bool,
+    /// What the records say came from an inspection since the last step:
+    /// a failure seen in it needs no other.
+    fresh: bool,
     units: Vec<Unit>,
     records: Vec<Record>,
     /// The `docker start` under way: batch, and the units it starts.
@@ -258,6 +261,7 @@ impl Scheduler {
             events,
             inspected: now,
             inspect_now: false,
+            fresh: false,
             units,
             records,
             starts: Vec::new(),
@@ -280,6 +284,7 @@ impl Scheduler {
             Observation::Inspected(containers) => {
                 self.inspected = now;
                 self.inspect_now = false;
+                self.fresh = true;
                 for container in containers {
                     if let Some(record) = self.record_mut(&container.id) {
                         record.container = container;
@@ -346,7 +351,9 @@ impl Scheduler {
         if let Some(next) = self.settle_failed_start() {
             return next;
         }
-        if let Some(next) = self.failure() {
+        let failure = self.failure();
+        self.fresh = false;
+        if let Some(next) = failure {
             return next;
         }
         if self.inspection_due(now) {
@@ -412,7 +419,7 @@ impl Scheduler {
 
     /// A started dependency that exited badly, turned unhealthy or keeps
     /// restarting ends the startup. What an event said is completed by one
-    /// inspection first.
+    /// inspection first, unless the records just came from one.
     fn failure(&mut self) -> Option<Next> {
         if let Some((record, fault, true)) = self.confirming.take() {
             let container = self.records[record].container.clone();
@@ -432,7 +439,7 @@ impl Scheduler {
         let (record, fault) = started
             .flat_map(|u| &u.records)
             .find_map(|&r| Some((r, self.fault(r)?)))?;
-        if !self.events {
+        if !self.events || self.fresh {
             return Some(Next::GiveUp(GiveUp::Failed {
                 container: Box::new(self.records[record].container.clone()),
                 fault,
@@ -464,9 +471,13 @@ impl Scheduler {
         }
     }
 
-    /// Without events, the daemon is asked what happened: at once after a
-    /// watch ended without passing, else every so often.
+    /// The daemon is asked what happened at once after a watch ended
+    /// without passing: its container may have stopped, which an engine's
+    /// events can miss. Without events, also every so often.
     fn inspection_due(&self, now: Instant) -> bool {
+        if self.inspect_now {
+            return true;
+        }
         if self.events {
             return false;
         }
@@ -474,7 +485,7 @@ impl Scheduler {
             true => INSPECT_WATCHED,
             false => INSPECT_EVERY,
         };
-        self.inspect_now || now.duration_since(self.inspected) >= every
+        now.duration_since(self.inspected) >= every
     }
 
     /// Whether every started container that is not ready has a watch.

@@ -95,9 +95,9 @@ impl Watch {
             "--filter".into(),
             format!("label={PROJECT_LABEL}={}", stack.project()),
         ];
-        for event in ["create", "start", "die", "oom", "health_status"] {
-            args.extend(["--filter".into(), format!("event={event}")]);
-        }
+        // Every action of the project's containers comes, and `parse` keeps
+        // the few it knows: podman takes only one `event=` filter of several
+        // instead of all of them (podman#10507), and would hide the deaths.
         args.extend(["--format".into(), format()]);
         let (child, lines) = stack.engine().docker(["events"]).args(args).spawn_lines()?;
         let shared = Arc::new(Shared::default());

@@ -418,11 +418,14 @@ fn a_container_without_a_shell_gets_single_checks_that_take_turns_and_rest() {
     );
     given.start_all(0);
     assert_eq!(given.actions(10), [watch("a"), watch("b"), watch("c")]);
-    // No `/bin/sh` in any: each watch ends at once without passing.
+    // No `/bin/sh` in any: each watch ends at once without passing, and
+    // the daemon is asked whether their containers still run.
     for id in ["a", "b", "c"] {
         let id = id.to_string();
         given.observe(20, Observation::CheckEnded { id, passed: false });
     }
+    assert_eq!(given.actions(20), [inspect(&["a", "b", "c"])]);
+    given.observe(20, Observation::Inspected(vec![]));
     // Two single checks at once, the third when one ends.
     assert_eq!(given.actions(30), [check("a"), check("b")]);
     assert_eq!(given.actions(40), []);
@@ -493,6 +496,8 @@ fn the_events_ending_brings_back_inspections() {
             passed: false,
         },
     );
+    assert_eq!(given.actions(10), [inspect(&["db", "slow"])]);
+    given.observe(10, Observation::Inspected(vec![]));
     assert_eq!(given.actions(20), [check("slow")]);
     assert_eq!(given.actions(300), []);
     given.observe(300, Observation::EventsEnded);
@@ -590,5 +595,34 @@ fn an_unhealthy_event_is_completed_with_the_checks_output() {
     assert_eq!(
         fault,
         Fault::Unhealthy(Some(CheckSaid::Line("no route to db".into())))
+    );
+}
+
+#[test]
+fn a_death_the_events_miss_is_found_when_its_watch_ends() {
+    // Podman, for one, may not report a death: the watch in the container
+    // ends without passing, and one inspection tells.
+    let mut given = Given::new(&[("db", true, &[])], true);
+    given.start_all(0);
+    assert_eq!(given.actions(10), [watch("db")]);
+    given.observe(
+        50,
+        Observation::CheckEnded {
+            id: "db".into(),
+            passed: false,
+        },
+    );
+    assert_eq!(given.actions(50), [inspect(&["db"])]);
+    let db = exited(&container("db", true), 3, false);
+    given.observe(60, Observation::Inspected(vec![db.clone()]));
+    assert_eq!(
+        given.next(60),
+        Next::GiveUp(GiveUp::Failed {
+            container: Box::new(db),
+            fault: Fault::Exited {
+                code: 3,
+                oom_killed: false
+            },
+        })
     );
 }
