@@ -2,6 +2,7 @@
 //! model (`compose config`), and container state (`docker inspect`).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -21,6 +22,8 @@ pub struct Service {
     pub image: Option<String>,
     /// Whether it has a `build:` section.
     pub builds: bool,
+    /// Its `healthcheck:` command, if it gives one.
+    pub healthcheck: Option<Healthcheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,27 @@ pub fn services_from_config(yaml: &str) -> Result<Vec<Service>> {
         profiles: Vec<String>,
         image: Option<String>,
         build: Option<serde_norway::Value>,
+        healthcheck: Option<RawHealthcheck>,
+    }
+    #[derive(Deserialize)]
+    struct RawHealthcheck {
+        #[serde(default)]
+        test: Option<RawTest>,
+        #[serde(default)]
+        timeout: Option<String>,
+        #[serde(default)]
+        interval: Option<String>,
+        #[serde(default)]
+        retries: Option<u32>,
+        #[serde(default)]
+        start_period: Option<String>,
+    }
+    /// v1 prints a shell form as it was written, v2 as `[CMD-SHELL, line]`.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum RawTest {
+        Shell(String),
+        Exec(Vec<String>),
     }
     #[derive(Deserialize)]
     struct RawDependency {
@@ -120,6 +144,21 @@ pub fn services_from_config(yaml: &str) -> Result<Vec<Service>> {
                 profiles: raw.profiles.clone(),
                 image: raw.image.clone(),
                 builds: raw.build.is_some(),
+                healthcheck: raw.healthcheck.as_ref().and_then(|check| {
+                    let test = match check.test.as_ref()? {
+                        RawTest::Shell(line) => vec!["CMD-SHELL".to_string(), line.clone()],
+                        RawTest::Exec(test) => test.clone(),
+                    };
+                    let duration =
+                        |d: &Option<String>| humantime::parse_duration(d.as_deref()?).ok();
+                    let timing = Timing {
+                        timeout: duration(&check.timeout),
+                        interval: duration(&check.interval),
+                        retries: check.retries,
+                        start_period: duration(&check.start_period),
+                    };
+                    Healthcheck::from_config(&test, timing)
+                }),
             }
         })
         .collect())
@@ -243,18 +282,59 @@ pub struct Published {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Healthcheck {
     pub command: Vec<String>,
-    pub timeout: std::time::Duration,
+    pub timeout: Duration,
+    pub cadence: Cadence,
 }
 
-/// The daemon's default healthcheck timeout.
-const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How the daemon runs a healthcheck, and when it gives up on one that
+/// fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    pub interval: Duration,
+    /// Failures in a row after the start period that make it unhealthy.
+    pub retries: u32,
+    /// How long after the start failures do not count.
+    pub start_period: Duration,
+}
+
+/// The daemon's defaults.
+const HEALTHCHECK_TIMEOUT: Duration = Duration::from_secs(30);
+impl Default for Cadence {
+    fn default() -> Cadence {
+        Cadence {
+            interval: Duration::from_secs(30),
+            retries: 3,
+            start_period: Duration::ZERO,
+        }
+    }
+}
+
+impl Cadence {
+    /// How long after its start the daemon has judged a container whose
+    /// check never passed unhealthy: its start period, then as many
+    /// failures as retries, the first an interval after the start at the
+    /// latest.
+    pub fn verdict_due(&self) -> Duration {
+        self.start_period + self.interval * (self.retries + 1)
+    }
+}
+
+/// A healthcheck's timing as the engine or compose gives it; `None` or 0
+/// for the daemon's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Timing {
+    timeout: Option<Duration>,
+    interval: Option<Duration>,
+    retries: Option<u32>,
+    start_period: Option<Duration>,
+}
 
 impl Healthcheck {
-    /// From `Config.Healthcheck` of `docker inspect`: `Test` is `["CMD",
-    /// argv…]`, `["CMD-SHELL", line]` (run with `/bin/sh -c`, as the daemon
-    /// does on Linux) or `["NONE"]`; `Timeout` is in nanoseconds, 0 for the
-    /// default.
-    fn from_config(test: &[String], timeout_ns: u64) -> Option<Healthcheck> {
+    /// From `Config.Healthcheck` of `docker inspect`, or `healthcheck:` of
+    /// the compose model: `test` is `["CMD", argv…]`, `["CMD-SHELL",
+    /// line]` (run with `/bin/sh -c`, as the daemon does on Linux) or
+    /// `["NONE"]`.
+    fn from_config(test: &[String], timing: Timing) -> Option<Healthcheck> {
         let command = match test.split_first()? {
             (kind, argv) if kind == "CMD" && !argv.is_empty() => argv.to_vec(),
             (kind, [line]) if kind == "CMD-SHELL" => {
@@ -262,11 +342,17 @@ impl Healthcheck {
             }
             _ => return None,
         };
-        let timeout = match timeout_ns {
-            0 => HEALTHCHECK_TIMEOUT,
-            ns => std::time::Duration::from_nanos(ns),
-        };
-        Some(Healthcheck { command, timeout })
+        let set = |d: Option<Duration>| d.filter(|d| !d.is_zero());
+        let default = Cadence::default();
+        Some(Healthcheck {
+            command,
+            timeout: set(timing.timeout).unwrap_or(HEALTHCHECK_TIMEOUT),
+            cadence: Cadence {
+                interval: set(timing.interval).unwrap_or(default.interval),
+                retries: timing.retries.filter(|r| *r > 0).unwrap_or(default.retries),
+                start_period: set(timing.start_period).unwrap_or(default.start_period),
+            },
+        })
     }
 }
 
@@ -393,8 +479,16 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
     struct RawHealthcheck {
         #[serde(default)]
         test: Vec<String>,
+        /// Nanoseconds, 0 for the default, as are the interval and the
+        /// start period.
         #[serde(default)]
         timeout: u64,
+        #[serde(default)]
+        interval: u64,
+        #[serde(default)]
+        retries: u32,
+        #[serde(default)]
+        start_period: u64,
     }
     let raw: Vec<Raw> =
         serde_json::from_str(json).context("cannot read the output of `docker inspect`")?;
@@ -425,10 +519,16 @@ pub fn parse_inspect(json: &str) -> Result<Vec<Container>> {
                         })
                 })
                 .collect();
-            let healthcheck = r
-                .config
-                .healthcheck
-                .and_then(|h| Healthcheck::from_config(&h.test, h.timeout));
+            let healthcheck = r.config.healthcheck.and_then(|h| {
+                let nanos = |ns| Some(Duration::from_nanos(ns));
+                let timing = Timing {
+                    timeout: nanos(h.timeout),
+                    interval: nanos(h.interval),
+                    retries: Some(h.retries),
+                    start_period: nanos(h.start_period),
+                };
+                Healthcheck::from_config(&h.test, timing)
+            });
             let mut state = r.state;
             // Podman shows a health without a status for a container
             // without a healthcheck: it has none.
@@ -546,6 +646,13 @@ pub enum Fault {
     /// would refuse too.
     CompletedWhileAwaited {
         by: String,
+    },
+    /// Its healthcheck did not pass in `checked_for` since its start, past
+    /// the time the daemon would have found it unhealthy, and the engine
+    /// said nothing: it does not run healthchecks (podman without
+    /// systemd).
+    NeverHealthy {
+        checked_for: Duration,
     },
 }
 
@@ -708,6 +815,7 @@ mod tests {
             profiles: vec![],
             image: None,
             builds: false,
+            healthcheck: None,
         };
         let model = [
             service("api", &[("db", Condition::Healthy)]),
@@ -737,18 +845,29 @@ mod tests {
     }
 
     #[test]
-    fn healthchecks_become_exec_commands() {
+    fn healthchecks_become_exec_commands_with_the_daemons_defaults() {
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let check = Healthcheck::from_config(&words(&["CMD", "pg_isready", "-q"]), 0).unwrap();
+        let none = Timing::default();
+        let check = Healthcheck::from_config(&words(&["CMD", "pg_isready", "-q"]), none).unwrap();
         assert_eq!(check.command, ["pg_isready", "-q"]);
         assert_eq!(check.timeout, HEALTHCHECK_TIMEOUT);
+        assert_eq!(check.cadence, Cadence::default());
+        let timing = Timing {
+            timeout: Some(Duration::from_secs(1)),
+            interval: Some(Duration::ZERO),
+            retries: Some(5),
+            start_period: Some(Duration::from_secs(10)),
+        };
         let check =
-            Healthcheck::from_config(&words(&["CMD-SHELL", "curl -f localhost"]), 1_000_000_000)
-                .unwrap();
+            Healthcheck::from_config(&words(&["CMD-SHELL", "curl -f localhost"]), timing).unwrap();
         assert_eq!(check.command, ["/bin/sh", "-c", "curl -f localhost"]);
-        assert_eq!(check.timeout, std::time::Duration::from_secs(1));
-        assert_eq!(Healthcheck::from_config(&words(&["NONE"]), 0), None);
-        assert_eq!(Healthcheck::from_config(&[], 0), None);
+        assert_eq!(check.timeout, Duration::from_secs(1));
+        assert_eq!(check.cadence.interval, Duration::from_secs(30));
+        // Ten seconds of start period, then five failures 30 s apart, the
+        // first 30 s in at the latest.
+        assert_eq!(check.cadence.verdict_due(), Duration::from_secs(190));
+        assert_eq!(Healthcheck::from_config(&words(&["NONE"]), none), None);
+        assert_eq!(Healthcheck::from_config(&[], none), None);
     }
 
     #[test]
@@ -804,6 +923,47 @@ mod tests {
         assert!(containers[1].state.never_started());
         assert!(!containers[0].state.never_started());
         assert_eq!(containers[1].service, "");
+    }
+
+    #[test]
+    fn healthchecks_come_from_either_flavors_config() {
+        // v1 prints the shell form as written, v2 as `[CMD-SHELL, line]`.
+        let v1 = "services:\n  a:\n    healthcheck:\n      test: echo 'a b'; exit 0\n      timeout: 2s\n    image: x\n  b:\n    healthcheck:\n      test:\n      - CMD\n      - /bin/sh\n      - -c\n      - echo 'dep is broken' >&2; exit 1\n      interval: 500ms\n    image: x\n  c:\n    healthcheck:\n      test:\n      - NONE\n    image: x\n  d:\n    image: x\nversion: '3.9'\n";
+        let v2 = "name: m\nservices:\n  a:\n    healthcheck:\n      test:\n        - CMD-SHELL\n        - echo 'a b'; exit 0\n      timeout: 2s\n    image: x\n  c:\n    healthcheck:\n      disable: true\n    image: x\n";
+        let checks = |yaml| -> Vec<(String, Option<Healthcheck>)> {
+            services_from_config(yaml)
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.name, s.healthcheck))
+                .collect()
+        };
+        let shell = Healthcheck {
+            command: vec!["/bin/sh".into(), "-c".into(), "echo 'a b'; exit 0".into()],
+            timeout: Duration::from_secs(2),
+            cadence: Cadence::default(),
+        };
+        let exec = Healthcheck {
+            command: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "echo 'dep is broken' >&2; exit 1".into(),
+            ],
+            timeout: HEALTHCHECK_TIMEOUT,
+            cadence: Cadence {
+                interval: Duration::from_millis(500),
+                ..Cadence::default()
+            },
+        };
+        assert_eq!(
+            checks(v1),
+            [
+                ("a".into(), Some(shell.clone())),
+                ("b".into(), Some(exec)),
+                ("c".into(), None),
+                ("d".into(), None),
+            ]
+        );
+        assert_eq!(checks(v2), [("a".into(), Some(shell)), ("c".into(), None)]);
     }
 
     /// Podman 4.3 shows an empty health for a container without a

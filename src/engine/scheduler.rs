@@ -37,6 +37,10 @@ const MAX_CHECKS: usize = 2;
 /// wait, up to `CHECK_GAP_MAX`.
 const CHECK_EAGER: Duration = Duration::from_secs(2);
 const CHECK_GAP_MAX: Duration = Duration::from_secs(1);
+/// How much longer than the daemon's rules say a check that never passed
+/// is given, for a busy daemon to say so itself, before testbed judges the
+/// container unhealthy: engines that do not run healthchecks never do.
+const VERDICT_MARGIN: Duration = Duration::from_secs(1);
 
 /// What compose created for the dependencies, and which of those
 /// containers already run.
@@ -160,6 +164,8 @@ enum Phase {
 /// One container, as last seen, and its healthchecks.
 struct Record {
     container: Container,
+    /// When it was last seen to start.
+    started: Option<Instant>,
     checks: Checks,
 }
 
@@ -251,6 +257,7 @@ impl Scheduler {
                 ready_after: None,
             });
             records.extend(mine.into_iter().map(|container| Record {
+                started: created.started.contains(&container.id).then_some(now),
                 container: container.clone(),
                 checks: Checks::default(),
             }));
@@ -277,6 +284,9 @@ impl Scheduler {
         match observation {
             Observation::Seen { id, what } => {
                 if let Some(record) = self.record_mut(&id) {
+                    if what == Happened::Started {
+                        record.started = Some(now);
+                    }
                     apply(&mut record.container, &what);
                 }
             }
@@ -312,9 +322,10 @@ impl Scheduler {
                     self.units[u].phase = Phase::Started;
                     // Unless an event already said what became of it.
                     for &r in &self.units[u].records {
-                        let container = &mut self.records[r].container;
-                        if container.state.status == ContainerStatus::Created {
-                            container.started();
+                        let record = &mut self.records[r];
+                        record.started.get_or_insert(now);
+                        if record.container.state.status == ContainerStatus::Created {
+                            record.container.started();
                         }
                     }
                 }
@@ -351,7 +362,7 @@ impl Scheduler {
         if let Some(next) = self.settle_failed_start() {
             return next;
         }
-        let failure = self.failure();
+        let failure = self.failure(now);
         self.fresh = false;
         if let Some(next) = failure {
             return next;
@@ -420,10 +431,10 @@ impl Scheduler {
     /// A started dependency that exited badly, turned unhealthy or keeps
     /// restarting ends the startup. What an event said is completed by one
     /// inspection first, unless the records just came from one.
-    fn failure(&mut self) -> Option<Next> {
+    fn failure(&mut self, now: Instant) -> Option<Next> {
         if let Some((record, fault, true)) = self.confirming.take() {
             let container = self.records[record].container.clone();
-            let fault = self.fault(record).unwrap_or(fault);
+            let fault = self.fault(record, now).unwrap_or(fault);
             return Some(Next::GiveUp(GiveUp::Failed {
                 container: Box::new(container),
                 fault,
@@ -438,7 +449,7 @@ impl Scheduler {
             .filter(|u| u.phase == Phase::Started && !u.tests);
         let (record, fault) = started
             .flat_map(|u| &u.records)
-            .find_map(|&r| Some((r, self.fault(r)?)))?;
+            .find_map(|&r| Some((r, self.fault(r, now)?)))?;
         if !self.events || self.fresh {
             return Some(Next::GiveUp(GiveUp::Failed {
                 container: Box::new(self.records[record].container.clone()),
@@ -452,11 +463,22 @@ impl Scheduler {
 
     /// Why container `record` will not become ready, if it will not. A
     /// one-shot that completed is ready, unless another waits on it as
-    /// healthy.
-    fn fault(&self, record: usize) -> Option<Fault> {
-        let container = &self.records[record].container;
+    /// healthy. One whose check never passed is unhealthy once the daemon
+    /// should have said so.
+    fn fault(&self, record: usize, now: Instant) -> Option<Fault> {
+        let Record {
+            container,
+            started,
+            checks,
+        } = &self.records[record];
         match container.state.readiness() {
             Readiness::Failed(fault) => Some(fault),
+            Readiness::Waiting(Waiting::Health(_)) => {
+                let checked_for = now.saturating_duration_since((*started)?);
+                let due = container.healthcheck.as_ref()?.cadence.verdict_due();
+                (!checks.passed && checked_for >= due + VERDICT_MARGIN)
+                    .then_some(Fault::NeverHealthy { checked_for })
+            }
             Readiness::Ready if container.state.status.has_exited() => {
                 let by = self.units.iter().find(|u| {
                     u.depends_on

@@ -2,6 +2,7 @@
 //! containers, their logs, and its teardown. Dropping a `Stack` that was not
 //! torn down tears it down, so a panic cannot leak it either.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 
 use crate::engine::cmd::{self, Cmd};
-use crate::engine::model::Container;
+use crate::engine::model::{Container, Healthcheck, Service};
 use crate::engine::{Docker, Engine};
 use crate::images::BuiltImage;
 use crate::labels::{Created, OverrideFile, Resource, RunLabels};
@@ -50,6 +51,8 @@ pub struct Stack<'a> {
     volumes: Vec<String>,
     /// The name of the one-off container the tests run in.
     test_container: String,
+    /// The healthchecks the model gives, by service.
+    healthchecks: BTreeMap<String, Healthcheck>,
     /// Whether something may be running that teardown has not yet removed.
     live: AtomicBool,
 }
@@ -77,6 +80,7 @@ impl<'a> Stack<'a> {
             created: None,
             overrides: Vec::new(),
             volumes: Vec::new(),
+            healthchecks: BTreeMap::new(),
             live: AtomicBool::new(false),
         }
     }
@@ -85,6 +89,17 @@ impl<'a> Stack<'a> {
     /// `profiles`.
     pub fn with_profiles(mut self, profiles: Vec<String>) -> Stack<'a> {
         self.profiles = profiles;
+        self
+    }
+
+    /// The same stack, whose containers run the healthchecks `services`
+    /// give. They stand over what `docker inspect` shows, which podman 4
+    /// gets wrong: it splits each argument of a `CMD` check on its spaces.
+    pub fn with_healthchecks(mut self, services: &[Service]) -> Stack<'a> {
+        self.healthchecks = services
+            .iter()
+            .filter_map(|s| Some((s.name.clone(), s.healthcheck.clone()?)))
+            .collect();
         self
     }
 
@@ -214,15 +229,27 @@ impl<'a> Stack<'a> {
     /// Every container of the project, one-off containers (the tests')
     /// included only when asked for.
     pub fn containers(&self, one_offs: bool) -> Result<Vec<Container>> {
-        self.engine
+        let containers = self
+            .engine
             .client()
-            .project_containers(&self.project, one_offs)
+            .project_containers(&self.project, one_offs)?;
+        Ok(self.checked(containers))
     }
 
     /// The state of the given containers; unknown ones are left out.
     /// `echo: false` keeps a polling loop out of the `-v` output.
     pub fn inspect(&self, ids: &[&str], echo: bool) -> Result<Vec<Container>> {
-        self.engine.client().inspect(ids, echo)
+        Ok(self.checked(self.engine.client().inspect(ids, echo)?))
+    }
+
+    /// `containers` with the healthchecks of the model.
+    fn checked(&self, mut containers: Vec<Container>) -> Vec<Container> {
+        for container in &mut containers {
+            if let Some(check) = self.healthchecks.get(&container.service) {
+                container.healthcheck = Some(check.clone());
+            }
+        }
+        containers
     }
 
     /// A container's log, stdout and stderr interleaved as written.

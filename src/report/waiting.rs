@@ -34,6 +34,11 @@ impl fmt::Display for Fault {
             Fault::CompletedWhileAwaited { by } => {
                 write!(f, "exited with code 0 ({by} waits for it to be healthy)")
             }
+            Fault::NeverHealthy { checked_for } => write!(
+                f,
+                "turned unhealthy: its healthcheck did not pass in {:.1}s",
+                checked_for.as_secs_f64()
+            ),
         }
     }
 }
@@ -123,6 +128,13 @@ mod tests {
                 "not started: waiting for db to be healthy and migrate to complete",
             ),
             (WaitingOn::Starting.to_string(), "starting"),
+            (
+                Fault::NeverHealthy {
+                    checked_for: std::time::Duration::from_millis(2_540),
+                }
+                .to_string(),
+                "turned unhealthy: its healthcheck did not pass in 2.5s",
+            ),
         ];
         for (shown, expected) in cases {
             assert_eq!(shown, expected);

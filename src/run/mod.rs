@@ -91,7 +91,8 @@ fn run_stack(config: &Config, signals: &Signals, events: &dyn Events) -> Verdict
     });
     let mut stack = Stack::new(&engine, &config.project, &config.files, &config.service)
         .with_globals(&config.compose_options)
-        .with_profiles(plan.profiles.names());
+        .with_profiles(plan.profiles.names())
+        .with_healthchecks(&plan.services);
     if config.dry_run {
         events.emit(RunEvent::Plan(&commands::dry_run(&stack, &plan, config)));
         return decide(decide::Outcome::Ready, Ok(()), true);

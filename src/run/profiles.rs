@@ -204,6 +204,7 @@ mod tests {
             profiles: profiles.iter().map(|p| p.to_string()).collect(),
             image: None,
             builds: false,
+            healthcheck: None,
         }
     }
 

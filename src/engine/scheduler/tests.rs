@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::engine::model::{CheckSaid, Dependency, Healthcheck, State};
+use crate::engine::model::{Cadence, CheckSaid, Dependency, Healthcheck, State};
 
 fn service(name: &str, depends_on: &[(&str, Condition)]) -> Service {
     Service {
@@ -19,6 +19,7 @@ fn service(name: &str, depends_on: &[(&str, Condition)]) -> Service {
         profiles: Vec::new(),
         image: None,
         builds: false,
+        healthcheck: None,
     }
 }
 
@@ -40,6 +41,7 @@ fn container(service: &str, healthcheck: bool) -> Container {
         healthcheck: healthcheck.then(|| Healthcheck {
             command: vec!["pg_isready".into()],
             timeout: Duration::from_secs(5),
+            cadence: Cadence::default(),
         }),
         labels: BTreeMap::new(),
         published: Vec::new(),
@@ -73,7 +75,7 @@ impl Given {
             tests: tests.map(str::to_string),
         };
         let services: Vec<Service> = services.iter().map(|(s, _, d)| service(s, d)).collect();
-        let deadline = t0 + Duration::from_secs(60);
+        let deadline = t0 + Duration::from_secs(300);
         Given {
             scheduler: Scheduler::new(&services, created, events, t0, deadline),
             t0,
@@ -382,7 +384,7 @@ fn the_deadline_says_what_each_service_still_waits_on() {
     let Next::GiveUp(GiveUp::TimedOut {
         waiting,
         containers,
-    }) = given.next(60_000)
+    }) = given.next(300_000)
     else {
         panic!("no timeout at the deadline");
     };
@@ -622,6 +624,30 @@ fn a_death_the_events_miss_is_found_when_its_watch_ends() {
             fault: Fault::Exited {
                 code: 3,
                 oom_killed: false
+            },
+        })
+    );
+}
+
+#[test]
+fn a_check_that_never_passes_is_unhealthy_when_the_daemon_would_have_said_so() {
+    // An engine that runs no healthchecks leaves health `starting` for
+    // good. The daemon's rules (its defaults): 3 failures 30 s apart, the
+    // first 30 s in at the latest; testbed adds a second.
+    let mut given = Given::new(&[("db", true, &[])], true);
+    given.start_all(0);
+    assert_eq!(given.actions(10), [watch("db")]);
+    assert_eq!(given.actions(120_990), []);
+    assert_eq!(given.actions(121_000), [inspect(&["db"])]);
+    given.observe(121_010, Observation::Inspected(vec![]));
+    let mut db = container("db", true);
+    db.started();
+    assert_eq!(
+        given.next(121_010),
+        Next::GiveUp(GiveUp::Failed {
+            container: Box::new(db),
+            fault: Fault::NeverHealthy {
+                checked_for: Duration::from_millis(121_010)
             },
         })
     );
