@@ -134,12 +134,12 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
             Via::DockerHost | Via::Context(_) => endpoint.to_string(),
         };
         match docker.ping() {
-            Ok(version) => {
+            Ok(daemon) => {
                 findings.push(Finding::good(
                     "daemon",
-                    format!("engine {version}, reached through {target}"),
+                    format!("{daemon}, reached through {target}"),
                 ));
-                daemon_version = Some(version);
+                daemon_version = Some(daemon.version);
                 true
             }
             Err(failure) => {

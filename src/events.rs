@@ -11,7 +11,7 @@ use crate::config::SetupStep;
 use crate::engine::cmd::Observer;
 pub use crate::engine::scheduler::ServiceStatus;
 use crate::engine::stack::Leftovers;
-use crate::engine::{ComposeFlavor, Engine};
+use crate::engine::{ComposeFlavor, Daemon, Engine};
 use crate::exit::{Exit, Failure};
 use crate::ports::Port;
 use crate::rewrite::Change;
@@ -379,9 +379,7 @@ pub enum RunEvent<'a> {
         failure: Option<&'a Failure>,
     },
     /// The daemon answered, with its version.
-    Daemon {
-        version: &'a str,
-    },
+    Daemon(&'a Daemon),
     /// A change testbed made to the resolved compose model.
     Rewritten(&'a Change),
     /// Which profiles are in force and what they leave out, as the plan of

@@ -105,12 +105,13 @@ impl Docker {
         self.observer.clone()
     }
 
-    /// Checks that the daemon answers and returns its version.
-    pub fn ping(&self) -> Result<String, Failure> {
-        let cmd = self.cmd(["version", "--format", "{{.Server.Version}}"]);
+    /// Checks that the daemon answers, and says which engine it is.
+    pub fn ping(&self) -> Result<Daemon, Failure> {
+        let format = "{{.Server.Version}}\t{{range .Server.Components}}{{.Name}};{{end}}";
+        let cmd = self.cmd(["version", "--format", format]);
         let output = cmd.output().map_err(Failure::engine)?;
         if output.status.success() {
-            return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
+            return Ok(Daemon::parse(&String::from_utf8_lossy(&output.stdout)));
         }
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
         let hint = match &self.endpoint.via {
@@ -193,6 +194,47 @@ impl ComposeFlavor {
             ComposeFlavor::V1 => "v1",
             ComposeFlavor::V2 => "v2",
         }
+    }
+}
+
+/// The engine behind the socket, as `docker version` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Daemon {
+    pub kind: DaemonKind,
+    /// Its own version: `20.10.24` for Docker, `4.3.1` for podman.
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonKind {
+    Docker,
+    /// Podman's Docker-compatible API: its server components include a
+    /// "Podman Engine".
+    Podman,
+}
+
+impl Daemon {
+    /// From `<version>\t<component>;<component>;…`.
+    fn parse(answer: &str) -> Daemon {
+        let (version, components) = answer
+            .trim()
+            .split_once('\t')
+            .unwrap_or((answer.trim(), ""));
+        let podman = components.split(';').any(|c| c == "Podman Engine");
+        Daemon {
+            kind: if podman {
+                DaemonKind::Podman
+            } else {
+                DaemonKind::Docker
+            },
+            version: version.trim().to_string(),
+        }
+    }
+
+    /// Its major version; 0 when it cannot be read.
+    pub fn major(&self) -> u32 {
+        let major = self.version.split('.').next().unwrap_or_default();
+        major.trim().parse().unwrap_or(0)
     }
 }
 
@@ -514,6 +556,19 @@ pub fn daemon_hint(docker_host: Option<&str>, socket_exists: bool, stderr: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_daemon_is_podman_when_a_component_says_so() {
+        let docker = Daemon::parse("20.10.24+dfsg1\tEngine;containerd;runc;docker-init;\n");
+        assert_eq!(docker.kind, DaemonKind::Docker);
+        assert_eq!(docker.version, "20.10.24+dfsg1");
+        assert_eq!(docker.major(), 20);
+        let podman = Daemon::parse("4.3.1\tPodman Engine;Conmon;OCI Runtime (runc);\n");
+        assert_eq!(podman.kind, DaemonKind::Podman);
+        assert_eq!(podman.major(), 4);
+        // An older client that prints no components.
+        assert_eq!(Daemon::parse("24.0.7\n").kind, DaemonKind::Docker);
+    }
 
     #[test]
     fn the_plugin_is_the_first_executable_one_in_dockers_order() {

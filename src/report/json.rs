@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::diagnosis;
 use super::timeline::{PhaseName, Service, State};
+use crate::engine::Daemon;
 use crate::events::ComposeUsed;
 use crate::exit::Exit;
 
@@ -22,6 +23,8 @@ pub struct Run<'a> {
     pub project: &'a str,
     /// None when the run stopped before it found compose.
     pub compose: Option<&'a ComposeUsed>,
+    /// None when the run stopped before it reached the engine.
+    pub daemon: Option<&'a Daemon>,
     pub started_at: SystemTime,
     pub duration: Duration,
     /// The artifacts directory, its strategy and why.
@@ -46,6 +49,7 @@ pub struct Report<'a> {
     schema: u32,
     project: &'a str,
     compose: Compose<'a>,
+    engine: EngineRow<'a>,
     started_at: String,
     duration_s: f64,
     phases: Vec<PhaseRow<'a>>,
@@ -65,6 +69,14 @@ pub struct Report<'a> {
 struct Compose<'a> {
     command: Option<&'a str>,
     flavor: Option<&'a str>,
+    version: Option<&'a str>,
+}
+
+/// The engine behind the socket; every field null when the run stopped
+/// before it reached one.
+#[derive(Debug, Serialize)]
+struct EngineRow<'a> {
+    name: Option<&'static str>,
     version: Option<&'a str>,
 }
 
@@ -143,6 +155,10 @@ pub fn build<'a>(run: &Run<'a>, state: &'a State, shards: &[ShardRow<'a>]) -> Re
             command: run.compose.map(|c| c.name.as_str()),
             flavor: run.compose.map(|c| c.flavor.as_str()),
             version: run.compose.and_then(|c| c.version.as_deref()),
+        },
+        engine: EngineRow {
+            name: run.daemon.map(|d| d.kind.as_str()),
+            version: run.daemon.map(|d| d.version.as_str()),
         },
         started_at: time(run.started_at),
         duration_s: seconds(run.duration),
@@ -350,9 +366,14 @@ mod tests {
             version: Some("2.40.3".into()),
             described: String::new(),
         };
+        let daemon = Daemon {
+            kind: crate::engine::DaemonKind::Podman,
+            version: "4.3.1".into(),
+        };
         let run = Run {
             project: "tb-x",
             compose: Some(&compose),
+            daemon: Some(&daemon),
             started_at: at(0),
             duration: Duration::from_millis(12345),
             artifacts: Some((Path::new("/out"), "bind", "the daemon sees /out")),

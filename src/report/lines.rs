@@ -1,6 +1,9 @@
 //! The words of the run's events that each make one line: a step, a detail
 //! that only `-v` shows, or a warning.
 
+use std::fmt;
+
+use crate::engine::{Daemon, DaemonKind};
 use crate::events::{Garbage, Listing, RunEvent, Trouble};
 use crate::rewrite::Change;
 use crate::topology::seed;
@@ -18,7 +21,6 @@ pub enum Line {
 /// The line `event` makes, if it is one of those that make one.
 pub fn of(event: &RunEvent) -> Option<Line> {
     let line = match event {
-        RunEvent::Daemon { version } => Line::Detail(format!("docker daemon {version}")),
         // Host networking is the user's own choice that testbed cannot
         // isolate: said without -v.
         RunEvent::Rewritten(change @ Change::HostNetwork { .. }) => Line::Step(change.to_string()),
@@ -181,5 +183,30 @@ fn trouble_line(trouble: &Trouble) -> String {
         }
         Trouble::Remove(error) => format!("{error:#}"),
         Trouble::Reap(error) => format!("reaper: {error:#}; trying again"),
+    }
+}
+
+/// The `-v` line that names the engine.
+pub fn daemon(daemon: &Daemon) -> String {
+    format!("engine: {daemon}")
+}
+
+/// `Docker Engine 20.10.24`, `Podman 4.3.1`.
+impl fmt::Display for Daemon {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            DaemonKind::Docker => write!(f, "Docker Engine {}", self.version),
+            DaemonKind::Podman => write!(f, "Podman {}", self.version),
+        }
+    }
+}
+
+impl DaemonKind {
+    /// As the JSON report names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DaemonKind::Docker => "docker",
+            DaemonKind::Podman => "podman",
+        }
     }
 }

@@ -10,6 +10,7 @@ use super::lines::{self, Line};
 use super::live::Live;
 use super::timeline::{self, PhaseName, Timeline};
 use super::{Printer, Section, diagnosis, json, junit, summary};
+use crate::engine::Daemon;
 use crate::engine::cmd::Observer;
 use crate::events::{Collected, ComposeUsed, Ending, Events, RunEvent, StackAfter, Verdict};
 use crate::topology::artifacts::LOGS;
@@ -42,6 +43,8 @@ struct State {
     project: String,
     /// The compose command, once preflight found it.
     compose: Option<ComposeUsed>,
+    /// The engine, once preflight reached it.
+    daemon: Option<Daemon>,
     /// The artifacts directory, its strategy and why.
     artifacts: Option<(PathBuf, String, String)>,
     /// The phases under way, innermost last.
@@ -86,6 +89,11 @@ impl Reporter {
     /// The compose command, once preflight found it.
     pub fn compose(&self) -> Option<ComposeUsed> {
         self.state().compose.clone()
+    }
+
+    /// The engine, once preflight reached it.
+    pub fn daemon(&self) -> Option<Daemon> {
+        self.state().daemon.clone()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -182,10 +190,12 @@ impl Reporter {
         }
         if let Some(path) = &self.options.report {
             let compose = state.compose.clone();
+            let daemon = state.daemon.clone();
             let report = json::build(
                 &json::Run {
                     project: &state.project,
                     compose: compose.as_ref(),
+                    daemon: daemon.as_ref(),
                     started_at: self.timeline.started_at,
                     duration: self.timeline.elapsed(),
                     artifacts: state.artifacts.as_ref().map(|(dir, strategy, why)| {
@@ -339,6 +349,10 @@ impl Events for Reporter {
                     let project = self.state().project.clone();
                     self.out.end_shard(&format!("{shard}: {project}"));
                 }
+            }
+            RunEvent::Daemon(daemon) => {
+                self.out.detail(verbose, lines::daemon(daemon));
+                self.state().daemon = Some(daemon.clone());
             }
             other => match lines::of(&other) {
                 Some(Line::Step(line)) => self.out.step(line),

@@ -76,6 +76,7 @@ pub fn finish(
     }
     if let Some(path) = &options.report {
         let compose = shards.iter().find_map(|s| s.reporter.compose());
+        let daemon = shards.iter().find_map(|s| s.reporter.daemon());
         let projects: Vec<String> = shards.iter().map(|s| s.reporter.project()).collect();
         let rows: Vec<json::ShardRow> = shards
             .iter()
@@ -94,6 +95,7 @@ pub fn finish(
             &json::Run {
                 project,
                 compose: compose.as_ref(),
+                daemon: daemon.as_ref(),
                 started_at: began.0,
                 duration: began.1.elapsed(),
                 artifacts: None,

@@ -140,15 +140,9 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
     });
     let (engine, (config_cmd, resolved)) = detected?;
     events.emit(RunEvent::Compose(ComposeUsed::of(&engine)));
-    let daemon_version = daemon?;
-    events.emit(RunEvent::Daemon {
-        version: &daemon_version,
-    });
-    let major: u32 = daemon_version
-        .split('.')
-        .next()
-        .and_then(|major| major.trim().parse().ok())
-        .unwrap_or(0);
+    let daemon = daemon?;
+    events.emit(RunEvent::Daemon(&daemon));
+    let major = daemon.major();
     let artifacts = match &config.artifacts {
         Some(dir) => {
             let artifacts = artifacts::choose(config.artifacts_mode, dir, &facts)?;

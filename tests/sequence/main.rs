@@ -321,7 +321,10 @@ fn assert_preflight(seq: &mut Sequence, run: &Recorded) {
         "`compose config` and the daemon check",
         vec![
             Box::new(move |c| c.argv == config),
-            Box::new(|c| is(c, &["version", "--format", "{{.Server.Version}}"])),
+            Box::new(|c| {
+                let format = "{{.Server.Version}}\t{{range .Server.Components}}{{.Name}};{{end}}";
+                is(c, &["version", "--format", format])
+            }),
         ],
     );
 }

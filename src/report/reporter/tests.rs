@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::*;
-use crate::engine::ComposeFlavor;
+use crate::engine::{ComposeFlavor, Daemon, DaemonKind};
 use crate::events::{Diagnosis, Garbage, PhaseOutcome, ProbeResult, Prober, ServiceState, Trouble};
 use crate::exit::{Exit, Failure};
 use crate::report::Mode;
@@ -88,9 +88,10 @@ fn tests_fail(reporter: &Reporter) {
     };
     reporter.emit(RunEvent::Started { project: "tb-x" });
     reporter.emit(RunEvent::Compose(compose));
-    reporter.emit(RunEvent::Daemon {
-        version: "20.10.24",
-    });
+    reporter.emit(RunEvent::Daemon(&Daemon {
+        kind: DaemonKind::Docker,
+        version: "20.10.24".into(),
+    }));
     preflight(reporter);
     let services = ["db".to_string(), "cache".to_string()];
     let up = || {
