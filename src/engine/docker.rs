@@ -107,7 +107,7 @@ impl Docker {
 
     /// Checks that the daemon answers, and says which engine it is.
     pub fn ping(&self) -> Result<Daemon, Failure> {
-        let format = "{{.Server.Version}}\t{{range .Server.Components}}{{.Name}};{{end}}";
+        let format = "{{.Server.Version}} {{range .Server.Components}}{{.Name}};{{end}}";
         let cmd = self.cmd(["version", "--format", format]);
         let output = cmd.output().map_err(Failure::engine)?;
         if output.status.success() {
@@ -214,12 +214,10 @@ pub enum DaemonKind {
 }
 
 impl Daemon {
-    /// From `<version>\t<component>;<component>;…`.
+    /// From `<version> <component>;<component>;…`. (Not a tab: the
+    /// docker CLI lines up a format with tabs as a table, in spaces.)
     fn parse(answer: &str) -> Daemon {
-        let (version, components) = answer
-            .trim()
-            .split_once('\t')
-            .unwrap_or((answer.trim(), ""));
+        let (version, components) = answer.trim().split_once(' ').unwrap_or((answer.trim(), ""));
         let podman = components.split(';').any(|c| c == "Podman Engine");
         Daemon {
             kind: if podman {
@@ -559,11 +557,11 @@ mod tests {
 
     #[test]
     fn the_daemon_is_podman_when_a_component_says_so() {
-        let docker = Daemon::parse("20.10.24+dfsg1\tEngine;containerd;runc;docker-init;\n");
+        let docker = Daemon::parse("20.10.24+dfsg1 Engine;containerd;runc;docker-init;\n");
         assert_eq!(docker.kind, DaemonKind::Docker);
         assert_eq!(docker.version, "20.10.24+dfsg1");
         assert_eq!(docker.major(), 20);
-        let podman = Daemon::parse("4.3.1\tPodman Engine;Conmon;OCI Runtime (runc);\n");
+        let podman = Daemon::parse("4.3.1 Podman Engine;Conmon;OCI Runtime (runc);\n");
         assert_eq!(podman.kind, DaemonKind::Podman);
         assert_eq!(podman.major(), 4);
         // An older client that prints no components.

@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 use anyhow::anyhow;
 
 use crate::config::{Build, Config};
+use crate::engine::DaemonKind;
 use crate::engine::cmd::{Cmd, Waited};
 use crate::engine::model::{self, Condition, Container, Readiness};
 use crate::engine::stack::Stack;
@@ -259,11 +260,13 @@ impl Driver<'_> {
             services: &plan.dependencies,
         });
         // Compose v1 spends half a second between its first create and
-        // its exit: what waits for nothing starts meanwhile.
+        // its exit: what waits for nothing starts meanwhile. Not on
+        // podman, which refuses compose's attach to a container that
+        // started and already exited ("container state improper").
         let tests = &self.config.service;
         // Under v1, compose itself starts the tests' own container first
         // (see `commands::create_commands`): it is not started again.
-        let early = if stack.engine().is_v1() {
+        let early = if stack.engine().is_v1() && plan.daemon.kind == DaemonKind::Docker {
             let mut early = model::waiting_for_none(&plan.services, &plan.created(tests));
             early.retain(|s| s != tests);
             early

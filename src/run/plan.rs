@@ -10,7 +10,7 @@ use anyhow::anyhow;
 use crate::config::{Config, describe_files};
 use crate::engine::model::{self, Service};
 use crate::engine::stack::Stack;
-use crate::engine::{Docker, Engine};
+use crate::engine::{Daemon, Docker, Engine};
 use crate::events::{ComposeUsed, Events, RunEvent};
 use crate::exit::Failure;
 use crate::images::BuiltImage;
@@ -48,6 +48,8 @@ pub struct Plan {
     pub artifacts: Option<Artifacts>,
     /// Where testbed runs, as far as the daemon is concerned.
     pub facts: Facts,
+    /// The engine behind the socket.
+    pub daemon: Daemon,
     /// The bind mounts of the project's own files, and where the daemon
     /// finds each.
     pub mounts: Vec<Placed>,
@@ -326,6 +328,7 @@ pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan),
         images,
         artifacts,
         facts,
+        daemon,
     };
     Ok((engine, plan))
 }

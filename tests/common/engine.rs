@@ -97,10 +97,51 @@ pub fn docker_quietly(args: &[&str]) -> bool {
 /// Asserts that the project left no container, network or volume, looking
 /// by compose's label and by name. Whatever is found is removed first.
 pub fn assert_clean(project: &str) {
+    assert_clean_at(None, project);
+}
+
+/// [`assert_clean`] on the engine at `host` (`DOCKER_HOST`), or the default.
+pub fn assert_clean_at(host: Option<&str>, project: &str) {
     assert!(!project.is_empty(), "no project name to check");
-    let left = leftovers(project).unwrap_or_else(|e| panic!("{e}"));
-    remove(&left);
+    let left = leftovers_at(host, project).unwrap_or_else(|e| panic!("{e}"));
+    remove_at(host, &left);
     assert!(left.is_empty(), "project {project} left behind: {left:?}");
+}
+
+/// Where podman serves the Docker API: scripts/setup-engine.sh starts it.
+pub const PODMAN_HOST: &str = "unix:///run/podman/podman.sock";
+
+/// The gate of the podman tests: podman answers on [`PODMAN_HOST`] and has
+/// the fixtures' image.
+pub fn require_podman() {
+    static PODMAN: OnceLock<Result<(), String>> = OnceLock::new();
+    let ready = PODMAN.get_or_init(|| {
+        require();
+        let out = docker_at(Some(PODMAN_HOST))
+            .args(["image", "inspect", "--format", "{{.Id}}", "testbed-busybox:latest"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot start docker: {e}"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "these tests need podman's Docker API on {PODMAN_HOST} with testbed-busybox:latest: {}\n{FIX}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    });
+    if let Err(problem) = ready {
+        panic!("{problem}");
+    }
+}
+
+/// `docker`, talking to the engine at `host`, or to the default one.
+fn docker_at(host: Option<&str>) -> Command {
+    let mut docker = Command::new("docker");
+    if let Some(host) = host {
+        docker.env("DOCKER_HOST", host);
+    }
+    docker
 }
 
 /// Removes, best effort, whatever `project` left on the engine.
@@ -180,6 +221,14 @@ pub fn processes_of(project: &str) -> Vec<String> {
 
 /// Everything of `project` on the engine, as (kind, name).
 pub fn leftovers(project: &str) -> Result<Vec<(&'static str, String)>, String> {
+    leftovers_at(None, project)
+}
+
+/// [`leftovers`] on the engine at `host`, or the default one.
+pub fn leftovers_at(
+    host: Option<&str>,
+    project: &str,
+) -> Result<Vec<(&'static str, String)>, String> {
     let label = format!("label={PROJECT_LABEL}={project}");
     let name = format!("name={project}");
     // The name filter matches substrings; compose's own names are the
@@ -197,7 +246,7 @@ pub fn leftovers(project: &str) -> Result<Vec<(&'static str, String)>, String> {
     for (kind, [list, options], format) in kinds {
         let names = |filter: &str| {
             let args = [list, options, "--filter", filter, "--format", format];
-            let out = Command::new("docker")
+            let out = docker_at(host)
                 .args(args)
                 .stdin(Stdio::null())
                 .output()
@@ -219,6 +268,10 @@ pub fn leftovers(project: &str) -> Result<Vec<(&'static str, String)>, String> {
 }
 
 fn remove(left: &[(&str, String)]) {
+    remove_at(None, left);
+}
+
+fn remove_at(host: Option<&str>, left: &[(&str, String)]) {
     for (kind, name) in left {
         let args: &[&str] = match *kind {
             "container" => &["rm", "-f", "-v"],
@@ -226,7 +279,7 @@ fn remove(left: &[(&str, String)]) {
             _ => &["volume", "rm", "-f"],
         };
         // Best effort: the assertion reports what was found.
-        let _ = Command::new("docker")
+        let _ = docker_at(host)
             .args(args)
             .arg(name)
             .stdin(Stdio::null())

@@ -24,7 +24,7 @@ fn doctor_on_a_working_machine_exits_0() {
     assert_eq!(out.code, Some(0), "{out}");
     assert!(out.stdout_line("✓ docker: ").contains("Docker version"));
     assert!(
-        out.stdout_line("✓ daemon: engine ")
+        out.stdout_line("✓ daemon: Docker Engine ")
             .ends_with("reached through the local socket, unix:///var/run/docker.sock")
     );
     let compose = out.stdout_line("✓ compose: ");

@@ -17,6 +17,7 @@ mod job;
 mod labels;
 mod output;
 mod own_files;
+mod podman;
 mod profiles;
 mod reaper;
 mod remote;

@@ -127,7 +127,7 @@ fn doctor_names_the_context_and_docker_host_wins_over_it() {
     };
     let out = doctor(None);
     assert_eq!(out.code, Some(0), "{out}");
-    let daemon = out.stdout_line("✓ daemon: engine ");
+    let daemon = out.stdout_line("✓ daemon: Docker Engine ");
     assert!(
         daemon.ends_with(&format!("reached through docker context `tb-tcp` ({host})")),
         "{out}"
@@ -140,7 +140,7 @@ fn doctor_names_the_context_and_docker_host_wins_over_it() {
     let socket = "unix:///var/run/docker.sock";
     let out = doctor(Some(socket));
     assert_eq!(out.code, Some(0), "{out}");
-    let daemon = out.stdout_line("✓ daemon: engine ");
+    let daemon = out.stdout_line("✓ daemon: Docker Engine ");
     assert!(
         daemon.ends_with(&format!("reached through DOCKER_HOST={socket}")),
         "{out}"

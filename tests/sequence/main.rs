@@ -322,7 +322,7 @@ fn assert_preflight(seq: &mut Sequence, run: &Recorded) {
         vec![
             Box::new(move |c| c.argv == config),
             Box::new(|c| {
-                let format = "{{.Server.Version}}\t{{range .Server.Components}}{{.Name}};{{end}}";
+                let format = "{{.Server.Version}} {{range .Server.Components}}{{.Name}};{{end}}";
                 is(c, &["version", "--format", format])
             }),
         ],

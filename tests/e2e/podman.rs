@@ -1,0 +1,99 @@
+//! The same stacks on podman's Docker-compatible API: the codes, a crash,
+//! an unhealthy dependency (podman without systemd runs no healthcheck of
+//! its own), a healthy chain, a signal, and doctor naming the engine.
+
+use crate::common::engine::{PODMAN_HOST, assert_clean_at, require_podman};
+use crate::common::{Flavor, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
+
+/// `testbed run` of `fixture` against podman.
+fn on_podman(fixture: &str, flavor: Flavor) -> Testbed {
+    Testbed::fixture(fixture)
+        .flavor(flavor)
+        .project(&format!("podman-{fixture}"))
+        .env("DOCKER_HOST", PODMAN_HOST)
+}
+
+fn the_tests_code_comes_through(flavor: Flavor) {
+    for code in [0, 3] {
+        let out = on_podman("basic", flavor)
+            .command(["sh", "-c", &format!("echo tests ran; exit {code}")])
+            .output();
+        assert_eq!(out.code, Some(code), "{out}");
+        assert!(out.stdout.contains("tests ran"), "{out}");
+        assert_clean_at(Some(PODMAN_HOST), &out.project);
+    }
+}
+per_flavor!(
+    the_tests_code_comes_through,
+    crate::common::engine::require_podman
+);
+
+fn a_healthy_chain_starts_in_order(flavor: Flavor) {
+    // migrate completes, db gets healthy, api waits for both.
+    let out = on_podman("depends", flavor).args(["-v"]).output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stderr.contains("engine: Podman "), "{out}");
+    assert_clean_at(Some(PODMAN_HOST), &out.project);
+}
+per_flavor!(
+    a_healthy_chain_starts_in_order,
+    crate::common::engine::require_podman
+);
+
+fn a_crashing_dependency_is_a_failed_start(flavor: Flavor) {
+    for fixture in ["crash", "crash-no-healthcheck"] {
+        let out = on_podman(fixture, flavor).output();
+        assert_eq!(out.code, Some(125), "{out}");
+        assert!(out.error_line().contains("exited with code 3"), "{out}");
+        assert!(out.stderr.contains("FATAL"), "its log is shown\n{out}");
+        assert_clean_at(Some(PODMAN_HOST), &out.project);
+    }
+}
+per_flavor!(
+    a_crashing_dependency_is_a_failed_start,
+    crate::common::engine::require_podman
+);
+
+fn an_unhealthy_dependency_is_found_though_podman_runs_no_check(flavor: Flavor) {
+    // Its healthcheck fails: podman leaves it `starting` for good, and
+    // testbed's own runs of the check decide.
+    let out = on_podman("unhealthy", flavor).output();
+    assert_eq!(out.code, Some(125), "{out}");
+    assert!(out.error_line().contains("turned unhealthy"), "{out}");
+    assert!(out.stderr.contains("dep is broken"), "{out}");
+    assert_clean_at(Some(PODMAN_HOST), &out.project);
+}
+per_flavor!(
+    an_unhealthy_dependency_is_found_though_podman_runs_no_check,
+    crate::common::engine::require_podman
+);
+
+fn sigterm_during_the_tests_exits_143_and_leaves_nothing(flavor: Flavor) {
+    let running = on_podman("basic", flavor)
+        .command(["sh", "-c", "echo tests started; sleep 300"])
+        .spawn();
+    running.wait_for_stdout("tests started", START_TIMEOUT);
+    running.signal(libc::SIGTERM);
+    let out = running.finish(SIGNAL_TIMEOUT);
+    assert_eq!(out.code, Some(143), "{out}");
+    assert_clean_at(Some(PODMAN_HOST), &out.project);
+}
+per_flavor!(
+    sigterm_during_the_tests_exits_143_and_leaves_nothing,
+    crate::common::engine::require_podman
+);
+
+#[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
+fn doctor_names_podman() {
+    require_podman();
+    let out = Testbed::new("doctor")
+        .env("NO_COLOR", "1")
+        .env("DOCKER_HOST", PODMAN_HOST)
+        .output();
+    assert!(
+        out.stdout_line("✓ daemon: ")
+            .starts_with("✓ daemon: Podman 4."),
+        "{out}"
+    );
+}
