@@ -278,6 +278,37 @@ pub enum Garbage<'a> {
     Image(&'a str),
 }
 
+/// A stack as `ls` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackRow {
+    pub project: String,
+    /// Seconds since it started; None when its labels do not say.
+    pub age: Option<u64>,
+    pub owner: String,
+    /// "2 running, 1 exited", or "no containers".
+    pub state: String,
+    pub gc: GcWould,
+}
+
+/// An image as `ls` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRow {
+    /// Its tags, or without any, `<none> of <name>`.
+    pub name: String,
+    pub id: String,
+    /// Seconds since it was built or last tagged; None when unknown.
+    pub age: Option<u64>,
+    pub in_use: bool,
+    pub gc: GcWould,
+}
+
+/// What `gc` would do with a stack or an image, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcWould {
+    pub removes: bool,
+    pub why: String,
+}
+
 /// What a run could not list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listing {
@@ -462,11 +493,10 @@ pub enum RunEvent<'a> {
     },
     /// Something went wrong without changing how the run ends.
     Trouble(Trouble<'a>),
-    /// `ls`: the tables of testbed's stacks and images, each empty when
-    /// there are none.
+    /// `ls`: testbed's stacks and images.
     Listed {
-        stacks: &'a str,
-        images: &'a str,
+        stacks: &'a [StackRow],
+        images: &'a [ImageRow],
     },
     /// `gc` keeps a stack or an image, for this reason.
     Keeping {

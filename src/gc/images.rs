@@ -6,9 +6,10 @@ use anyhow::{Context, Result};
 
 use std::time::Duration;
 
-use super::{Policy, Verdict, gc_column, short_duration, table};
+use super::{Policy, Verdict};
 use crate::engine::Docker;
 use crate::engine::model;
+use crate::events::ImageRow;
 use crate::events::{Events, Garbage, RunEvent, Trouble};
 use crate::exit::Failure;
 use crate::labels;
@@ -50,6 +51,21 @@ impl FoundImage {
     }
 
     /// Its tags, or `<id> of <name>` when it has none.
+    /// As `ls` lists it, judged by `verdict`.
+    pub(super) fn row(&self, verdict: &Verdict, now: u64) -> ImageRow {
+        let name = match self.tags.is_empty() {
+            true => format!("<none> of {}", self.name),
+            false => self.tags.join(", "),
+        };
+        ImageRow {
+            name,
+            id: self.short_id().to_string(),
+            age: self.touched.map(|t| now.saturating_sub(t)),
+            in_use: self.in_use,
+            gc: verdict.would(),
+        }
+    }
+
     pub(super) fn shown(&self) -> String {
         if self.tags.is_empty() {
             format!("{} of {}", self.short_id(), self.name)
@@ -153,35 +169,6 @@ pub(super) fn judge_images(docker: &Docker, policy: &Policy) -> Result<Vec<(Foun
             (image, verdict)
         })
         .collect())
-}
-
-pub(super) fn images_table(images: &[(FoundImage, Verdict)], now: u64) -> String {
-    let mut rows = vec![[
-        "IMAGE".to_string(),
-        "ID".into(),
-        "AGE".into(),
-        "STATE".into(),
-        "GC".into(),
-    ]];
-    for (image, verdict) in images {
-        let age = image
-            .touched
-            .map_or("?".into(), |t| short_duration(now.saturating_sub(t)));
-        let state = if image.in_use { "in use" } else { "unused" };
-        let name = if image.tags.is_empty() {
-            format!("<none> of {}", image.name)
-        } else {
-            image.tags.join(", ")
-        };
-        rows.push([
-            name,
-            image.short_id().to_string(),
-            age,
-            state.into(),
-            gc_column(verdict),
-        ]);
-    }
-    table(&rows)
 }
 
 /// The images part of `gc`, as [`gc_stacks`] is for stacks. An image goes

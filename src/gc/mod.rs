@@ -13,13 +13,13 @@ use anyhow::{Context, Result};
 
 use crate::engine::Docker;
 use crate::engine::stack::{Leftovers, Missing};
-use crate::events::{Events, Garbage, RunEvent, Trouble};
+use crate::events::{Events, Garbage, GcWould, ImageRow, RunEvent, StackRow, Trouble};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, Owner};
 
 mod images;
 
-use images::{gc_images, images_table, judge_images};
+use images::{gc_images, judge_images};
 
 /// One container, network or volume that carries `testbed.run`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,6 +278,22 @@ pub enum Verdict {
     Remove(String),
 }
 
+impl Verdict {
+    /// As `ls` shows it.
+    fn would(&self) -> GcWould {
+        match self {
+            Verdict::Keep(why) => GcWould {
+                removes: false,
+                why: why.clone(),
+            },
+            Verdict::Remove(why) => GcWould {
+                removes: true,
+                why: why.clone(),
+            },
+        }
+    }
+}
+
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -350,55 +366,27 @@ fn judge(docker: &Docker, policy: &Policy) -> Result<Vec<(Found, Verdict)>> {
         .collect())
 }
 
-/// What `gc` would do, as `ls` shows it.
-fn gc_column(verdict: &Verdict) -> String {
-    match verdict {
-        Verdict::Keep(why) => format!("keeps it: {why}"),
-        Verdict::Remove(why) => format!("removes it: {why}"),
-    }
-}
-
 /// `testbed ls`: one line per stack, then one per image, told `events`.
 pub fn ls(docker: &Docker, events: &dyn Events) -> Result<Exit, Failure> {
     let judged = judge(docker, &Policy::default()).map_err(Failure::engine)?;
     let images = judge_images(docker, &Policy::default()).map_err(Failure::engine)?;
     let now = labels::now();
-    let stacks = match judged.is_empty() {
-        true => String::new(),
-        false => stacks_table(&judged, now),
-    };
-    let images = match images.is_empty() {
-        true => String::new(),
-        false => images_table(&images, now),
-    };
+    let stacks: Vec<StackRow> = judged
+        .iter()
+        .map(|(stack, verdict)| StackRow {
+            project: stack.project.clone(),
+            age: stack.started.map(|s| now.saturating_sub(s)),
+            owner: stack.owner.clone(),
+            state: stack.state(),
+            gc: verdict.would(),
+        })
+        .collect();
+    let images: Vec<ImageRow> = images.iter().map(|(image, v)| image.row(v, now)).collect();
     events.emit(RunEvent::Listed {
         stacks: &stacks,
         images: &images,
     });
     Ok(Exit::Tests(0))
-}
-
-fn stacks_table(judged: &[(Found, Verdict)], now: u64) -> String {
-    let mut rows = vec![[
-        "PROJECT".to_string(),
-        "AGE".into(),
-        "OWNER".into(),
-        "STATE".into(),
-        "GC".into(),
-    ]];
-    for (stack, verdict) in judged {
-        let age = stack
-            .started
-            .map_or("?".into(), |s| short_duration(now.saturating_sub(s)));
-        rows.push([
-            stack.project.clone(),
-            age,
-            stack.owner.clone(),
-            stack.state(),
-            gc_column(verdict),
-        ]);
-    }
-    table(&rows)
 }
 
 /// What `gc` looks at: with `-p`, those stacks; with `--image-prefix`,
@@ -514,50 +502,6 @@ fn gc_stacks(
         }
     }
     Ok((kept, removable))
-}
-
-/// "45s", "3m", "2h5m", "3d4h": the largest unit, and the next one when
-/// it is not zero.
-fn short_duration(seconds: u64) -> String {
-    const UNITS: [(&str, u64); 4] = [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)];
-    let i = UNITS
-        .iter()
-        .position(|(_, size)| seconds >= *size)
-        .unwrap_or(UNITS.len() - 1);
-    let (name, size) = UNITS[i];
-    let mut text = format!("{}{name}", seconds / size);
-    if let Some((next, next_size)) = UNITS.get(i + 1) {
-        let n = seconds % size / next_size;
-        if n > 0 {
-            text.push_str(&format!("{n}{next}"));
-        }
-    }
-    text
-}
-
-/// Columns padded to their widest cell, two spaces apart; the last one is
-/// not padded.
-fn table(rows: &[[String; 5]]) -> String {
-    let mut widths = [0; 5];
-    for row in rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 < row.len() {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
-            } else {
-                line.push_str(cell);
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// When the process `pid` started, from /proc; None if there is no such
@@ -940,12 +884,9 @@ mod tests {
         );
         assert!(tagged.has_prefix(&["tb-api".into()]));
         assert!(!tagged.has_prefix(&["tb-ap".into(), "tb-api-tests".into()]));
-        let judged = [(tagged, Verdict::Keep("a container uses it".into()))];
-        assert_eq!(
-            images_table(&judged, NOW + 60),
-            "IMAGE                                         ID            AGE  STATE   GC\n\
-             tb-api-tests:latest, tb-api-tests:tb-api-1-x  abababababab  1m   unused  keeps it: a container uses it\n"
-        );
+        let row = tagged.row(&Verdict::Keep("a container uses it".into()), NOW + 60);
+        assert_eq!(row.name, "tb-api-tests:latest, tb-api-tests:tb-api-1-x");
+        assert_eq!((row.age, row.in_use), (Some(60), false));
     }
 
     #[test]
@@ -992,35 +933,5 @@ mod tests {
         // This very process started before now.
         let me = process_start(std::process::id()).unwrap();
         assert!(me <= labels::now(), "{me}");
-    }
-
-    #[test]
-    fn durations_and_tables_are_short() {
-        assert_eq!(short_duration(0), "0s");
-        assert_eq!(short_duration(45), "45s");
-        assert_eq!(short_duration(180), "3m");
-        assert_eq!(short_duration(2 * 3600 + 5 * 60 + 7), "2h5m");
-        assert_eq!(short_duration(3 * 86400 + 4 * 3600), "3d4h");
-        assert_eq!(short_duration(86400 + 30), "1d");
-        let rows = [
-            [
-                "P".into(),
-                "AGE".into(),
-                "O".into(),
-                "S".into(),
-                "GC".into(),
-            ],
-            [
-                "tb-long".into(),
-                "3m".into(),
-                "h:1".into(),
-                "1 running".into(),
-                "keeps it".into(),
-            ],
-        ];
-        assert_eq!(
-            table(&rows),
-            "P        AGE  O    S          GC\ntb-long  3m   h:1  1 running  keeps it\n"
-        );
     }
 }

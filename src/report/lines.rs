@@ -108,15 +108,6 @@ fn shown(garbage: &Garbage) -> String {
     }
 }
 
-/// `ls`'s tables, a blank line between them; none when both are empty.
-pub fn listed(stacks: &str, images: &str) -> Option<String> {
-    match (stacks.is_empty(), images.is_empty()) {
-        (true, true) => None,
-        (false, false) => Some(format!("{stacks}\n{images}")),
-        _ => Some(format!("{stacks}{images}")),
-    }
-}
-
 /// What `gc` did, or would do with `--dry-run`, on stdout.
 pub fn removed(garbage: &Garbage, why: &str, what: Option<&str>, dry_run: bool) -> String {
     let did = if dry_run { "would remove" } else { "removed" };

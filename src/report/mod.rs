@@ -9,6 +9,7 @@ pub mod diagnosis;
 pub mod json;
 pub mod junit;
 mod lines;
+mod listing;
 pub mod live;
 mod printer;
 mod reporter;

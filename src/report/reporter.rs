@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::commands::Commands;
 use super::lines::{self, Line};
+use super::listing;
 use super::live::Live;
 use super::timeline::{self, PhaseName, Timeline};
 use super::{Printer, Section, diagnosis, json, junit, summary};
@@ -321,7 +322,7 @@ impl Events for Reporter {
                 }
             }
             RunEvent::Plan(lines) => self.out.result(&format!("{}\n", lines.join("\n"))),
-            RunEvent::Listed { stacks, images } => match lines::listed(stacks, images) {
+            RunEvent::Listed { stacks, images } => match listing::tables(stacks, images) {
                 Some(tables) => self.out.result(&tables),
                 None => self.out.step("no testbed stacks or images on this daemon"),
             },

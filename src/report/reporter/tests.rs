@@ -9,7 +9,10 @@ use anyhow::anyhow;
 
 use super::*;
 use crate::engine::{ComposeFlavor, Daemon, DaemonKind};
-use crate::events::{Diagnosis, Garbage, PhaseOutcome, ProbeResult, Prober, ServiceState, Trouble};
+use crate::events::{
+    Diagnosis, Garbage, GcWould, ImageRow, PhaseOutcome, ProbeResult, Prober, ServiceState,
+    StackRow, Trouble,
+};
 use crate::exit::{Exit, Failure};
 use crate::report::Mode;
 use crate::report::printer::tests::{self as printer_tests, printer};
@@ -248,13 +251,33 @@ fn gc_and_ls_write_results_and_say_the_rest() {
         stacks: 1,
         images: 2,
     });
+    let stacks = [StackRow {
+        project: "tb-old".into(),
+        age: Some(3 * 86400),
+        owner: "ci:job 1234".into(),
+        state: "2 exited".into(),
+        gc: GcWould {
+            removes: true,
+            why: "its run is gone".into(),
+        },
+    }];
+    let images = [ImageRow {
+        name: "testbed/api:tb-old".into(),
+        id: "abababababab".into(),
+        age: None,
+        in_use: true,
+        gc: GcWould {
+            removes: false,
+            why: "a container uses it".into(),
+        },
+    }];
     reporter.emit(RunEvent::Listed {
-        stacks: "PROJECT\ntb-old\n",
-        images: "IMAGE\ntestbed/api\n",
+        stacks: &stacks,
+        images: &images,
     });
     reporter.emit(RunEvent::Listed {
-        stacks: "",
-        images: "",
+        stacks: &[],
+        images: &[],
     });
     reporter.emit(RunEvent::ArtifactsPlanned {
         dir: Path::new("/out"),
