@@ -278,6 +278,34 @@ pub enum Garbage<'a> {
     Image(&'a str),
 }
 
+/// Where the reaper watches testbed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaperKind {
+    /// A process on this side.
+    Process,
+    /// A container of this image, on the daemon.
+    Container(String),
+}
+
+/// Why the reaper watches from where it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReaperWhy {
+    /// The daemon, such as a Docker-in-Docker service, is not a local
+    /// socket: the stack lives and dies with it.
+    Remote(String),
+    /// testbed runs on the daemon's machine.
+    OnHost,
+    /// testbed runs in a container the daemon does not know; how it was
+    /// found.
+    UnknownContainer(String),
+    /// testbed runs in this container (short id), and a process there
+    /// would die with it.
+    InContainer(String),
+    /// testbed runs in this container, but the daemon's socket at `path`
+    /// is not bind-mounted from the host.
+    SocketNotMounted { container: String, path: String },
+}
+
 /// A stack as `ls` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackRow {
@@ -435,8 +463,8 @@ pub enum RunEvent<'a> {
     /// The reaper that removes the stack should testbed die, and why that
     /// one.
     ReaperChosen {
-        what: &'a str,
-        why: &'a str,
+        what: &'a ReaperKind,
+        why: &'a ReaperWhy,
     },
     /// The files the daemon cannot see go into the run's volume.
     Seeding(&'a Seeding),

@@ -26,7 +26,7 @@ use anyhow::anyhow;
 use crate::engine::Docker;
 use crate::engine::cmd::{Cmd, Watchdog};
 use crate::engine::stack::{self, Swept};
-use crate::events::{Events, RunEvent, Trouble};
+use crate::events::{Events, ReaperKind, ReaperWhy, RunEvent, Trouble};
 use crate::exit::{Exit, Failure};
 use crate::labels::{self, RunLabels};
 use crate::topology::artifacts::{Facts, Mount, MountKind, Whereabouts};
@@ -86,7 +86,7 @@ impl Reaper {
     ) -> Option<Reaper> {
         let (kind, why) = choose(facts, docker.host());
         events.emit(RunEvent::ReaperChosen {
-            what: &kind.name(),
+            what: &kind.shown(),
             why: &why,
         });
         let project = &labels.project;
@@ -128,7 +128,7 @@ impl Reaper {
             Some(line) if line == READY => Ok(Reaper { watchdog, pipe }),
             _ => {
                 watchdog.kill();
-                Err(anyhow!("the reaper, {}, did not start", kind.name()))
+                Err(anyhow!("the reaper, {}, did not start", kind.shown()))
             }
         }
     }
@@ -152,10 +152,11 @@ impl Reaper {
 }
 
 impl Kind {
-    fn name(&self) -> String {
+    /// As the reporter names it.
+    fn shown(&self) -> ReaperKind {
         match self {
-            Kind::Process => "a process".into(),
-            Kind::Container { image, .. } => format!("a container of {image}"),
+            Kind::Process => ReaperKind::Process,
+            Kind::Container { image, .. } => ReaperKind::Container(image.clone()),
         }
     }
 }
@@ -165,27 +166,20 @@ pub fn plan(docker: &Docker, facts: &Facts) -> String {
     let (kind, why) = choose(facts, docker.host());
     format!(
         "{} watches testbed, and removes the stack if testbed dies before its teardown ({why})",
-        kind.name()
+        kind.shown()
     )
 }
 
 /// Picks where the reaper runs, and says why.
-fn choose(facts: &Facts, docker_host: Option<&str>) -> (Kind, String) {
+fn choose(facts: &Facts, docker_host: Option<&str>) -> (Kind, ReaperWhy) {
     if let Some(remote) = &facts.remote {
-        return (
-            Kind::Process,
-            format!(
-                "{remote} is not a local socket; the stack lives and dies with that \
-                 daemon, such as a Docker-in-Docker service, and the reaper covers testbed \
-                 being killed while it lives"
-            ),
-        );
+        return (Kind::Process, ReaperWhy::Remote(remote.clone()));
     }
     match &facts.whereabouts {
-        Whereabouts::Host => (Kind::Process, "testbed runs on the daemon's machine".into()),
+        Whereabouts::Host => (Kind::Process, ReaperWhy::OnHost),
         Whereabouts::Elsewhere(candidate) => (
             Kind::Process,
-            format!("testbed runs in a container the daemon does not know ({candidate})"),
+            ReaperWhy::UnknownContainer(candidate.clone()),
         ),
         Whereabouts::Container { id, image, mounts } => {
             let short = &id[..12.min(id.len())];
@@ -198,17 +192,14 @@ fn choose(facts: &Facts, docker_host: Option<&str>) -> (Kind, String) {
                         image: image.clone(),
                         socket,
                     },
-                    format!(
-                        "testbed runs in container {short}, and a process there would die with it"
-                    ),
+                    ReaperWhy::InContainer(short.to_string()),
                 ),
                 _ => (
                     Kind::Process,
-                    format!(
-                        "testbed runs in container {short}, but {path} is not bind-mounted from \
-                         the host, so a reaper container could not reach the daemon; the \
-                         process dies with the container"
-                    ),
+                    ReaperWhy::SocketNotMounted {
+                        container: short.to_string(),
+                        path: path.to_string(),
+                    },
                 ),
             }
         }
@@ -360,7 +351,7 @@ mod tests {
                 socket: "/run/docker.sock".into()
             }
         );
-        assert!(why.contains("container 0123456789ab"), "{why}");
+        assert_eq!(why, ReaperWhy::InContainer("0123456789ab".into()));
     }
 
     #[test]
@@ -383,7 +374,7 @@ mod tests {
     fn without_a_reachable_socket_or_image_a_process_watches() {
         let (kind, why) = choose(&in_container(vec![]), None);
         assert_eq!(kind, Kind::Process);
-        assert!(why.contains("not bind-mounted"), "{why}");
+        assert!(matches!(why, ReaperWhy::SocketNotMounted { .. }), "{why:?}");
         let mut volume = bind("docker-sock", "/var/run/docker.sock");
         volume.kind = MountKind::Volume;
         assert_eq!(choose(&in_container(vec![volume]), None).0, Kind::Process);
@@ -409,7 +400,10 @@ mod tests {
         };
         let (kind, why) = choose(&dind, Some("tcp://docker:2375"));
         assert_eq!(kind, Kind::Process);
-        assert!(why.contains("dies with that daemon"), "{why}");
+        assert_eq!(
+            why,
+            ReaperWhy::Remote("DOCKER_HOST=tcp://docker:2375".into())
+        );
         let elsewhere = Facts {
             remote: None,
             root: true,

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::engine::{Daemon, DaemonKind};
-use crate::events::{Garbage, Listing, RunEvent, Trouble};
+use crate::events::{Garbage, Listing, ReaperKind, ReaperWhy, RunEvent, Trouble};
 use crate::rewrite::Change;
 use crate::topology::seed;
 
@@ -198,6 +198,44 @@ impl DaemonKind {
         match self {
             DaemonKind::Docker => "docker",
             DaemonKind::Podman => "podman",
+        }
+    }
+}
+
+/// `a process`, `a container of <image>`.
+impl fmt::Display for ReaperKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReaperKind::Process => f.write_str("a process"),
+            ReaperKind::Container(image) => write!(f, "a container of {image}"),
+        }
+    }
+}
+
+impl fmt::Display for ReaperWhy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReaperWhy::Remote(remote) => write!(
+                f,
+                "{remote} is not a local socket; the stack lives and dies with that daemon, \
+                 such as a Docker-in-Docker service, and the reaper covers testbed being \
+                 killed while it lives"
+            ),
+            ReaperWhy::OnHost => f.write_str("testbed runs on the daemon's machine"),
+            ReaperWhy::UnknownContainer(candidate) => write!(
+                f,
+                "testbed runs in a container the daemon does not know ({candidate})"
+            ),
+            ReaperWhy::InContainer(short) => write!(
+                f,
+                "testbed runs in container {short}, and a process there would die with it"
+            ),
+            ReaperWhy::SocketNotMounted { container, path } => write!(
+                f,
+                "testbed runs in container {container}, but {path} is not bind-mounted from \
+                 the host, so a reaper container could not reach the daemon; the process \
+                 dies with the container"
+            ),
         }
     }
 }
