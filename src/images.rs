@@ -9,6 +9,12 @@ use anyhow::{Result, bail};
 /// The tag of the newest build of a name.
 pub const LATEST: &str = "latest";
 
+/// Whether an engine's error line says the image does not exist: Docker
+/// says "No such image", podman "image not known".
+pub fn is_missing(line: &str) -> bool {
+    line.contains("No such image") || line.contains("image not known")
+}
+
 /// Longest directory part kept in a default prefix.
 const DIR_PART_MAX: usize = 20;
 
@@ -125,6 +131,18 @@ fn is_path_component(component: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_image_reads_the_same_from_docker_and_podman() {
+        assert!(is_missing("Error: No such image: tb-x-tests:latest"));
+        assert!(is_missing(
+            "Error response from daemon: failed to find image tb-x-tests:latest: \
+             docker.io/library/tb-x-tests:latest: image not known"
+        ));
+        assert!(!is_missing(
+            "Error response from daemon: conflict: unable to remove"
+        ));
+    }
 
     #[test]
     fn images_are_named_after_the_project_directory_and_the_service() {

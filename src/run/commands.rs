@@ -5,6 +5,7 @@ use crate::config::{Build, Config, Keep, SetupStep};
 use crate::engine::cmd::Cmd;
 use crate::engine::model;
 use crate::engine::stack::Stack;
+use crate::engine::{Daemon, DaemonKind};
 use crate::images::BuiltImage;
 use crate::labels;
 use crate::reaper;
@@ -117,7 +118,7 @@ fn image_steps(stack: &Stack, plan: &Plan, config: &Config) -> Vec<String> {
         Build::Always => build.extend(images.named.iter().map(|(s, _)| s.clone())),
     }
     if !build.is_empty() {
-        steps.push(build_command(stack, &build, config.pull).to_string());
+        steps.push(build_command(stack, &plan.daemon, &build, config.pull).to_string());
     }
     for image in &images.built {
         steps.push(builder_command(stack, image).to_string());
@@ -147,10 +148,16 @@ pub fn reuse_command(stack: &Stack, image: &BuiltImage) -> Cmd {
 }
 
 /// `compose build [--pull] <services>`: testbed's names get the run's own
-/// tag, from the labels override.
-pub fn build_command(stack: &Stack, services: &[String], pull: bool) -> Cmd {
+/// tag, from the labels override. On podman with the classic builder:
+/// compose v2 would otherwise start a BuildKit container, pulled from a
+/// registry, since podman's API serves no BuildKit session.
+pub fn build_command(stack: &Stack, daemon: &Daemon, services: &[String], pull: bool) -> Cmd {
     let build = stack.compose("build");
     let build = if pull { build.arg("--pull") } else { build };
+    let build = match daemon.kind {
+        DaemonKind::Podman => build.env("DOCKER_BUILDKIT", "0"),
+        DaemonKind::Docker => build,
+    };
     build.args(services.iter().cloned())
 }
 

@@ -16,7 +16,7 @@ use crate::engine::startup::{self, Stop};
 use crate::engine::watch::Watch;
 use crate::events::{Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent, Trouble};
 use crate::exit::{Exit, Failure};
-use crate::images::BuiltImage;
+use crate::images::{self, BuiltImage};
 use crate::signals::Signals;
 
 use super::commands;
@@ -160,7 +160,7 @@ impl Driver<'_> {
                     service: &image.service,
                     image: image.latest(),
                 });
-            } else if !String::from_utf8_lossy(&output.stderr).contains("No such image") {
+            } else if !images::is_missing(&String::from_utf8_lossy(&output.stderr)) {
                 return Err(Failure::engine(reuse.check(&output).unwrap_err()).into());
             } else if config.build == Build::Never {
                 missing.push(image.latest());
@@ -193,7 +193,11 @@ impl Driver<'_> {
             return Ok(());
         }
         self.emit(RunEvent::Building { services: &build });
-        self.run_to_end(&commands::build_command(stack, &build, config.pull), None)?;
+        let daemon = &self.plan.daemon;
+        self.run_to_end(
+            &commands::build_command(stack, daemon, &build, config.pull),
+            None,
+        )?;
         // The next run starts from this build; the one it replaced goes.
         // Neither is this run's business: a failure is a warning.
         for image in built {
@@ -238,7 +242,7 @@ impl Driver<'_> {
         // kept stack's container holds stays with it.
         let stderr = String::from_utf8_lossy(&output.stderr);
         for line in stderr.lines() {
-            if !line.trim().is_empty() && !line.contains("No such image") {
+            if !line.trim().is_empty() && !images::is_missing(line) {
                 self.emit(RunEvent::TagKept(line));
             }
         }

@@ -1,6 +1,7 @@
 //! The same stacks on podman's Docker-compatible API: the codes, a crash,
 //! an unhealthy dependency (podman without systemd runs no healthcheck of
-//! its own), a healthy chain, a signal, and doctor naming the engine.
+//! its own), a healthy chain, a built image, a signal, and doctor naming
+//! the engine.
 
 use crate::common::engine::{PODMAN_HOST, assert_clean_at, require_podman};
 use crate::common::{Flavor, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
@@ -65,6 +66,28 @@ fn an_unhealthy_dependency_is_found_though_podman_runs_no_check(flavor: Flavor) 
 }
 per_flavor!(
     an_unhealthy_dependency_is_found_though_podman_runs_no_check,
+    crate::common::engine::require_podman
+);
+
+fn an_image_is_built_with_the_classic_builder_then_reused(flavor: Flavor) {
+    // A name of its own, so that the image is missing at first: podman
+    // says "image not known" where Docker says "No such image". Compose v2
+    // would build with a BuildKit container, which needs a registry.
+    let prefix = format!("tb-podman-{}-{}", flavor.tag(), std::process::id());
+    let run = || on_podman("built", flavor).args(["--image-prefix", &prefix]);
+    let built = run().output();
+    assert_eq!(built.code, Some(0), "{built}");
+    assert!(built.stderr.contains("building tests"), "{built}");
+    assert_clean_at(Some(PODMAN_HOST), &built.project);
+    let reused = run().output();
+    assert_eq!(reused.code, Some(0), "{reused}");
+    assert!(!reused.stderr.contains("building"), "{reused}");
+    assert_clean_at(Some(PODMAN_HOST), &reused.project);
+    let image = format!("{prefix}-tests:latest");
+    crate::common::engine::docker_with(&["image", "rm", &image], &[("DOCKER_HOST", PODMAN_HOST)]);
+}
+per_flavor!(
+    an_image_is_built_with_the_classic_builder_then_reused,
     crate::common::engine::require_podman
 );
 
