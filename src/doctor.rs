@@ -10,7 +10,7 @@ use console::style;
 
 use crate::engine::endpoint::Via;
 use crate::engine::stack::Stack;
-use crate::engine::{Docker, Engine};
+use crate::engine::{Daemon, DaemonKind, Docker, Engine};
 use crate::exit::Exit;
 use crate::rewrite::{self, Change, Rewrites};
 use crate::topology::artifacts::{self, ArtifactsMode, Facts, Whereabouts};
@@ -126,7 +126,7 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
             None
         }
     };
-    let mut daemon_version = None;
+    let mut daemon = None;
     let daemon_ok = docker.as_ref().is_some_and(|docker| {
         let endpoint = docker.endpoint();
         let target = match endpoint.via {
@@ -134,12 +134,12 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
             Via::DockerHost | Via::Context(_) => endpoint.to_string(),
         };
         match docker.ping() {
-            Ok(daemon) => {
+            Ok(found) => {
                 findings.push(Finding::good(
                     "daemon",
-                    format!("{daemon}, reached through {target}"),
+                    format!("{found}, reached through {target}"),
                 ));
-                daemon_version = Some(daemon.version);
+                daemon = Some(found);
                 true
             }
             Err(failure) => {
@@ -162,8 +162,19 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
         findings.push(events(docker));
         findings.extend(container_and_artifacts(docker, inputs));
     }
-    if let (Some(files), Some(version)) = (&inputs.files, &daemon_version) {
-        findings.extend(rewrites(files, inputs.compose, version));
+    if let Some(Daemon {
+        kind: DaemonKind::Podman,
+        ..
+    }) = &daemon
+    {
+        findings.push(Finding::note(
+            "healthchecks",
+            "podman runs them only where systemd runs; testbed runs each itself, and \
+             judges one that never passes unhealthy by the engine's rules",
+        ));
+    }
+    if let (Some(files), Some(daemon)) = (&inputs.files, &daemon) {
+        findings.extend(rewrites(files, inputs.compose, &daemon.version));
     }
     findings.push(gitlab(env));
     findings.push(Finding::note("cgroup", cgroup_version()));

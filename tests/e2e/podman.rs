@@ -119,4 +119,6 @@ fn doctor_names_podman() {
             .starts_with("✓ daemon: Podman 4."),
         "{out}"
     );
+    let healthchecks = out.stdout_line("· healthchecks: ");
+    assert!(healthchecks.contains("testbed runs each itself"), "{out}");
 }
