@@ -928,7 +928,7 @@ mod tests {
     #[test]
     fn healthchecks_come_from_either_flavors_config() {
         // v1 prints the shell form as written, v2 as `[CMD-SHELL, line]`.
-        let v1 = "services:\n  a:\n    healthcheck:\n      test: echo 'a b'; exit 0\n      timeout: 2s\n    image: x\n  b:\n    healthcheck:\n      test:\n      - CMD\n      - /bin/sh\n      - -c\n      - echo 'dep is broken' >&2; exit 1\n      interval: 500ms\n    image: x\n  c:\n    healthcheck:\n      test:\n      - NONE\n    image: x\n  d:\n    image: x\nversion: '3.9'\n";
+        let v1 = "services:\n  a:\n    healthcheck:\n      test: echo 'a b'; exit 0\n      timeout: 2s\n    image: x\n  b:\n    healthcheck:\n      test:\n      - CMD\n      - /bin/sh\n      - -c\n      - echo 'dep is broken' >&2; exit 1\n      interval: 1m30s\n      retries: 5\n      start_period: 10s\n    image: x\n  c:\n    healthcheck:\n      test:\n      - NONE\n    image: x\n  d:\n    image: x\nversion: '3.9'\n";
         let v2 = "name: m\nservices:\n  a:\n    healthcheck:\n      test:\n        - CMD-SHELL\n        - echo 'a b'; exit 0\n      timeout: 2s\n    image: x\n  c:\n    healthcheck:\n      disable: true\n    image: x\n";
         let checks = |yaml| -> Vec<(String, Option<Healthcheck>)> {
             services_from_config(yaml)
@@ -950,8 +950,9 @@ mod tests {
             ],
             timeout: HEALTHCHECK_TIMEOUT,
             cadence: Cadence {
-                interval: Duration::from_millis(500),
-                ..Cadence::default()
+                interval: Duration::from_secs(90),
+                retries: 5,
+                start_period: Duration::from_secs(10),
             },
         };
         assert_eq!(
