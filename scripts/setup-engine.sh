@@ -153,11 +153,15 @@ bash "$here/build-images.sh" || die "scripts/build-images.sh failed"
 # type 7: operation not permitted".
 command -v podman >/dev/null 2>&1 || apt_install podman
 conf=/etc/containers/containers.conf
+ulimits='default_ulimits = ["nofile=16384:16384","nproc=32768:32768"]'
 if ! grep -qs '^default_ulimits' "$conf"; then
     step "setting podman's default_ulimits in $conf"
     "${SUDO[@]}" mkdir -p "$(dirname "$conf")"
-    printf '[containers]\ndefault_ulimits = ["nofile=16384:16384","nproc=32768:32768"]\n' \
-        | "${SUDO[@]}" tee -a "$conf" >/dev/null
+    if grep -qs '^\[containers\]' "$conf"; then
+        "${SUDO[@]}" sed -i "/^\[containers\]/a $ulimits" "$conf"
+    else
+        printf '[containers]\n%s\n' "$ulimits" | "${SUDO[@]}" tee -a "$conf" >/dev/null
+    fi
 fi
 podman_up() { DOCKER_HOST="unix://$PODMAN_SOCKET" timeout 10 docker version >/dev/null 2>&1; }
 if ! podman_up; then
