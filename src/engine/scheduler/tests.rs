@@ -161,6 +161,14 @@ fn ready(times: &[(&str, u64)]) -> Next {
     )
 }
 
+/// The startup gave up on `container`, for `fault`.
+fn gave_up(container: Container, fault: Fault) -> Next {
+    Next::GiveUp(GiveUp::Failed {
+        container: Box::new(container),
+        fault,
+    })
+}
+
 /// `container` as `docker inspect` would show it after it exited.
 fn exited(container: &Container, code: i64, oom_killed: bool) -> Container {
     let mut container = container.clone();
@@ -280,13 +288,13 @@ fn a_dependency_that_crashes_before_it_is_ready_ends_the_startup() {
     given.observe(60, Observation::Inspected(vec![db.clone()]));
     assert_eq!(
         given.next(60),
-        Next::GiveUp(GiveUp::Failed {
-            container: Box::new(db),
-            fault: Fault::Exited {
+        gave_up(
+            db,
+            Fault::Exited {
                 code: 137,
                 oom_killed: true
-            },
-        })
+            }
+        )
     );
 }
 
@@ -299,13 +307,13 @@ fn without_events_an_inspection_shows_the_crash_and_ends_the_startup_at_once() {
     given.observe(310, Observation::Inspected(vec![db.clone()]));
     assert_eq!(
         given.next(310),
-        Next::GiveUp(GiveUp::Failed {
-            container: Box::new(db),
-            fault: Fault::Exited {
+        gave_up(
+            db,
+            Fault::Exited {
                 code: 3,
                 oom_killed: false
-            },
-        })
+            }
+        )
     );
 }
 
@@ -619,13 +627,13 @@ fn a_death_the_events_miss_is_found_when_its_watch_ends() {
     given.observe(60, Observation::Inspected(vec![db.clone()]));
     assert_eq!(
         given.next(60),
-        Next::GiveUp(GiveUp::Failed {
-            container: Box::new(db),
-            fault: Fault::Exited {
+        gave_up(
+            db,
+            Fault::Exited {
                 code: 3,
                 oom_killed: false
-            },
-        })
+            }
+        )
     );
 }
 
@@ -644,11 +652,11 @@ fn a_check_that_never_passes_is_unhealthy_when_the_daemon_would_have_said_so() {
     db.started();
     assert_eq!(
         given.next(121_010),
-        Next::GiveUp(GiveUp::Failed {
-            container: Box::new(db),
-            fault: Fault::NeverHealthy {
+        gave_up(
+            db,
+            Fault::NeverHealthy {
                 checked_for: Duration::from_millis(121_010)
-            },
-        })
+            }
+        )
     );
 }
