@@ -110,6 +110,8 @@ pub fn assert_clean_at(host: Option<&str>, project: &str) {
 
 /// Where podman serves the Docker API: scripts/setup-engine.sh starts it.
 pub const PODMAN_HOST: &str = "unix:///run/podman/podman.sock";
+/// The socket of [`PODMAN_HOST`].
+pub const PODMAN_SOCKET: &str = "/run/podman/podman.sock";
 
 /// The gate of the podman tests: podman answers on [`PODMAN_HOST`] and has
 /// the fixtures' image.
@@ -291,11 +293,16 @@ fn remove_at(host: Option<&str>, left: &[(&str, String)]) {
 /// that testbed talks to a daemon through `DOCKER_HOST=tcp://…`, as a job
 /// does with a Docker-in-Docker service.
 pub fn tcp_daemon() -> String {
+    tcp_daemon_at("/var/run/docker.sock")
+}
+
+/// [`tcp_daemon`] for the engine serving the socket at `socket`.
+pub fn tcp_daemon_at(socket: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         for client in listener.incoming().flatten() {
-            let Ok(engine) = UnixStream::connect("/var/run/docker.sock") else {
+            let Ok(engine) = UnixStream::connect(socket) else {
                 continue;
             };
             pipe(client, engine);

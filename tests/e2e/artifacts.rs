@@ -14,14 +14,14 @@ pub const PARTIAL_THEN_FAIL: &str = "echo partial > $ARTIFACTS_DIR/partial.txt; 
 
 /// The fixture's tests write reports/junit.xml and result.txt, and its
 /// dependency logs a line on stdout and one on stderr.
-fn run(flavor: Flavor, scenario: &str, dir: &Path) -> Testbed {
+pub fn run(flavor: Flavor, scenario: &str, dir: &Path) -> Testbed {
     Testbed::fixture("artifacts")
         .flavor(flavor)
         .project(scenario)
         .args(["-v", "--artifacts", dir.to_str().unwrap()])
 }
 
-fn read(dir: &Path, file: &str) -> String {
+pub fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file))
         .unwrap_or_else(|e| panic!("{file} in {}: {e}", dir.display()))
 }

@@ -18,15 +18,15 @@ use crate::session::{checkout_of, recorded_project};
 use crate::ssh::Sshd;
 
 /// What the api and the tests write into `out/`.
-const API: &str = "api saw 2 rows\n";
-const TESTS: &str = "tests passed\n";
+pub const API: &str = "api saw 2 rows\n";
+pub const TESTS: &str = "tests passed\n";
 
 /// A copy of the fixture, where a run may write.
-fn checkout() -> tempfile::TempDir {
+pub fn checkout() -> tempfile::TempDir {
     checkout_of("own-files")
 }
 
-fn run_in(dir: &Path, flavor: Flavor, scenario: &str) -> Testbed {
+pub fn run_in(dir: &Path, flavor: Flavor, scenario: &str) -> Testbed {
     Testbed::run()
         .dir(dir)
         .flavor(flavor)
@@ -44,7 +44,7 @@ fn assert_passed_with_output(out: &Output, read: impl Fn(&str) -> Option<String>
     assert_clean(&out.project);
 }
 
-fn seeded(out: &Output, path: &str) -> bool {
+pub fn seeded(out: &Output, path: &str) -> bool {
     out.stderr.lines().any(|line| {
         line.contains(&format!(" mounts {path}: the daemon cannot see it"))
             && line.contains("so it is seeded")

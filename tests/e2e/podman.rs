@@ -1,10 +1,14 @@
 //! The same stacks on podman's Docker-compatible API: the codes, a crash,
 //! an unhealthy dependency (podman without systemd runs no healthcheck of
-//! its own), a healthy chain, a built image, a signal, and doctor naming
-//! the engine.
+//! its own), a healthy chain, a built image, a signal, artifacts bound and
+//! copied, the stack's own files seeded, and doctor naming the engine.
 
-use crate::common::engine::{PODMAN_HOST, assert_clean_at, require_podman};
+use crate::artifacts::{JUNIT, assert_logs_saved, read};
+use crate::common::engine::{
+    PODMAN_HOST, PODMAN_SOCKET, assert_clean_at, require_podman, tcp_daemon_at,
+};
 use crate::common::{Flavor, SIGNAL_TIMEOUT, START_TIMEOUT, Testbed, per_flavor};
+use crate::own_files::{API, TESTS, checkout, run_in, seeded};
 
 /// `testbed run` of `fixture` against podman.
 fn on_podman(fixture: &str, flavor: Flavor) -> Testbed {
@@ -106,6 +110,52 @@ per_flavor!(
     crate::common::engine::require_podman
 );
 
+fn artifacts_come_back_bound_and_copied(flavor: Flavor) {
+    for mode in ["bind", "copy"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = crate::artifacts::run(flavor, &format!("podman-art-{mode}"), tmp.path())
+            .env("DOCKER_HOST", PODMAN_HOST)
+            .args(["--artifacts-mode", mode])
+            .output();
+        assert_eq!(out.code, Some(0), "{mode}\n{out}");
+        assert!(
+            out.stderr.contains(&format!("artifacts: {mode} (")),
+            "{mode}\n{out}"
+        );
+        assert_eq!(read(tmp.path(), "result.txt"), "done\n", "{mode}\n{out}");
+        assert_eq!(read(tmp.path(), "reports/junit.xml"), JUNIT, "{mode}");
+        assert_logs_saved(tmp.path(), &out);
+        assert_clean_at(Some(PODMAN_HOST), &out.project);
+    }
+}
+per_flavor!(
+    artifacts_come_back_bound_and_copied,
+    crate::common::engine::require_podman
+);
+
+/// Through TCP the daemon cannot see the checkout, so its files are
+/// uploaded into a volume (podman#21861 loses an archive uploaded at a
+/// volume's mount point) and what the stack wrote comes back.
+fn own_files_are_seeded_through_tcp(flavor: Flavor) {
+    let tmp = checkout();
+    let out = run_in(tmp.path(), flavor, "podman-own-tcp")
+        .env("DOCKER_HOST", &tcp_daemon_at(PODMAN_SOCKET))
+        .output();
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(out.stdout, "own files ok\n", "{out}");
+    let project = tmp.path().canonicalize().unwrap();
+    let data = format!("{}/data", project.display());
+    assert!(seeded(&out, &data), "{out}");
+    let written = |p: &str| std::fs::read_to_string(tmp.path().join(p)).ok();
+    assert_eq!(written("out/api.txt").as_deref(), Some(API), "{out}");
+    assert_eq!(written("out/tests.txt").as_deref(), Some(TESTS), "{out}");
+    assert_clean_at(Some(PODMAN_HOST), &out.project);
+}
+per_flavor!(
+    own_files_are_seeded_through_tcp,
+    crate::common::engine::require_podman
+);
+
 #[test]
 #[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn doctor_names_podman() {
@@ -121,4 +171,31 @@ fn doctor_names_podman() {
     );
     let healthchecks = out.stdout_line("· healthchecks: ");
     assert!(healthchecks.contains("testbed runs each itself"), "{out}");
+    // setup-engine.sh installs Debian's podman, whose netavark brings
+    // aardvark-dns.
+    assert_eq!(
+        out.stdout_line("✓ service names: "),
+        "✓ service names: resolved by aardvark-dns on netavark's networks",
+        "{out}"
+    );
+}
+
+#[test]
+#[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
+fn a_podman_socket_that_is_not_served_is_an_engine_error() {
+    require_podman();
+    let host = "unix:///run/podman/not-served.sock";
+    let out = Testbed::fixture("basic").env("DOCKER_HOST", host).output();
+    assert_eq!(out.code, Some(125), "{out}");
+    assert!(
+        out.error_line().contains(&format!(
+            "the Docker daemon at DOCKER_HOST={host} does not answer"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("`podman system service --time=0 {host} &`")),
+        "{out}"
+    );
 }
