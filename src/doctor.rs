@@ -172,6 +172,10 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
             "podman runs them only where systemd runs; testbed runs each itself, and \
              judges one that never passes unhealthy by the engine's rules",
         ));
+        if let Some(docker) = &docker {
+            let backend = docker.podman_network_backend();
+            findings.push(service_names(backend.as_deref(), &Helpers::installed()));
+        }
     }
     if let (Some(files), Some(daemon)) = (&inputs.files, &daemon) {
         findings.extend(rewrites(files, inputs.compose, &daemon.version));
@@ -300,6 +304,77 @@ fn events(docker: &Docker) -> Finding {
     }
 }
 
+/// Which of podman's network helpers this machine has. A podman that
+/// serves the socket from elsewhere has its own, unseen from here.
+#[derive(Debug, Default)]
+struct Helpers {
+    netavark: bool,
+    aardvark_dns: bool,
+    cni_bridge: bool,
+    dnsname: bool,
+}
+
+impl Helpers {
+    /// Podman's default `helper_binaries_dir` and `cni_plugin_dirs`.
+    fn installed() -> Helpers {
+        let podman = [
+            "/usr/local/libexec/podman",
+            "/usr/local/lib/podman",
+            "/usr/libexec/podman",
+            "/usr/lib/podman",
+        ];
+        let cni = [
+            "/usr/local/libexec/cni",
+            "/usr/libexec/cni",
+            "/usr/local/lib/cni",
+            "/usr/lib/cni",
+            "/opt/cni/bin",
+        ];
+        let found =
+            |dirs: &[&str], name: &str| dirs.iter().any(|d| Path::new(d).join(name).exists());
+        Helpers {
+            netavark: found(&podman, "netavark"),
+            aardvark_dns: found(&podman, "aardvark-dns"),
+            cni_bridge: found(&cni, "bridge"),
+            dnsname: found(&cni, "dnsname"),
+        }
+    }
+}
+
+/// Whether a podman stack's containers find each other by service name:
+/// netavark does it with aardvark-dns, CNI only with the dnsname plugin.
+/// A helper is judged missing only where the backend itself is installed
+/// here, so that a podman serving the socket from elsewhere is not.
+fn service_names(backend: Option<&str>, helpers: &Helpers) -> Finding {
+    const TOPIC: &str = "service names";
+    match backend {
+        Some("netavark") if helpers.netavark && !helpers.aardvark_dns => Finding::bad(
+            Exit::Engine,
+            TOPIC,
+            "netavark without aardvark-dns: containers cannot reach each other by service name",
+            Some("install aardvark-dns (Debian and Fedora package it by that name)".into()),
+        ),
+        Some("netavark") => Finding::good(TOPIC, "resolved by aardvark-dns on netavark's networks"),
+        Some("cni") if helpers.cni_bridge && !helpers.dnsname => Finding::bad(
+            Exit::Engine,
+            TOPIC,
+            "CNI without the dnsname plugin: containers cannot reach each other by service name",
+            Some(
+                "install the dnsname CNI plugin, or set network_backend = \"netavark\" under \
+                 [network] in /etc/containers/containers.conf and install netavark and aardvark-dns"
+                    .into(),
+            ),
+        ),
+        Some("cni") => Finding::note(TOPIC, "CNI resolves them only with its dnsname plugin"),
+        Some(other) => Finding::note(TOPIC, format!("podman's network backend is {other}")),
+        None => Finding::note(
+            TOPIC,
+            "not checked: without the podman client, testbed cannot ask which network backend \
+             podman uses; netavark resolves them with aardvark-dns, CNI with its dnsname plugin",
+        ),
+    }
+}
+
 fn container_and_artifacts(docker: &Docker, inputs: &Inputs) -> Vec<Finding> {
     let remote = docker.remote();
     let whereabouts = artifacts::detect(docker, inputs.parent_container);
@@ -394,5 +469,65 @@ pub fn print(findings: &[Finding], out: &mut dyn std::io::Write) {
     for finding in findings {
         // A closed output must not turn a diagnosis into a crash.
         let _ = writeln!(out, "{finding}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helpers(netavark: bool, aardvark_dns: bool, cni_bridge: bool, dnsname: bool) -> Helpers {
+        Helpers {
+            netavark,
+            aardvark_dns,
+            cni_bridge,
+            dnsname,
+        }
+    }
+
+    #[test]
+    fn service_names_need_the_backends_dns_helper() {
+        let cases = [
+            (
+                Some("netavark"),
+                helpers(true, true, false, false),
+                Verdict::Good,
+            ),
+            (
+                Some("netavark"),
+                helpers(true, false, false, false),
+                Verdict::Bad(Exit::Engine),
+            ),
+            (
+                Some("cni"),
+                helpers(false, false, true, false),
+                Verdict::Bad(Exit::Engine),
+            ),
+            (
+                Some("cni"),
+                helpers(false, false, true, true),
+                Verdict::Note,
+            ),
+            // The podman serving the socket runs elsewhere: its helpers
+            // are not this machine's.
+            (
+                Some("netavark"),
+                helpers(false, false, false, false),
+                Verdict::Good,
+            ),
+            (
+                Some("cni"),
+                helpers(false, false, false, false),
+                Verdict::Note,
+            ),
+            (None, helpers(true, false, true, false), Verdict::Note),
+        ];
+        for (backend, helpers, verdict) in cases {
+            let finding = service_names(backend, &helpers);
+            assert_eq!(
+                finding.verdict, verdict,
+                "{backend:?} {helpers:?}: {finding}"
+            );
+        }
     }
 }

@@ -132,6 +132,24 @@ impl Docker {
         Err(Failure::engine(error).with_hint(hint).of_environment())
     }
 
+    /// Podman's network backend (`netavark` or `cni`), which decides how
+    /// containers find each other by service name. The Docker API does not
+    /// say it, so this asks the podman client, where there is one, about
+    /// the same endpoint.
+    pub fn podman_network_backend(&self) -> Option<String> {
+        let podman = which::which("podman").ok()?;
+        let format = "{{.Host.NetworkBackend}}";
+        let host = &self.endpoint.host;
+        let backend = Cmd::new(podman)
+            .args(["--remote", "--url", host, "info", "--format", format])
+            .label("podman info")
+            .observed_by(self.observer.clone())
+            .echo(self.echoes())
+            .read()
+            .ok()?;
+        Some(backend.trim().to_string()).filter(|backend| !backend.is_empty())
+    }
+
     /// Every container of compose project `project`, one-off containers
     /// (the tests') included only when asked for.
     pub fn project_containers(
@@ -538,6 +556,11 @@ pub fn daemon_hint(docker_host: Option<&str>, socket_exists: bool, stderr: &str)
         Some(host) if host.starts_with("ssh://") => {
             "check that `ssh` reaches that host without a prompt and that its user may use Docker".into()
         }
+        Some(host) if host.starts_with("unix://") && host.contains("podman") => format!(
+            "is podman's API service running? Start it with `systemctl start podman.socket` \
+             (`systemctl --user start podman.socket` rootless), or where no systemd runs, \
+             `podman system service --time=0 {host} &`"
+        ),
         Some(_) => "check DOCKER_HOST, or unset it to use the local socket".into(),
         None if stderr.contains("permission denied") => {
             format!("{DEFAULT_SOCKET} exists but this user may not use it: add the user to the `docker` group, or run as root")
@@ -650,6 +673,11 @@ mod tests {
 
     #[test]
     fn a_dead_socket_suggests_starting_the_daemon() {
+        let podman = daemon_hint(Some("unix:///run/podman/podman.sock"), true, "");
+        assert!(
+            podman.contains("podman system service --time=0 unix:///run/podman/podman.sock"),
+            "{podman}"
+        );
         let hint = daemon_hint(None, true, "Cannot connect to the Docker daemon");
         assert!(hint.contains("start the daemon"), "{hint}");
     }
