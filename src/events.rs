@@ -122,6 +122,8 @@ pub struct ServiceLeft {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeResult {
     pub by: Prober,
+    /// When it began, where that is known.
+    pub at: Option<SystemTime>,
     /// Its exit code; none when it did not finish.
     pub exit_code: Option<i64>,
     /// Whether it ran past its timeout.
@@ -144,6 +146,18 @@ impl Prober {
             Prober::Daemon => "daemon",
         }
     }
+}
+
+/// A service of the startup, what it waits for, and how often the engine
+/// runs its healthcheck: what the timeline's critical path and its hints
+/// are drawn from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waits {
+    pub service: String,
+    /// The services of the startup in its `depends_on`.
+    pub on: Vec<String>,
+    /// Its healthcheck's interval: the daemon's first check runs then.
+    pub check_interval: Option<Duration>,
 }
 
 /// Why a dependency did not get ready, when the run gave up on it.
@@ -554,19 +568,23 @@ pub enum RunEvent<'a> {
         removed: &'a Leftovers,
         after: Duration,
     },
-    /// The services whose readiness the run waits for, before it starts them.
+    /// The services whose readiness the run waits for, before it starts
+    /// them, and what each waits for.
     Starting {
         services: &'a [String],
+        waits: &'a [Waits],
     },
     /// Where each of them stands.
     Waiting(&'a [ServiceStatus]),
     /// The wait is over, whatever its end.
     WaitOver,
-    /// A dependency got ready: `after` the start of the wait, `at`.
+    /// A dependency got ready: `after` the start of the wait, `at`; its
+    /// container started at `started_at`.
     ServiceReady {
         service: &'a str,
         after: Duration,
         at: SystemTime,
+        started_at: Option<SystemTime>,
     },
     /// A dependency the run gave up on, and why.
     NotReady(&'a Diagnosis),

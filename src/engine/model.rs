@@ -419,6 +419,9 @@ pub struct Health {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Probe {
+    /// When it began, as the engine writes times.
+    #[serde(default)]
+    pub start: String,
     #[serde(default)]
     pub exit_code: i64,
     #[serde(default)]

@@ -99,6 +99,8 @@ pub enum Next {
 pub struct ReadyAfter {
     pub service: String,
     pub after: Duration,
+    /// When its first container was seen to start, from the same moment.
+    pub started_after: Option<Duration>,
 }
 
 /// Why the dependencies will not all get ready.
@@ -556,9 +558,13 @@ impl Scheduler {
             .map(|&u| &self.units[u])
             .filter(|unit| !unit.tests)
             .filter_map(|unit| {
+                let started = unit.records.iter().filter_map(|&r| self.records[r].started);
                 Some(ReadyAfter {
                     service: unit.name.clone(),
                     after: unit.ready_after?,
+                    started_after: started
+                        .min()
+                        .map(|at| at.saturating_duration_since(self.began)),
                 })
             })
             .collect()

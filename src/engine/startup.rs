@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::cmd::{Child, Cmd, Waited};
 use crate::engine::model::{Container, ContainerStatus, Fault, Healthcheck, Service};
@@ -333,6 +333,7 @@ pub fn healthy_now(stack: &Stack, container: &Container, signals: &Signals) -> b
 /// What one run of a healthcheck gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckRun {
+    pub began: SystemTime,
     /// None when it ran past its timeout.
     pub exit_code: Option<i64>,
     /// Its stdout and stderr.
@@ -343,11 +344,13 @@ pub struct CheckRun {
 /// has none, or `docker exec` could not start.
 pub fn probe(stack: &Stack, container: &Container, signals: &Signals) -> Option<CheckRun> {
     let check = container.healthcheck.as_ref()?;
+    let began = SystemTime::now();
     let child = check_command(stack, &container.id, check, false)
         .spawn_captured()
         .ok()?;
     match child.wait(Some(Instant::now() + check.timeout), signals) {
         Ok(Waited::Done(output)) => Some(CheckRun {
+            began,
             exit_code: output.status.code().map(i64::from),
             output: format!(
                 "{}{}",
@@ -358,6 +361,7 @@ pub fn probe(stack: &Stack, container: &Container, signals: &Signals) -> Option<
         _ => {
             child.kill();
             Some(CheckRun {
+                began,
                 exit_code: None,
                 output: format!(
                     "timed out after {}",

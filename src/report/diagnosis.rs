@@ -70,12 +70,14 @@ mod tests {
             probes: vec![
                 ProbeResult {
                     by: Prober::Daemon,
+                    at: None,
                     exit_code: None,
                     timed_out: true,
                     output: "Health check exceeded timeout (1s)".into(),
                 },
                 ProbeResult {
                     by: Prober::Testbed,
+                    at: None,
                     exit_code: Some(1),
                     timed_out: false,
                     output: "no response\nretry later".into(),

@@ -298,6 +298,7 @@ mod tests {
     fn state() -> State {
         let probe = ProbeResult {
             by: Prober::Daemon,
+            at: None,
             exit_code: Some(1),
             timed_out: false,
             output: "connection refused".into(),
@@ -324,6 +325,7 @@ mod tests {
                         ..ServiceLeft::default()
                     }),
                     diagnosis: None,
+                    ..Service::default()
                 },
                 Service {
                     name: "db".into(),
@@ -348,6 +350,8 @@ mod tests {
                 into_tests: Duration::from_millis(4200),
                 log: String::new(),
             }],
+            steps: Vec::new(),
+            wait_began: None,
         }
     }
 

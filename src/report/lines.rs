@@ -62,7 +62,6 @@ pub fn of(event: &RunEvent) -> Option<Line> {
             Line::Step(format!("starting {}", services.join(", ")))
         }
         RunEvent::Ready { after } => Line::Step(format!("ready in {:.1}s", after.as_secs_f64())),
-        RunEvent::SetupStep(step) => Line::Step(format!("setup: {step}")),
         RunEvent::RunningTests { service } => Line::Step(format!("running {service}")),
         RunEvent::TestsRan { after } => {
             Line::Detail(format!("tests ran for {:.1}s", after.as_secs_f64()))

@@ -6,6 +6,7 @@
 
 mod commands;
 pub mod diagnosis;
+pub mod gantt;
 pub mod json;
 pub mod junit;
 mod lines;

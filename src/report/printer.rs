@@ -15,11 +15,26 @@ use super::Mode;
 use crate::exit::Failure;
 use crate::redact::redact;
 
+/// The columns of stderr's terminal in terminal mode; else `COLUMNS`, else
+/// 100.
+fn columns(mode: Mode) -> usize {
+    let terminal = console::Term::stderr()
+        .size_checked()
+        .map(|(_, w)| usize::from(w));
+    let set = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    match mode {
+        Mode::Terminal => terminal.or(set).unwrap_or(80),
+        Mode::Gitlab | Mode::Plain => set.unwrap_or(100),
+    }
+}
+
 /// Where the time of plain mode's lines and GitLab's sections comes from.
 pub type Clock = fn() -> SystemTime;
 
 pub struct Printer {
     mode: Mode,
+    /// The columns a picture may take.
+    width: usize,
     writer: Mutex<Box<dyn Write + Send>>,
     results: Mutex<Box<dyn Write + Send>>,
     clock: Clock,
@@ -44,6 +59,7 @@ impl Printer {
     ) -> Printer {
         Printer {
             mode,
+            width: columns(mode),
             writer: Mutex::new(writer),
             results: Mutex::new(results),
             clock: SystemTime::now,
@@ -68,6 +84,18 @@ impl Printer {
         let _ = results
             .write_all(text.as_bytes())
             .and_then(|()| results.flush());
+    }
+
+    /// Draws pictures `width` columns wide.
+    #[cfg(test)]
+    pub fn with_width(self, width: usize) -> Printer {
+        Printer { width, ..self }
+    }
+
+    /// The columns a picture may take: the terminal's, else `COLUMNS`,
+    /// else 100, as a CI's log viewer shows them.
+    pub fn width(&self) -> usize {
+        self.width
     }
 
     /// Takes the time from `clock`, for output that reads the same each
@@ -324,10 +352,12 @@ pub mod tests {
     }
 
     /// A printer in `mode` over two buffers, its lines and its results.
+    /// Too narrow for the timeline, whose bars follow the real clock: the
+    /// gantt module draws it from times of its own.
     pub fn printer(mode: Mode) -> (Printer, Buffer, Buffer) {
         let (lines, results) = (Buffer::default(), Buffer::default());
         let printer = Printer::new(mode, Box::new(lines.clone()), Box::new(results.clone()));
-        (printer.with_clock(clock), lines, results)
+        (printer.with_clock(clock).with_width(40), lines, results)
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::lines::{self, Line};
 use super::listing;
 use super::live::Live;
 use super::timeline::{self, PhaseName, Timeline};
-use super::{Printer, Section, diagnosis, json, junit, summary};
+use super::{Printer, Section, diagnosis, gantt, json, junit, summary};
 use crate::engine::Daemon;
 use crate::engine::cmd::Observer;
 use crate::events::{Collected, ComposeUsed, Ending, Events, RunEvent, StackAfter, Verdict};
@@ -265,10 +265,12 @@ impl Events for Reporter {
                 self.timeline.end_with(running, outcome, message, log);
                 drop(section);
             }
-            // Several shards' live lines at once would tear each other up.
-            RunEvent::Starting { .. } if self.options.shard.is_some() => {}
-            RunEvent::Starting { services } => {
-                self.state().live = Some(Live::new(services, self.out.mode()));
+            RunEvent::Starting { services, waits } => {
+                self.timeline.starting(waits);
+                // Several shards' live lines at once would tear each other up.
+                if self.options.shard.is_none() {
+                    self.state().live = Some(Live::new(services, self.out.mode()));
+                }
             }
             RunEvent::Waiting(statuses) => {
                 if let Some(live) = &self.state().live {
@@ -276,8 +278,13 @@ impl Events for Reporter {
                 }
             }
             RunEvent::WaitOver => self.state().live = None,
-            RunEvent::ServiceReady { service, after, at } => {
-                self.timeline.ready(service, after, at);
+            RunEvent::ServiceReady {
+                service,
+                after,
+                at,
+                started_at,
+            } => {
+                self.timeline.ready(service, after, at, started_at);
                 let after = after.as_secs_f64();
                 self.out
                     .detail(verbose, format!("{service} ready after {after:.1}s"));
@@ -291,6 +298,10 @@ impl Events for Reporter {
                 self.timeline.not_ready(diagnosis.clone());
             }
             RunEvent::ServiceLeft(left) => self.timeline.left(left),
+            RunEvent::SetupStep(step) => {
+                self.out.step(format!("setup: {step}"));
+                self.timeline.step(step.to_string());
+            }
             RunEvent::TestsExited { code, oom } => self.timeline.tests_exited(code, oom),
             RunEvent::DiedDuringTests(died) => {
                 self.out.warn(died.to_string());
@@ -341,8 +352,21 @@ impl Events for Reporter {
             }
             RunEvent::PhasesDone if self.options.shard.is_some() => {}
             RunEvent::PhasesDone => {
+                let snapshot = self.timeline.snapshot();
+                let chart = gantt::chart(&snapshot);
+                let colors = console::colors_enabled_stderr();
+                let picture = chart
+                    .as_ref()
+                    .and_then(|chart| gantt::text(chart, self.out.width(), colors));
                 let _section = self.out.titled("summary", "summary", false);
-                self.out.block(&summary::render(&self.timeline.snapshot()));
+                self.out
+                    .block(&summary::render(&snapshot, picture.is_none()));
+                if let Some(picture) = &picture {
+                    self.out.block(picture);
+                }
+                for hint in chart.iter().flat_map(|c| &c.hints) {
+                    self.out.step(format!("hint: {hint}"));
+                }
             }
             RunEvent::Finished(verdict) => {
                 self.finished(verdict);

@@ -8,8 +8,9 @@ use super::diagnosis;
 use super::timeline::{PhaseName, State};
 use crate::events::out_of_memory;
 
-/// The summary as lines of text, without colours.
-pub fn render(state: &State) -> String {
+/// The summary as lines of text, without colours; with each dependency's
+/// time to ready unless a picture shows it.
+pub fn render(state: &State, services: bool) -> String {
     let mut out = String::new();
     let width = state
         .phases
@@ -38,7 +39,7 @@ pub fn render(state: &State) -> String {
     let shown: Vec<_> = state
         .services
         .iter()
-        .filter(|s| s.ready_after.is_some() || s.diagnosis.is_some())
+        .filter(|s| services && (s.ready_after.is_some() || s.diagnosis.is_some()))
         .collect();
     if !shown.is_empty() {
         let _ = writeln!(out, "{:width$}  {:>7}", "service", "ready");
@@ -120,9 +121,11 @@ mod tests {
                 into_tests: Duration::from_millis(4_230),
                 log: String::new(),
             }],
+            steps: Vec::new(),
+            wait_began: None,
         };
         assert_eq!(
-            render(&state),
+            render(&state, true),
             "\
 phase         time  result
 preflight     0.1s  passed

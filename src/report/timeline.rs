@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::events::{Diagnosis, DiedDuringTests, ServiceLeft};
+use crate::events::{Diagnosis, DiedDuringTests, ServiceLeft, Waits};
 pub use crate::events::{PhaseName, PhaseOutcome as Outcome};
 
 /// One phase: preflight, build, up, tests, collect, teardown.
@@ -25,6 +25,12 @@ pub struct Phase {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Service {
     pub name: String,
+    /// The services of the startup it waits for.
+    pub depends_on: Vec<String>,
+    /// Its healthcheck's interval, when it has one.
+    pub check_interval: Option<Duration>,
+    /// When testbed saw its container start.
+    pub started_at: Option<SystemTime>,
     /// From the start of `up`, when it got ready.
     pub ready_after: Option<Duration>,
     /// When it got ready.
@@ -52,6 +58,19 @@ pub struct State {
     pub tests_oom: Option<Option<u64>>,
     /// The dependencies that died while the tests ran.
     pub died_during_tests: Vec<DiedDuringTests>,
+    /// The setup steps (`--before`), in order.
+    pub steps: Vec<Step>,
+    /// When the startup began: every container was created by then.
+    pub wait_began: Option<SystemTime>,
+}
+
+/// One setup step: `SERVICE [COMMAND]`, when it began and how long it
+/// took (none while it runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub name: String,
+    pub started_at: SystemTime,
+    pub duration: Option<Duration>,
 }
 
 /// A phase under way; [`Timeline::end_with`] records it.
@@ -96,7 +115,11 @@ impl Timeline {
         message: Option<String>,
         log: Option<String>,
     ) {
-        self.lock().phases.push(Phase {
+        let mut recorded = self.lock();
+        if phase.name == PhaseName::Setup {
+            end_step(&mut recorded.steps, SystemTime::now());
+        }
+        recorded.phases.push(Phase {
             name: phase.name,
             started_at: phase.started_at,
             duration: phase.started.elapsed(),
@@ -106,12 +129,43 @@ impl Timeline {
         });
     }
 
-    /// Records when `service` got ready: `after` the start of `up`, `at`.
-    pub fn ready(&self, service: &str, after: Duration, at: SystemTime) {
+    /// Records the services of the startup and what each waits for.
+    pub fn starting(&self, waits: &[Waits]) {
+        let mut recorded = self.lock();
+        recorded.wait_began = Some(SystemTime::now());
+        for waits in waits {
+            let record = entry(&mut recorded.services, &waits.service);
+            record.depends_on = waits.on.clone();
+            record.check_interval = waits.check_interval;
+        }
+    }
+
+    /// Records when `service` got ready: `after` the start of `up`, `at`;
+    /// and when it started.
+    pub fn ready(
+        &self,
+        service: &str,
+        after: Duration,
+        at: SystemTime,
+        started_at: Option<SystemTime>,
+    ) {
         let mut recorded = self.lock();
         let record = entry(&mut recorded.services, service);
         record.ready_after = Some(after);
         record.ready_at = Some(at);
+        record.started_at = started_at;
+    }
+
+    /// Records that a setup step begins, and so that the one before ended.
+    pub fn step(&self, name: String) {
+        let now = SystemTime::now();
+        let mut recorded = self.lock();
+        end_step(&mut recorded.steps, now);
+        recorded.steps.push(Step {
+            name,
+            started_at: now,
+            duration: None,
+        });
     }
 
     /// Records how the run left a service.
@@ -145,6 +199,13 @@ impl Timeline {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Ends the step under way, if one is.
+fn end_step(steps: &mut [Step], now: SystemTime) {
+    if let Some(step) = steps.last_mut().filter(|s| s.duration.is_none()) {
+        step.duration = Some(now.duration_since(step.started_at).unwrap_or_default());
     }
 }
 

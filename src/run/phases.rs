@@ -14,7 +14,7 @@ use crate::engine::model::{self, Condition, Container, Readiness};
 use crate::engine::stack::Stack;
 use crate::engine::startup::{self, Stop};
 use crate::engine::watch::Watch;
-use crate::events::{Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent, Trouble};
+use crate::events::{Diagnosis, Events, PhaseName, PhaseOutcome, RunEvent, Trouble, Waits};
 use crate::exit::{Exit, Failure};
 use crate::images::{self, BuiltImage};
 use crate::signals::Signals;
@@ -299,8 +299,24 @@ impl Driver<'_> {
         }
         let names: Vec<String> = created.iter().map(|c| c.service.clone()).collect();
         let services = model::with_dependencies(&plan.services, &names);
+        let waits: Vec<Waits> = plan
+            .services
+            .iter()
+            .filter(|s| services.contains(&s.name))
+            .map(|s| Waits {
+                service: s.name.clone(),
+                on: s
+                    .depends_on
+                    .iter()
+                    .map(|d| d.service.clone())
+                    .filter(|d| services.contains(d))
+                    .collect(),
+                check_interval: s.healthcheck.as_ref().map(|h| h.cadence.interval),
+            })
+            .collect();
         self.emit(RunEvent::Starting {
             services: &services,
+            waits: &waits,
         });
         let waited_from = SystemTime::now();
         let started_up = startup::start(
@@ -324,6 +340,7 @@ impl Driver<'_> {
                         service: &ready.service,
                         after: ready.after,
                         at: waited_from + ready.after,
+                        started_at: ready.started_after.map(|after| waited_from + after),
                     });
                 }
                 self.emit(RunEvent::Ready {

@@ -32,6 +32,7 @@ pub fn diagnose(stack: &Stack, containers: &[Container], signals: &Signals) -> V
             };
             let testbed = ran.map(|run| ProbeResult {
                 by: Prober::Testbed,
+                at: Some(run.began),
                 exit_code: run.exit_code,
                 timed_out: run.exit_code.is_none(),
                 output: trimmed(&run.output),
@@ -96,6 +97,7 @@ pub fn daemon_probes(container: &Container) -> Vec<ProbeResult> {
         .flatten()
         .map(|probe| ProbeResult {
             by: Prober::Daemon,
+            at: time(&probe.start),
             exit_code: (probe.exit_code != -1).then_some(probe.exit_code),
             timed_out: probe.exit_code == -1 && probe.output.contains("exceeded timeout"),
             output: trimmed(&probe.output),
@@ -199,6 +201,7 @@ mod tests {
             {"ExitCode":-1,"Output":"Health check exceeded timeout (1s)"}]}}"#;
         let c = container(state, CHECK, "");
         let ours = ProbeResult {
+            at: None,
             by: Prober::Testbed,
             exit_code: Some(2),
             timed_out: false,

@@ -76,7 +76,9 @@ fn the_summary_at_the_end_of_a_run() {
         ),
     ];
     for (name, env) in cases {
-        let mut fake = Fake::new();
+        // Too narrow for the timeline, whose bars follow the fake's
+        // timing: the table instead.
+        let mut fake = Fake::new().env("COLUMNS", "40");
         for (key, value) in env {
             fake = fake.env(key, value);
         }
@@ -111,6 +113,7 @@ fn the_failure_block_in_gitlab() {
     let run = Fake::new()
         .env("FAKE_HEALTH", "unhealthy")
         .env("TESTBED_OUTPUT", "gitlab")
+        .env("COLUMNS", "40")
         .run();
     redactions(&run).bind(|| {
         insta::assert_snapshot!("failure_block_gitlab", failure_block(&run, "db"));

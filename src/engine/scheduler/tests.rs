@@ -149,13 +149,16 @@ fn inspect(ids: &[&str]) -> Action {
     }
 }
 
-fn ready(times: &[(&str, u64)]) -> Next {
+/// Every service got ready: each with when it started and when it got
+/// ready, in ms.
+fn ready(times: &[(&str, u64, u64)]) -> Next {
     Next::Ready(
         times
             .iter()
-            .map(|(service, ms)| ReadyAfter {
+            .map(|(service, started, ready)| ReadyAfter {
                 service: service.to_string(),
-                after: Duration::from_millis(*ms),
+                after: Duration::from_millis(*ready),
+                started_after: Some(Duration::from_millis(*started)),
             })
             .collect(),
     )
@@ -212,7 +215,7 @@ fn services_start_in_dependency_order_and_get_ready_in_it() {
     given.observe(400, Observation::StartEnded { batch: 2, ok: true });
     assert_eq!(
         given.next(410),
-        ready(&[("db", 300), ("api", 360), ("worker", 410)])
+        ready(&[("db", 5, 300), ("api", 350, 360), ("worker", 400, 410)])
     );
 }
 
@@ -567,7 +570,7 @@ fn tests_in_their_own_container_end_the_wait_when_they_end() {
         50,
         Observation::Inspected(vec![exited(&container("tests", false), 4, false)]),
     );
-    assert_eq!(given.next(50), ready(&[("db", 20)]));
+    assert_eq!(given.next(50), ready(&[("db", 10, 20)]));
 }
 
 #[test]
@@ -594,6 +597,7 @@ fn an_unhealthy_event_is_completed_with_the_checks_output() {
     db.state.health = Some(Health {
         status: "unhealthy".into(),
         log: Some(vec![crate::engine::model::Probe {
+            start: String::new(),
             exit_code: 1,
             output: "no route to db\n".into(),
         }]),

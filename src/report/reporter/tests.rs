@@ -106,6 +106,7 @@ fn tests_fail(reporter: &Reporter) {
                 service,
                 after: Duration::from_millis(1500),
                 at: printer_tests::clock(),
+                started_at: None,
             });
         }
         reporter.emit(RunEvent::Ready {
@@ -166,6 +167,7 @@ fn not_ready(reporter: &Reporter) {
         oom: None,
         probes: vec![ProbeResult {
             by: Prober::Daemon,
+            at: None,
             exit_code: Some(1),
             timed_out: false,
             output: "connection refused".into(),

@@ -1,0 +1,165 @@
+use std::time::{Duration, SystemTime};
+
+use super::*;
+use crate::events::{Diagnosis, ProbeResult, ServiceState};
+use crate::report::timeline::{Outcome, Phase, Service, Step};
+
+const ORIGIN: SystemTime = SystemTime::UNIX_EPOCH;
+
+fn at(ms: u64) -> SystemTime {
+    ORIGIN + Duration::from_millis(ms)
+}
+
+fn phase(name: PhaseName, from: u64, ms: u64) -> Phase {
+    Phase {
+        name,
+        started_at: at(from),
+        duration: Duration::from_millis(ms),
+        outcome: Outcome::Passed,
+        message: None,
+        log: None,
+    }
+}
+
+fn service(name: &str, on: &[&str], started: u64, ready: u64) -> Service {
+    Service {
+        name: name.into(),
+        depends_on: on.iter().map(|s| s.to_string()).collect(),
+        started_at: Some(at(started)),
+        ready_at: Some(at(ready)),
+        ready_after: Some(Duration::from_millis(ready)),
+        ..Service::default()
+    }
+}
+
+/// db (a healthcheck every 30s) gets ready in 1.2s, api waits for it,
+/// worker waits for nothing; a migration runs, then the tests fail.
+fn stack() -> State {
+    let mut db = service("db", &[], 200, 1_400);
+    db.check_interval = Some(Duration::from_secs(30));
+    State {
+        phases: vec![
+            phase(PhaseName::Preflight, 0, 0),
+            phase(PhaseName::Up, 0, 2_100),
+            phase(PhaseName::Setup, 2_100, 800),
+            phase(PhaseName::Tests, 2_900, 4_300),
+        ],
+        services: vec![
+            service("worker", &[], 100, 300),
+            db,
+            service("api", &["db"], 1_500, 2_100),
+        ],
+        steps: vec![Step {
+            name: "api migrate".into(),
+            started_at: at(2_150),
+            duration: Some(Duration::from_millis(700)),
+        }],
+        tests_exit: Some(3),
+        // Compose created the containers in the first 80 ms.
+        wait_began: Some(at(80)),
+        ..State::default()
+    }
+}
+
+#[test]
+fn the_chain_that_held_back_the_tests_is_critical() {
+    let chart = chart(&stack()).unwrap();
+    let rows: Vec<(&str, bool)> = chart
+        .rows
+        .iter()
+        .map(|r| (r.label.as_str(), r.critical))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("worker", false),
+            ("db", true),
+            ("api", true),
+            ("api migrate", false),
+            ("tests", false)
+        ]
+    );
+    assert_eq!(
+        chart.rows[2].spans,
+        [
+            Span {
+                from: 0.08,
+                to: 1.5,
+                kind: SpanKind::Waiting
+            },
+            Span {
+                from: 1.5,
+                to: 2.1,
+                kind: SpanKind::Starting
+            }
+        ]
+    );
+}
+
+#[test]
+fn the_hints_name_what_held_back_and_what_the_daemon_would_have_waited() {
+    let chart = chart(&stack()).unwrap();
+    assert_eq!(
+        chart.hints,
+        [
+            "db held the tests back: 1.2s of the 2.1s wait was its own start",
+            "db was ready 1.2s after it started; the daemon's first healthcheck runs after 30s, \
+             so `depends_on: service_healthy` alone would have waited that long"
+        ]
+    );
+}
+
+#[test]
+fn the_terminal_chart_at_80_columns() {
+    insta::assert_snapshot!(text(&chart(&stack()).unwrap(), 80, false).unwrap());
+}
+
+#[test]
+fn the_terminal_chart_at_120_columns() {
+    insta::assert_snapshot!(text(&chart(&stack()).unwrap(), 120, false).unwrap());
+}
+
+#[test]
+fn a_narrow_terminal_gets_no_chart() {
+    assert_eq!(text(&chart(&stack()).unwrap(), 50, false), None);
+}
+
+#[test]
+fn a_dependency_given_up_on_is_critical_with_its_probes() {
+    let mut state = stack();
+    state.phases.truncate(2);
+    state.steps.clear();
+    state.tests_exit = None;
+    let db = &mut state.services[1];
+    db.ready_at = None;
+    db.diagnosis = Some(Diagnosis {
+        service: "db".into(),
+        state: ServiceState::Unhealthy,
+        restarts: 0,
+        oom: None,
+        probes: vec![ProbeResult {
+            by: Prober::Testbed,
+            at: Some(at(1_900)),
+            exit_code: Some(1),
+            timed_out: false,
+            output: "no connection".into(),
+        }],
+        log: String::new(),
+        hint: None,
+    });
+    state.services.pop();
+    let chart = chart(&state).unwrap();
+    let db = &chart.rows[1];
+    assert!(db.critical);
+    assert_eq!(db.outcome, RowOutcome::NotReady("unhealthy".into()));
+    assert_eq!(db.probes.len(), 1);
+    assert!(!db.probes[0].passed);
+    insta::assert_snapshot!(text(&chart, 80, false).unwrap());
+}
+
+#[test]
+fn without_an_up_phase_there_is_no_chart() {
+    let mut state = stack();
+    state.phases.retain(|p| p.name != PhaseName::Up);
+    assert_eq!(chart(&state), None);
+}
