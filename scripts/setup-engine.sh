@@ -2,7 +2,8 @@
 # Makes this machine ready to run testbed's end-to-end tests: a running Docker
 # engine, busybox-static, Debian's docker-compose (v1), the `docker compose`
 # (v2) CLI plugin, make and a C toolchain for the test suite, openssh-server
-# and python3-paramiko for the ssh tests, the local image
+# and python3-paramiko for the ssh tests, chromium for the timeline page's
+# test, the local image
 # testbed-busybox:latest, and podman serving the Docker API on
 # $PODMAN_SOCKET with that image loaded. Idempotent: on a ready machine it
 # changes nothing and takes a few seconds.
@@ -143,11 +144,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 step "openssh-server and python3-paramiko are installed"
 
-# 7. The local images the fixtures use.
+# 7. A headless browser, in which the tests open the timeline's web page.
+command -v chromium >/dev/null 2>&1 || apt_install chromium
+step "chromium is installed"
+
+# 8. The local images the fixtures use.
 step "building images"
 bash "$here/build-images.sh" || die "scripts/build-images.sh failed"
 
-# 8. Podman, serving the Docker API beside dockerd. Containers here cannot
+# 9. Podman, serving the Docker API beside dockerd. Containers here cannot
 # raise their rlimits, and podman sets nofile and nproc for root: without
 # default_ulimits every podman container fails with "error setting rlimit
 # type 7: operation not permitted".

@@ -115,6 +115,9 @@ fn drive((policy, args): (Policy, RunArgs), out: &Arc<report::Printer>) -> Resul
         junit: config.junit.clone(),
         junit_from: config.junit_from.clone(),
         report: config.report.clone(),
+        timeline: config.timeline.clone(),
+        summary: config.summary.clone(),
+        command: config.command.clone(),
         shard: None,
     };
     if config.shards > 1 {
@@ -142,6 +145,8 @@ fn run_shards(
                 junit: None,
                 junit_from: None,
                 report: None,
+                timeline: None,
+                summary: None,
                 ..options.clone()
             };
             report::Reporter::new(options, report::Printer::standard(out.mode()))

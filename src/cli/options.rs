@@ -182,6 +182,16 @@ pub struct RunOptions {
     #[arg(long, env = "TESTBED_REPORT", value_name = "PATH")]
     pub report: Option<PathBuf>,
 
+    /// Draw the startup as a web page here: one self-contained HTML file
+    /// (also written as timeline.html in the artifacts directory)
+    #[arg(long, env = "TESTBED_TIMELINE", value_name = "FILE.html")]
+    pub timeline: Option<PathBuf>,
+
+    /// Write a Markdown summary here, a table and a Mermaid gantt chart,
+    /// for a merge request note or a CI job summary
+    #[arg(long, env = "TESTBED_SUMMARY", value_name = "FILE.md")]
+    pub summary: Option<PathBuf>,
+
     /// Name the images testbed builds <PREFIX>-<service>, for services with
     /// `build:` and no `image:` [default: tb-<the project directory's name>]
     #[arg(long, env = "TESTBED_IMAGE_PREFIX", value_name = "PREFIX")]
@@ -388,6 +398,8 @@ impl Flatten for RunArgs {
         self.junit = options.junit;
         self.junit_from = options.junit_from;
         self.report = options.report;
+        self.timeline = options.timeline;
+        self.summary = options.summary;
         self.image_prefix = options.image_prefix;
         self
     }

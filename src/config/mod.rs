@@ -98,6 +98,10 @@ pub struct Config {
     /// A glob under the artifacts directory.
     pub junit_from: Option<String>,
     pub report: Option<PathBuf>,
+    /// `--timeline`: the web page of the startup.
+    pub timeline: Option<PathBuf>,
+    /// `--summary`: the Markdown summary.
+    pub summary: Option<PathBuf>,
     /// What of the files' fixed names and host ports the run makes its own.
     pub isolation: Isolation,
     /// What every compose command gets besides the files and profiles.
@@ -351,6 +355,8 @@ pub fn resolve(
         junit: args.junit.as_ref().map(|p| cwd.join(p)),
         junit_from: args.junit_from.clone(),
         report: args.report.as_ref().map(|p| cwd.join(p)),
+        timeline: args.timeline.as_ref().map(|p| cwd.join(p)),
+        summary: args.summary.as_ref().map(|p| cwd.join(p)),
         isolation,
         compose_options: ComposeGlobals {
             project_directory,

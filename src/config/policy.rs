@@ -116,6 +116,8 @@ pub struct RunArgs {
     pub junit: Option<PathBuf>,
     pub junit_from: Option<String>,
     pub report: Option<PathBuf>,
+    pub timeline: Option<PathBuf>,
+    pub summary: Option<PathBuf>,
     pub command: Vec<String>,
     pub shards: Option<u32>,
     pub keep_names: bool,

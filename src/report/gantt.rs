@@ -62,7 +62,8 @@ pub struct Span {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpanKind {
-    /// Created, not started: waiting for its dependencies.
+    /// Created, not started: waiting for its dependencies, or for its
+    /// `docker start`.
     Waiting,
     /// Started, not ready yet.
     Starting,
@@ -121,8 +122,10 @@ impl Row {
         self.spans.last().map(|s| s.to).unwrap_or(0.0)
     }
 
-    pub fn start(&self) -> f64 {
-        self.spans.first().map(|s| s.from).unwrap_or(0.0)
+    /// Where it started: the end of its wait for dependencies.
+    pub fn started(&self) -> f64 {
+        let starting = self.spans.iter().find(|s| s.kind != SpanKind::Waiting);
+        starting.map(|s| s.from).unwrap_or(0.0)
     }
 }
 
@@ -191,9 +194,10 @@ pub fn chart(state: &State) -> Option<Chart> {
             }
         })
         .collect();
+    // In the order they started, which is dependency order.
     rows.sort_by(|a, b| {
-        (a.start(), a.end())
-            .partial_cmp(&(b.start(), b.end()))
+        (a.started(), a.end())
+            .partial_cmp(&(b.started(), b.end()))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
     mark_critical(&mut rows, state);
@@ -388,7 +392,7 @@ pub fn text(chart: &Chart, width: usize, colors: bool) -> Option<String> {
         " ".repeat(2 + label_width + 1),
         scale(chart.end, bars)
     );
-    let legend = "░ waiting for dependencies  █ starting  * held back the tests";
+    let legend = "░ created  █ started, not ready yet  * held back the tests";
     let _ = writeln!(
         out,
         "{}{}",
@@ -398,23 +402,31 @@ pub fn text(chart: &Chart, width: usize, colors: bool) -> Option<String> {
     Some(trim_lines(&out))
 }
 
-/// The time axis under `bars` columns that span `end` seconds: round
-/// numbers, far enough apart to read.
-fn scale(end: f64, bars: usize) -> String {
+/// Round moments from 0 to `end` seconds, at most `room` of them, each
+/// with its label.
+pub fn ticks(end: f64, room: usize) -> Vec<(f64, String)> {
     const STEPS: [f64; 17] = [
         0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0,
         600.0, 1800.0,
     ];
-    let room = (bars / 10).max(1) as f64;
+    let room = room.max(1) as f64;
     let step = STEPS
         .into_iter()
         .find(|step| end / step <= room)
         .unwrap_or(3600.0);
+    let count = (end / step + 1e-9).floor() as usize;
+    (0..=count)
+        .map(|k| k as f64 * step)
+        .map(|at| (at, seconds_label(at)))
+        .collect()
+}
+
+/// The time axis under `bars` columns that span `end` seconds: round
+/// numbers, far enough apart to read.
+fn scale(end: f64, bars: usize) -> String {
     let mut axis = vec![' '; bars + 8];
-    let mut k = 0.0;
-    while k * step <= end + 1e-9 {
-        let label = seconds_label(k * step);
-        let at = ((k * step / end) * bars as f64).round() as usize;
+    for (at, label) in ticks(end, bars / 10) {
+        let at = ((at / end) * bars as f64).round() as usize;
         let from = at.min(bars.saturating_sub(label.len()));
         if axis[from..from + label.len()].iter().all(|c| *c == ' ')
             && (from == 0 || axis[from - 1] == ' ')
@@ -423,7 +435,6 @@ fn scale(end: f64, bars: usize) -> String {
                 axis[from + i] = c;
             }
         }
-        k += 1.0;
     }
     axis.into_iter().collect::<String>().trim_end().to_string()
 }

@@ -58,6 +58,7 @@ pub struct Report<'a> {
     tests_exit_code: Option<u8>,
     tests_oom_killed: bool,
     died_during_tests: Vec<Died<'a>>,
+    setup_steps: Vec<StepRow<'a>>,
     shards: Vec<Shard<'a>>,
     exit_code: u8,
     exit_meaning: String,
@@ -101,7 +102,7 @@ struct ServiceRow<'a> {
     restarts: u32,
     not_ready: Option<String>,
     ready_after_s: Option<f64>,
-    timeline: ServiceTimeline,
+    timeline: ServiceTimeline<'a>,
 }
 
 #[derive(Debug, Serialize)]
@@ -114,10 +115,28 @@ struct Probe<'a> {
 
 /// Seconds from the run's start.
 #[derive(Debug, Serialize)]
-struct ServiceTimeline {
+struct ServiceTimeline<'a> {
     created_s: Option<f64>,
     started_s: Option<f64>,
     ready_s: Option<f64>,
+    probes: Vec<TimedProbe<'a>>,
+}
+
+/// A run of a healthcheck whose time is known.
+#[derive(Debug, Serialize)]
+struct TimedProbe<'a> {
+    at_s: f64,
+    by: &'static str,
+    exit_code: Option<i64>,
+    output: &'a str,
+}
+
+/// A setup step (`--before`), in seconds from the run's start.
+#[derive(Debug, Serialize)]
+struct StepRow<'a> {
+    step: &'a str,
+    started_s: f64,
+    duration_s: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -195,6 +214,15 @@ pub fn build<'a>(run: &Run<'a>, state: &'a State, shards: &[ShardRow<'a>]) -> Re
                 after_tests_start_s: seconds(d.into_tests),
             })
             .collect(),
+        setup_steps: state
+            .steps
+            .iter()
+            .map(|step| StepRow {
+                step: &step.name,
+                started_s: since(run.started_at, step.started_at),
+                duration_s: step.duration.map(seconds),
+            })
+            .collect(),
         shards: shards
             .iter()
             .map(|shard| Shard {
@@ -246,8 +274,22 @@ fn service(service: &Service, run_started: SystemTime) -> ServiceRow<'_> {
         ready_after_s: service.ready_after.map(seconds),
         timeline: ServiceTimeline {
             created_s: offset(left.and_then(|l| l.created)),
-            started_s: offset(left.and_then(|l| l.started)),
+            started_s: offset(service.started_at.or(left.and_then(|l| l.started))),
             ready_s: offset(service.ready_at),
+            probes: left
+                .map(|l| &l.probes[..])
+                .into_iter()
+                .chain(why.map(|d| &d.probes[..]))
+                .flatten()
+                .filter_map(|p| {
+                    Some(TimedProbe {
+                        at_s: since(run_started, p.at?),
+                        by: p.by.as_str(),
+                        exit_code: p.exit_code,
+                        output: &p.output,
+                    })
+                })
+                .collect(),
         },
     }
 }
@@ -289,7 +331,7 @@ mod tests {
     use crate::events::{
         Diagnosis, DiedDuringTests, ProbeResult, Prober, ServiceLeft, ServiceState,
     };
-    use crate::report::timeline::{Outcome, Phase, Service};
+    use crate::report::timeline::{Outcome, Phase, Service, Step};
 
     fn at(seconds: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seconds)
@@ -298,7 +340,7 @@ mod tests {
     fn state() -> State {
         let probe = ProbeResult {
             by: Prober::Daemon,
-            at: None,
+            at: Some(at(2)),
             exit_code: Some(1),
             timed_out: false,
             output: "connection refused".into(),
@@ -350,7 +392,11 @@ mod tests {
                 into_tests: Duration::from_millis(4200),
                 log: String::new(),
             }],
-            steps: Vec::new(),
+            steps: vec![Step {
+                name: "api migrate".into(),
+                started_at: at(3),
+                duration: Some(Duration::from_millis(700)),
+            }],
             wait_began: None,
         }
     }

@@ -12,6 +12,8 @@ pub mod junit;
 mod lines;
 mod listing;
 pub mod live;
+mod markdown;
+pub mod page;
 mod printer;
 mod reporter;
 pub mod shards;

@@ -10,11 +10,11 @@ use super::lines::{self, Line};
 use super::listing;
 use super::live::Live;
 use super::timeline::{self, PhaseName, Timeline};
-use super::{Printer, Section, diagnosis, gantt, json, junit, summary};
+use super::{Printer, Section, diagnosis, gantt, json, junit, markdown, page, summary};
 use crate::engine::Daemon;
 use crate::engine::cmd::Observer;
 use crate::events::{Collected, ComposeUsed, Ending, Events, RunEvent, StackAfter, Verdict};
-use crate::topology::artifacts::LOGS;
+use crate::topology::artifacts::{LOGS, TIMELINE};
 
 /// What the reporter is asked for beyond the lines.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +25,12 @@ pub struct Options {
     /// A glob under the artifacts directory, of JUnit files to merge.
     pub junit_from: Option<String>,
     pub report: Option<PathBuf>,
+    /// `--timeline`: the web page of the startup.
+    pub timeline: Option<PathBuf>,
+    /// `--summary`: the Markdown summary.
+    pub summary: Option<PathBuf>,
+    /// The tests' command, for the page's header.
+    pub command: Vec<String>,
     /// The shard this run is, under `--shards`: its lines say so, and the
     /// summary of all shards replaces its own.
     pub shard: Option<String>,
@@ -48,6 +54,8 @@ struct State {
     daemon: Option<Daemon>,
     /// The artifacts directory, its strategy and why.
     artifacts: Option<(PathBuf, String, String)>,
+    /// The artifacts were saved: the page of the timeline goes with them.
+    collected: bool,
     /// The phases under way, innermost last.
     running: Vec<(PhaseName, timeline::Running, Section)>,
     live: Option<Live>,
@@ -211,6 +219,54 @@ impl Reporter {
                 self.out.warn(format!("{error:#}"));
             }
         }
+        self.write_pictures(&state, &snapshot, verdict);
+    }
+
+    /// Writes `--timeline` and `--summary`, and the page into the artifacts
+    /// directory when they were saved.
+    fn write_pictures(&self, state: &State, snapshot: &timeline::State, verdict: &Verdict) {
+        let chart = gantt::chart(snapshot);
+        let collected = state.artifacts.as_ref().filter(|_| state.collected);
+        let pages = self
+            .options
+            .timeline
+            .iter()
+            .cloned()
+            .chain(collected.map(|(dir, _, _)| dir.join(TIMELINE)));
+        for path in pages {
+            let Some(chart) = &chart else {
+                self.out.warn(format!(
+                    "no timeline written to {}: the run ended before the stack started",
+                    path.display()
+                ));
+                continue;
+            };
+            let header = page::Header {
+                project: &state.project,
+                command: &self.options.command,
+                engine: state.daemon.as_ref().map(ToString::to_string),
+                compose: state.compose.as_ref().map(|c| match &c.version {
+                    Some(version) => format!("{} {version}", c.name),
+                    None => c.name.clone(),
+                }),
+                started_at: self.timeline.started_at,
+                exit: verdict.exit.code(),
+            };
+            if let Err(error) = page::write(chart, &header, &path) {
+                self.out.warn(format!("{error:#}"));
+            }
+        }
+        if let Some(path) = &self.options.summary {
+            let text = markdown::render(
+                &state.project,
+                verdict.exit.code(),
+                snapshot,
+                chart.as_ref(),
+            );
+            if let Err(error) = markdown::write(&text, path) {
+                self.out.warn(format!("{error:#}"));
+            }
+        }
     }
 }
 
@@ -320,12 +376,15 @@ impl Events for Reporter {
                     text
                 });
             }
-            RunEvent::ArtifactsCollected(Collected { dir, files, logs }) => self.out.step(format!(
-                "artifacts: {files} {} and {logs} {} in {}/",
-                plural(files, "file"),
-                plural(logs, "log"),
-                dir.display()
-            )),
+            RunEvent::ArtifactsCollected(Collected { dir, files, logs }) => {
+                self.state().collected = true;
+                self.out.step(format!(
+                    "artifacts: {files} {} and {logs} {} in {}/",
+                    plural(files, "file"),
+                    plural(logs, "log"),
+                    dir.display()
+                ));
+            }
             RunEvent::Ports(ports) => {
                 let width = ports.iter().map(|p| p.service.len()).max().unwrap_or(0);
                 for port in ports {

@@ -20,7 +20,10 @@ impl Driver<'_> {
     /// it.
     pub fn collect(&self) {
         let (stack, plan, config) = (self.stack, self.plan, self.config);
-        let reports = config.report.is_some() || config.junit.is_some();
+        let reports = config.report.is_some()
+            || config.junit.is_some()
+            || config.timeline.is_some()
+            || config.summary.is_some();
         if plan.artifacts.is_none() && !reports {
             return;
         }

@@ -115,7 +115,7 @@ pub struct Images {
 pub fn preflight(config: &Config, events: &dyn Events) -> Result<(Engine, Plan), Failure> {
     let docker = Docker::find(events.observer())?;
     // The JSON report names compose's version; nothing else needs it.
-    let wants_version = config.report.is_some();
+    let wants_version = config.report.is_some() || config.timeline.is_some();
     let (detected, daemon, facts) = std::thread::scope(|scope| {
         let daemon = scope.spawn(|| docker.ping());
         let facts = scope.spawn(|| facts(&docker, config));

@@ -34,6 +34,8 @@ pub fn plan(config: &Config) -> Vec<Shard> {
             // One JUnit file and one report for all the shards.
             shard.junit = None;
             shard.report = None;
+            shard.timeline = None;
+            shard.summary = None;
             shard.junit_from = None;
             Shard {
                 index,

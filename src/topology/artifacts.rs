@@ -21,6 +21,8 @@ use crate::topology::container::{self, Candidate, ProcFiles};
 pub const ENV: &str = "ARTIFACTS_DIR";
 /// The subdirectory that holds one log file per service.
 pub const LOGS: &str = "logs";
+/// The web page of the run's timeline, beside the logs.
+pub const TIMELINE: &str = "timeline.html";
 
 /// How the files get from the test container to the artifacts directory.
 #[derive(Debug, Clone, PartialEq, Eq)]

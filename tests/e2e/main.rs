@@ -25,6 +25,7 @@ mod session;
 mod shards;
 mod ssh;
 mod startup;
+mod timeline;
 mod why;
 
 use common::engine::{assert_clean, docker};
