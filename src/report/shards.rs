@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::timeline::{PhaseName, State};
-use super::{Options, Printer, Reporter, json, junit};
+use super::{Options, Printer, Reporter, gantt, json, junit};
 use crate::exit::Exit;
 
 /// One shard as it ended.
@@ -35,6 +35,16 @@ pub fn finish(
     {
         let _section = out.titled("shards", "shards", false);
         out.block(&table(shards, &states));
+    }
+    let colors = console::colors_enabled_stderr();
+    for (shard, state) in shards.iter().zip(&states) {
+        let chart = gantt::chart(state);
+        let Some(picture) = chart.and_then(|c| gantt::text(&c, out.width(), colors)) else {
+            continue;
+        };
+        let title = format!("s{}: {}", shard.index, shard.reporter.project());
+        let _section = out.titled(&format!("timeline_s{}", shard.index), &title, false);
+        out.block(&picture);
     }
     let failed = shards.iter().filter(|s| s.exit != Exit::Tests(0)).count();
     let elapsed = began.1.elapsed().as_secs_f64();

@@ -29,6 +29,16 @@ fn three_shards_pass_each_told_its_place(flavor: Flavor) {
         ])
         .output();
     assert_eq!(out.code, Some(0), "{out}");
+    for shard in 1..=3 {
+        // Each shard's timeline, in a block of its own.
+        let header = format!("──── s{shard}: {}-s{shard} ────", out.project);
+        let block = out.stderr.split(&header).nth(1);
+        let block = block.unwrap_or_else(|| panic!("no {header}\n{out}"));
+        assert!(
+            block.lines().nth(1).is_some_and(|l| l.contains('█')),
+            "{out}"
+        );
+    }
     // Every command echoed says whose it is, also those of the threads a
     // shard starts to do things at once (the daemon check, the listings of
     // its teardown).
