@@ -116,6 +116,7 @@ enum Workspace {
 #[must_use]
 pub struct JobContainer {
     flavor: Flavor,
+    image: Option<String>,
     hostname: Option<String>,
     cgroupns_private: bool,
     workspace: Workspace,
@@ -130,6 +131,7 @@ impl JobContainer {
     pub fn new(flavor: Flavor) -> JobContainer {
         JobContainer {
             flavor,
+            image: None,
             hostname: None,
             cgroupns_private: false,
             workspace: Workspace::Volume,
@@ -137,6 +139,13 @@ impl JobContainer {
             env: Vec::new(),
             labels: Vec::new(),
         }
+    }
+
+    /// The job's image, instead of `image()`: one that holds testbed, the
+    /// docker CLI, both compose flavors and `sleep`.
+    pub fn image(mut self, name: &str) -> JobContainer {
+        self.image = Some(name.into());
+        self
     }
 
     /// `--hostname`: GitLab names job containers `runner-…-concurrent-N`,
@@ -239,7 +248,8 @@ impl JobContainer {
             args.extend(["-e".into(), key.clone()]);
             cmd.env(key, value);
         }
-        args.extend([image(), "sleep".into(), LIFETIME.into()]);
+        args.push(self.image.clone().unwrap_or_else(image));
+        args.extend(["sleep".into(), LIFETIME.into()]);
         let out = cmd
             .args(&args)
             .stdin(Stdio::null())
@@ -250,7 +260,7 @@ impl JobContainer {
             id: String::new(),
             name,
             volume,
-            _host_dir: host_dir,
+            host_dir,
             flavor: self.flavor,
         };
         assert!(
@@ -279,7 +289,7 @@ pub struct Job {
     name: String,
     volume: Option<String>,
     /// The host's directory at /builds, removed after the container.
-    _host_dir: Option<tempfile::TempDir>,
+    host_dir: Option<tempfile::TempDir>,
     flavor: Flavor,
 }
 
@@ -287,6 +297,13 @@ impl Job {
     /// The container's full id, as `docker inspect` reports it.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Where `path` (relative to the workspace) is on the host, for a
+    /// workspace on a host directory (`workspace_host_dir`).
+    pub fn on_host(&self, path: &str) -> Option<std::path::PathBuf> {
+        let in_builds = WORKSPACE.strip_prefix(BUILDS)?.trim_start_matches('/');
+        Some(self.host_dir.as_ref()?.path().join(in_builds).join(path))
     }
 
     /// Runs `args` in the workspace (`docker exec`), to the end.
