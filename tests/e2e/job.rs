@@ -110,6 +110,10 @@ enum Workspace {
     /// A directory of the host bind-mounted at /builds, as GitLab's builds
     /// directory and local runners have it.
     HostDir,
+    /// A directory of the host bind-mounted at its own path, and the
+    /// workspace itself, as a runner that mounts its builds directory at the
+    /// same path has it: the daemon finds the workspace's paths as they are.
+    HostPath,
 }
 
 /// How to start a job container; `start` starts it.
@@ -181,6 +185,13 @@ impl JobContainer {
         self
     }
 
+    /// The workspace on a fresh directory of the host, bind-mounted at its
+    /// own path, which is the workspace (instead of /builds/group/project).
+    pub fn workspace_host_path(mut self) -> JobContainer {
+        self.workspace = Workspace::HostPath;
+        self
+    }
+
     /// Copies the contents of `dir` (relative to the repository) into the
     /// workspace, as a checkout of that project: `fixtures/basic` puts its
     /// compose.yml at the workspace's top, where `testbed run` finds it.
@@ -217,7 +228,6 @@ impl JobContainer {
             "-v".into(),
             "/var/run/docker.sock:/var/run/docker.sock".into(),
         ]);
-        args.extend(["-w".into(), WORKSPACE.into()]);
         let volume = (self.workspace == Workspace::Volume).then(|| {
             // Created with the container, so it is never dangling while the
             // container lives (see `remove_stale_volumes`).
@@ -227,12 +237,25 @@ impl JobContainer {
             ));
             format!("{name}-builds")
         });
-        let host_dir = (self.workspace == Workspace::HostDir).then(|| {
-            let dir = tempfile::tempdir().unwrap();
-            args.push("-v".into());
-            args.push(format!("{}:{BUILDS}", dir.path().display()));
-            dir
-        });
+        let host_dir = matches!(self.workspace, Workspace::HostDir | Workspace::HostPath)
+            .then(|| tempfile::tempdir().unwrap());
+        let (workspace, host_workspace) = match &host_dir {
+            Some(dir) if self.workspace == Workspace::HostPath => {
+                let path = dir.path().to_str().unwrap().to_string();
+                args.extend(["-v".into(), format!("{path}:{path}")]);
+                (path, Some(dir.path().to_path_buf()))
+            }
+            Some(dir) => {
+                args.extend(["-v".into(), format!("{}:{BUILDS}", dir.path().display())]);
+                let below = WORKSPACE
+                    .strip_prefix(BUILDS)
+                    .unwrap()
+                    .trim_start_matches('/');
+                (WORKSPACE.to_string(), Some(dir.path().join(below)))
+            }
+            None => (WORKSPACE.to_string(), None),
+        };
+        args.extend(["-w".into(), workspace.clone()]);
         if let Some(hostname) = &self.hostname {
             args.extend(["--hostname".into(), hostname.clone()]);
         }
@@ -260,7 +283,9 @@ impl JobContainer {
             id: String::new(),
             name,
             volume,
-            host_dir,
+            workspace,
+            host_workspace,
+            _host_dir: host_dir,
             flavor: self.flavor,
         };
         assert!(
@@ -272,11 +297,11 @@ impl JobContainer {
         job.id = docker(&["inspect", "--format", "{{.Id}}", &job.name])
             .trim()
             .to_string();
-        let mkdir = job.exec(&["mkdir", "-p", WORKSPACE]);
+        let mkdir = job.exec(&["mkdir", "-p", &job.workspace]);
         assert_eq!(mkdir.code, Some(0), "{mkdir}");
         for fixture in &self.fixtures {
             let from = format!("{ROOT}/{fixture}/.");
-            docker(&["cp", &from, &format!("{}:{WORKSPACE}", job.id)]);
+            docker(&["cp", &from, &format!("{}:{}", job.id, job.workspace)]);
         }
         job
     }
@@ -288,8 +313,13 @@ pub struct Job {
     id: String,
     name: String,
     volume: Option<String>,
-    /// The host's directory at /builds, removed after the container.
-    host_dir: Option<tempfile::TempDir>,
+    /// Where commands run: /builds/group/project, or the host directory's
+    /// path (`workspace_host_path`).
+    workspace: String,
+    /// The workspace's path on the host, when it is on a host directory.
+    host_workspace: Option<std::path::PathBuf>,
+    /// The host's directory, removed after the container.
+    _host_dir: Option<tempfile::TempDir>,
     flavor: Flavor,
 }
 
@@ -299,11 +329,15 @@ impl Job {
         &self.id
     }
 
+    /// The workspace, where commands run.
+    pub fn workspace(&self) -> &str {
+        &self.workspace
+    }
+
     /// Where `path` (relative to the workspace) is on the host, for a
-    /// workspace on a host directory (`workspace_host_dir`).
+    /// workspace on a host directory.
     pub fn on_host(&self, path: &str) -> Option<std::path::PathBuf> {
-        let in_builds = WORKSPACE.strip_prefix(BUILDS)?.trim_start_matches('/');
-        Some(self.host_dir.as_ref()?.path().join(in_builds).join(path))
+        Some(self.host_workspace.as_ref()?.join(path))
     }
 
     /// Runs `args` in the workspace (`docker exec`), to the end.
@@ -391,7 +425,7 @@ impl Job {
     /// `env` in docker's own environment.
     fn docker_exec(&self, env: &[(String, String)]) -> Command {
         let mut cmd = Command::new("docker");
-        cmd.args(["exec", "-w", WORKSPACE]);
+        cmd.args(["exec", "-w", &self.workspace]);
         for (key, value) in env {
             cmd.args(["-e", key]).env(key, value);
         }

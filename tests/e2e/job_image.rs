@@ -106,34 +106,43 @@ fn job_image_runs_a_stack_from_a_job_container() {
     let config = docker(&["image", "inspect", "--format", &config, &tag.0]);
     assert_eq!(config, "null [\"sh\"]\n");
 
+    // The workspace bind-mounted from the host at its own path (the daemon
+    // finds it as it is) and at /builds (testbed repoints the artifacts).
+    let same_path: fn(JobContainer) -> JobContainer = JobContainer::workspace_host_path;
+    let workspaces = [
+        ("same path", same_path),
+        ("/builds", JobContainer::workspace_host_dir),
+    ];
     for flavor in [Flavor::V2, Flavor::V1] {
-        let job = JobContainer::new(flavor)
-            .image(&tag.0)
-            .workspace_host_dir()
-            .copy_fixture("fixtures/artifacts")
-            .start();
-        let on_host = job.on_host("build/api_tests").unwrap();
+        for (at, workspace) in workspaces {
+            let job = workspace(JobContainer::new(flavor).image(&tag.0))
+                .copy_fixture("fixtures/artifacts")
+                .start();
+            let on_host = job.on_host("build/api_tests").unwrap();
+            let artifacts = format!("{}/build/api_tests", job.workspace());
+            let run = |scenario: &str| {
+                Testbed::run()
+                    .project(scenario)
+                    .args(["-v", "--artifacts", "build/api_tests"])
+            };
 
-        let run = |scenario: &str| {
-            Testbed::run()
-                .project(scenario)
-                .args(["-v", "--artifacts", "build/api_tests"])
-        };
-        let out = job.testbed(run("image-pass")).output();
-        assert_eq!(out.code, Some(0), "{out}");
-        assert!(out.stderr.contains("tests passed"), "{out}");
-        assert_eq!(read(&on_host, "result.txt"), "done\n", "{out}");
-        assert_eq!(read(&on_host, "reports/junit.xml"), JUNIT, "{out}");
-        assert_logs_saved(&on_host, &out);
-        assert_clean(&out.project);
+            let out = job.testbed(run("image-pass")).output();
+            assert_eq!(out.code, Some(0), "{at}\n{out}");
+            assert!(out.stderr.contains("tests passed"), "{at}\n{out}");
+            let said = format!("artifacts: 2 files and 2 logs in {artifacts}/");
+            assert!(out.stderr.contains(&said), "{at}\n{out}");
+            assert_eq!(read(&on_host, "result.txt"), "done\n", "{at}\n{out}");
+            assert_eq!(read(&on_host, "reports/junit.xml"), JUNIT, "{at}\n{out}");
+            assert_logs_saved(&on_host, &out);
+            assert_clean(&out.project);
 
-        let out = job
-            .testbed(run("image-fail").command(["sh", "-c", PARTIAL_THEN_FAIL]))
-            .output();
-        assert_eq!(out.code, Some(3), "{out}");
-        assert!(out.stderr.contains("tests failed (exit 3)"), "{out}");
-        assert_eq!(read(&on_host, "partial.txt"), "partial\n", "{out}");
-        assert_clean(&out.project);
+            let fail = run("image-fail").command(["sh", "-c", PARTIAL_THEN_FAIL]);
+            let out = job.testbed(fail).output();
+            assert_eq!(out.code, Some(3), "{at}\n{out}");
+            assert!(out.stderr.contains("tests failed (exit 3)"), "{at}\n{out}");
+            assert_eq!(read(&on_host, "partial.txt"), "partial\n", "{at}\n{out}");
+            assert_clean(&out.project);
+        }
     }
 }
 
