@@ -20,7 +20,7 @@ say() { echo "job-image: $*" >&2; }
 die() { echo "job-image: error: $*" >&2; exit 1; }
 usage() { die "usage: $0 [--base IMAGE] [--tag TAG] [--debug]"; }
 
-base=""
+base=docker:cli
 tag=testbed:latest
 binary_flags=()
 while [ "$#" -gt 0 ]; do
@@ -51,9 +51,8 @@ if [ -z "${DOCKER_BUILDKIT:-}" ] && ! docker buildx version >/dev/null 2>&1; the
 fi
 
 # --force-rm: the legacy builder keeps the container of a failed step.
-args=(build --force-rm -t "$tag")
-[ -z "$base" ] || args+=(--build-arg "BASE_IMAGE=$base")
-say "building $tag on ${base:-docker:cli} with $binary"
+args=(build --force-rm -t "$tag" --build-arg "BASE_IMAGE=$base")
+say "building $tag on $base with $binary"
 # docker build tags only an image whose every step passed.
 if ! out="$(docker "${args[@]}" "$ctx" 2>&1)"; then
     # The Dockerfile's check says what the base lacks: a line of its own,
@@ -61,9 +60,9 @@ if ! out="$(docker "${args[@]}" "$ctx" 2>&1)"; then
     missing="$(printf '%s\n' "$out" \
         | sed -n -E 's/^(\x1b\[[0-9;]*m)?(#[0-9]+ [0-9.]+ )?testbed job image: //p' | head -n 1)"
     if [ -n "$missing" ]; then
-        die "${base:-docker:cli}: $missing"
+        die "$base: $missing"
     elif [[ "$out" == *'"/bin/sh"'*"no such file"* ]]; then
-        die "${base:-docker:cli}: no /bin/sh in the base image, which GitLab runs a job's script: with (and testbed needs the docker CLI and the compose v2 plugin there)"
+        die "$base: no /bin/sh in the base image, which GitLab runs a job's script: with (and testbed needs the docker CLI and the compose v2 plugin there)"
     fi
     printf '%s\n' "$out" >&2
     die "docker build of $tag failed (output above)"
