@@ -12,11 +12,11 @@
 # No registry is needed: nothing is pulled.
 #
 # Usage: scripts/build-job-image.sh [TESTBED_BINARY]
-#   Without an argument (or TESTBED_STATIC_BIN), builds a static testbed with
-#   cargo into target/static (debug profile). Prints the image's name on
-#   stdout, progress on stderr. The inputs default to this machine's tools;
-#   BUSYBOX, DOCKER_CLIENT, COMPOSE_PLUGIN and COMPOSE_V1 name others, and
-#   TESTBED_JOB_IMAGE the image.
+#   Without an argument (or TESTBED_STATIC_BIN), builds a static testbed
+#   with scripts/static-binary.sh --debug (into target/static). Prints the
+#   image's name on stdout, progress on stderr. The inputs default to this
+#   machine's tools; BUSYBOX, DOCKER_CLIENT, COMPOSE_PLUGIN and COMPOSE_V1
+#   name others, and TESTBED_JOB_IMAGE the image.
 #
 # Two images, so that a changed testbed costs one small layer: the tools go
 # into testbed-job-base:latest, rebuilt only when one of them changes, and
@@ -35,27 +35,12 @@ COMPOSE_V1="${COMPOSE_V1:-/usr/bin/docker-compose}"
 RECIPE=1
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(dirname "$here")"
+. "$here/lib.sh"
 
 say() { echo "build-job-image: $*" >&2; }
 die() { echo "build-job-image: error: $*" >&2; exit 1; }
 
 sum() { sha256sum "$@" | cut -d' ' -f1; }
-
-# Whether $1 is statically linked, so that it runs in a scratch image. `file`
-# says "static-pie linked" for Rust's crt-static binaries; without `file`,
-# ldd (always there with glibc) says "statically linked" or "not a dynamic
-# executable".
-is_static() {
-    local what
-    if command -v file >/dev/null 2>&1; then
-        what="$(file -L "$1")"
-        [[ "$what" == *"statically linked"* || "$what" == *"static-pie linked"* ]]
-    else
-        what="$(ldd "$1" 2>&1 || true)"
-        [[ "$what" == *"statically linked"* || "$what" == *"not a dynamic executable"* ]]
-    fi
-}
 
 label() {
     docker image inspect --format "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true
@@ -226,20 +211,12 @@ done
 
 TESTBED="${1:-${TESTBED_STATIC_BIN:-}}"
 if [ -z "$TESTBED" ]; then
-    cargo="${CARGO:-cargo}"
-    command -v "$cargo" >/dev/null 2>&1 || die "cargo not found; pass a static testbed binary instead"
-    say "building a static testbed (cargo, target/static)"
-    # Only the flags below may shape this build.
-    if ! (cd "$root" && env -u CARGO_ENCODED_RUSTFLAGS -u CARGO_BUILD_RUSTFLAGS -u CARGO_BUILD_TARGET \
-        RUSTFLAGS="-C target-feature=+crt-static" \
-        "$cargo" build --quiet --bin testbed --target x86_64-unknown-linux-gnu --target-dir target/static >&2); then
-        die "cargo build of the static testbed failed (output above)"
-    fi
-    TESTBED="$root/target/static/x86_64-unknown-linux-gnu/debug/testbed"
+    TESTBED="$(bash "$here/static-binary.sh" --debug)" \
+        || die "cannot build a static testbed (output above); pass a static testbed binary instead"
 fi
 [ -x "$TESTBED" ] || die "$TESTBED is not an executable file"
 is_static "$TESTBED" \
-    || die "$TESTBED is not statically linked and would not run in a scratch image; build it with: RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --target x86_64-unknown-linux-gnu --target-dir target/static"
+    || die "$TESTBED is not statically linked and would not run in a scratch image; build one with: bash scripts/static-binary.sh"
 
 # Without the buildx plugin, the docker CLI can only use the legacy builder.
 if [ -z "${DOCKER_BUILDKIT:-}" ] && ! docker buildx version >/dev/null 2>&1; then

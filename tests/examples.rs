@@ -3,52 +3,20 @@
 //! command-line definition. No Docker needed; the Makefile is read through
 //! `make -n`, which prints each target's commands as the shell would get them.
 
+mod shell;
+
 use std::path::Path;
 use std::process::Command;
 
-use clap::Parser;
 use serde_norway::Value;
-use testbed::cli::Cli;
+use shell::{check, invocations, script_lines};
 
 const GITLAB_CI: &str = "examples/gitlab-ci.yml";
 const MAKEFILE: &str = "examples/Makefile";
 
-/// The GitLab keys whose values are shell command lines.
-const SCRIPT_KEYS: [&str; 3] = ["before_script", "script", "after_script"];
-
-/// The words that end one shell command and start the next.
-const OPERATORS: [&str; 5] = ["&&", "||", ";", "|", "&"];
-
 fn read(path: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Each `testbed` command on a shell line, as words, from `testbed` to the
-/// end of its command. A `$VAR` word stays as written: it stands for one
-/// value, which is what clap takes it for, and a variable meant to expand
-/// into flags, which no one can check here, fails the check.
-fn invocations(line: &str) -> Vec<Vec<String>> {
-    let words = shell_words::split(line).unwrap_or_else(|e| panic!("{line}: {e}"));
-    let mut found = Vec::new();
-    let mut rest = words.as_slice();
-    while let Some(start) = rest.iter().position(|w| w == "testbed") {
-        let command = &rest[start..];
-        let end = command
-            .iter()
-            .position(|w| OPERATORS.contains(&w.as_str()))
-            .unwrap_or(command.len());
-        found.push(command[..end].to_vec());
-        rest = &command[end..];
-    }
-    found
-}
-
-/// Parses one invocation with the real clap definition.
-fn check(words: &[String]) -> Result<(), String> {
-    Cli::try_parse_from(words)
-        .map(drop)
-        .map_err(|e| format!("`{}`: {e}", shell_words::join(words)))
 }
 
 fn check_all(file: &str, lines: &[String]) {
@@ -56,29 +24,6 @@ fn check_all(file: &str, lines: &[String]) {
     assert!(!found.is_empty(), "{file}: no `testbed` command found");
     let errors: Vec<String> = found.iter().filter_map(|w| check(w).err()).collect();
     assert!(errors.is_empty(), "{file}:\n{}", errors.join("\n"));
-}
-
-/// The command lines under every script key, at any depth: jobs, hidden
-/// templates, and `<<:` merges alike. A multi-line entry is split into its
-/// commands, with `\`-continued lines joined.
-fn script_lines(value: &Value, in_script: bool, lines: &mut Vec<String>) {
-    match value {
-        Value::String(text) if in_script => {
-            lines.extend(text.replace("\\\n", " ").lines().map(str::to_string));
-        }
-        Value::Sequence(items) => {
-            for item in items {
-                script_lines(item, in_script, lines);
-            }
-        }
-        Value::Mapping(map) => {
-            for (key, value) in map {
-                let is_script = key.as_str().is_some_and(|k| SCRIPT_KEYS.contains(&k));
-                script_lines(value, in_script || is_script, lines);
-            }
-        }
-        _ => {}
-    }
 }
 
 #[test]

@@ -110,12 +110,17 @@ enum Workspace {
     /// A directory of the host bind-mounted at /builds, as GitLab's builds
     /// directory and local runners have it.
     HostDir,
+    /// A directory of the host bind-mounted at its own path, and the
+    /// workspace itself, as a runner that mounts its builds directory at the
+    /// same path has it: the daemon finds the workspace's paths as they are.
+    HostPath,
 }
 
 /// How to start a job container; `start` starts it.
 #[must_use]
 pub struct JobContainer {
     flavor: Flavor,
+    image: Option<String>,
     hostname: Option<String>,
     cgroupns_private: bool,
     workspace: Workspace,
@@ -130,6 +135,7 @@ impl JobContainer {
     pub fn new(flavor: Flavor) -> JobContainer {
         JobContainer {
             flavor,
+            image: None,
             hostname: None,
             cgroupns_private: false,
             workspace: Workspace::Volume,
@@ -137,6 +143,13 @@ impl JobContainer {
             env: Vec::new(),
             labels: Vec::new(),
         }
+    }
+
+    /// The job's image, instead of `image()`: one that holds testbed, the
+    /// docker CLI, both compose flavors and `sleep`.
+    pub fn image(mut self, name: &str) -> JobContainer {
+        self.image = Some(name.into());
+        self
     }
 
     /// `--hostname`: GitLab names job containers `runner-…-concurrent-N`,
@@ -169,6 +182,13 @@ impl JobContainer {
     /// /builds.
     pub fn workspace_host_dir(mut self) -> JobContainer {
         self.workspace = Workspace::HostDir;
+        self
+    }
+
+    /// The workspace on a fresh directory of the host, bind-mounted at its
+    /// own path, which is the workspace (instead of /builds/group/project).
+    pub fn workspace_host_path(mut self) -> JobContainer {
+        self.workspace = Workspace::HostPath;
         self
     }
 
@@ -208,7 +228,6 @@ impl JobContainer {
             "-v".into(),
             "/var/run/docker.sock:/var/run/docker.sock".into(),
         ]);
-        args.extend(["-w".into(), WORKSPACE.into()]);
         let volume = (self.workspace == Workspace::Volume).then(|| {
             // Created with the container, so it is never dangling while the
             // container lives (see `remove_stale_volumes`).
@@ -218,12 +237,25 @@ impl JobContainer {
             ));
             format!("{name}-builds")
         });
-        let host_dir = (self.workspace == Workspace::HostDir).then(|| {
-            let dir = tempfile::tempdir().unwrap();
-            args.push("-v".into());
-            args.push(format!("{}:{BUILDS}", dir.path().display()));
-            dir
-        });
+        let host_dir = matches!(self.workspace, Workspace::HostDir | Workspace::HostPath)
+            .then(|| tempfile::tempdir().unwrap());
+        let (workspace, host_workspace) = match &host_dir {
+            Some(dir) if self.workspace == Workspace::HostPath => {
+                let path = dir.path().to_str().unwrap().to_string();
+                args.extend(["-v".into(), format!("{path}:{path}")]);
+                (path, Some(dir.path().to_path_buf()))
+            }
+            Some(dir) => {
+                args.extend(["-v".into(), format!("{}:{BUILDS}", dir.path().display())]);
+                let below = WORKSPACE
+                    .strip_prefix(BUILDS)
+                    .unwrap()
+                    .trim_start_matches('/');
+                (WORKSPACE.to_string(), Some(dir.path().join(below)))
+            }
+            None => (WORKSPACE.to_string(), None),
+        };
+        args.extend(["-w".into(), workspace.clone()]);
         if let Some(hostname) = &self.hostname {
             args.extend(["--hostname".into(), hostname.clone()]);
         }
@@ -239,7 +271,8 @@ impl JobContainer {
             args.extend(["-e".into(), key.clone()]);
             cmd.env(key, value);
         }
-        args.extend([image(), "sleep".into(), LIFETIME.into()]);
+        args.push(self.image.clone().unwrap_or_else(image));
+        args.extend(["sleep".into(), LIFETIME.into()]);
         let out = cmd
             .args(&args)
             .stdin(Stdio::null())
@@ -250,6 +283,8 @@ impl JobContainer {
             id: String::new(),
             name,
             volume,
+            workspace,
+            host_workspace,
             _host_dir: host_dir,
             flavor: self.flavor,
         };
@@ -262,11 +297,11 @@ impl JobContainer {
         job.id = docker(&["inspect", "--format", "{{.Id}}", &job.name])
             .trim()
             .to_string();
-        let mkdir = job.exec(&["mkdir", "-p", WORKSPACE]);
+        let mkdir = job.exec(&["mkdir", "-p", &job.workspace]);
         assert_eq!(mkdir.code, Some(0), "{mkdir}");
         for fixture in &self.fixtures {
             let from = format!("{ROOT}/{fixture}/.");
-            docker(&["cp", &from, &format!("{}:{WORKSPACE}", job.id)]);
+            docker(&["cp", &from, &format!("{}:{}", job.id, job.workspace)]);
         }
         job
     }
@@ -278,7 +313,12 @@ pub struct Job {
     id: String,
     name: String,
     volume: Option<String>,
-    /// The host's directory at /builds, removed after the container.
+    /// Where commands run: /builds/group/project, or the host directory's
+    /// path (`workspace_host_path`).
+    workspace: String,
+    /// The workspace's path on the host, when it is on a host directory.
+    host_workspace: Option<std::path::PathBuf>,
+    /// The host's directory, removed after the container.
     _host_dir: Option<tempfile::TempDir>,
     flavor: Flavor,
 }
@@ -287,6 +327,17 @@ impl Job {
     /// The container's full id, as `docker inspect` reports it.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The workspace, where commands run.
+    pub fn workspace(&self) -> &str {
+        &self.workspace
+    }
+
+    /// Where `path` (relative to the workspace) is on the host, for a
+    /// workspace on a host directory.
+    pub fn on_host(&self, path: &str) -> Option<std::path::PathBuf> {
+        Some(self.host_workspace.as_ref()?.join(path))
     }
 
     /// Runs `args` in the workspace (`docker exec`), to the end.
@@ -374,7 +425,7 @@ impl Job {
     /// `env` in docker's own environment.
     fn docker_exec(&self, env: &[(String, String)]) -> Command {
         let mut cmd = Command::new("docker");
-        cmd.args(["exec", "-w", WORKSPACE]);
+        cmd.args(["exec", "-w", &self.workspace]);
         for (key, value) in env {
             cmd.args(["-e", key]).env(key, value);
         }

@@ -14,6 +14,7 @@ mod existing;
 mod gc;
 mod images;
 mod job;
+mod job_image;
 mod labels;
 mod output;
 mod own_files;
