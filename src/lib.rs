@@ -1,6 +1,7 @@
 //! testbed runs a project's integration tests in a throwaway Docker Compose
 //! stack, keeps the tests' exit code, and leaves nothing behind.
 
+pub(crate) mod ci;
 pub mod cli;
 pub mod config;
 pub(crate) mod doctor;
@@ -35,17 +36,17 @@ use exit::{Exit, Failure, OrFail};
 
 /// Runs a parsed command line and returns how the process should exit.
 pub fn run(cli: Cli) -> Exit {
-    let mode = report::configure(cli.command.output(), cli.color, |name| {
-        std::env::var(name).ok()
-    });
+    let env = |name: &str| std::env::var(name).ok();
+    let ci = cli.ci.unwrap_or_else(|| ci::Ci::detect(env));
+    let mode = report::configure(cli.command.output(), cli.color, ci, env);
     // What the command says itself: how it failed, the signals it got,
     // what it was asked for.
     let out = Arc::new(report::Printer::standard(mode));
     let result = match cli.command {
-        Command::Run(command) => drive(command.flatten(), &out),
-        Command::Up(command) => drive(command.flatten(), &out),
-        Command::Test(command) => drive(command.flatten(), &out),
-        Command::Down(command) => drive(command.flatten(), &out),
+        Command::Run(command) => drive(command.flatten(), ci, &out),
+        Command::Up(command) => drive(command.flatten(), ci, &out),
+        Command::Test(command) => drive(command.flatten(), ci, &out),
+        Command::Down(command) => drive(command.flatten(), ci, &out),
         Command::Env(args) => recorded_ports(&args.stack, &out).map(|(project, ports)| {
             let variables = ports::variables(&project, &ports);
             out.result(&match args.format {
@@ -85,7 +86,12 @@ fn reporter(verbose: bool, out: &report::Printer) -> report::Reporter {
 }
 
 /// `run`, `up`, `test` and `down`: a run under `policy`, reported on stderr.
-fn drive((policy, args): (Policy, RunArgs), out: &Arc<report::Printer>) -> Result<Exit, Failure> {
+fn drive(
+    (policy, mut args): (Policy, RunArgs),
+    ci: ci::Ci,
+    out: &Arc<report::Printer>,
+) -> Result<Exit, Failure> {
+    args.ci = ci;
     let announcer = Arc::clone(out);
     let announce = move |signal, count| announcer.signal_received(signal, count);
     let signals = signals::Signals::install(announce)
@@ -94,7 +100,17 @@ fn drive((policy, args): (Policy, RunArgs), out: &Arc<report::Printer>) -> Resul
     let cwd = std::env::current_dir()
         .context("cannot read the current directory")
         .or_fail(Exit::Usage)?;
-    let mut config = config::resolve(policy, &args, &cwd, |name| std::env::var(name).ok())?;
+    let env = |name: &str| std::env::var(name).ok();
+    let mut config = config::resolve(policy, &args, &cwd, env)?;
+    // Before anything could print them: the values of the tests' variables
+    // are masked in the CI's log from here on.
+    let ci_report = report::ci::CiReport::from_env(ci, env);
+    let values: Vec<String> = (config.env.iter())
+        .filter_map(|(name, value)| value.clone().or_else(|| env(name)))
+        .collect();
+    for mask in ci_report.masks(&values) {
+        out.command(mask);
+    }
     if policy.reuse {
         let Some(recorded) = run::session::find(&cwd, &config.files)? else {
             if policy.remove {
@@ -118,6 +134,7 @@ fn drive((policy, args): (Policy, RunArgs), out: &Arc<report::Printer>) -> Resul
         timeline: config.timeline.clone(),
         summary: config.summary.clone(),
         command: config.command.clone(),
+        ci: ci_report,
         shard: None,
     };
     if config.shards > 1 {

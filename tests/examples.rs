@@ -26,6 +26,42 @@ fn check_all(file: &str, lines: &[String]) {
     assert!(errors.is_empty(), "{file}:\n{}", errors.join("\n"));
 }
 
+/// The other CIs' examples, each with the keys its shell lines are under.
+const OTHER_CIS: [(&str, &[&str]); 3] = [
+    ("examples/github-actions.yml", &["run"]),
+    ("examples/buildkite.yml", &["command", "commands"]),
+    ("examples/azure-pipelines.yml", &["script", "bash"]),
+];
+
+#[test]
+fn the_other_cis_examples_are_yaml_and_run_real_flags() {
+    for (file, keys) in OTHER_CIS {
+        let yaml: Value = serde_norway::from_str(&read(file))
+            .unwrap_or_else(|e| panic!("{file} is not YAML: {e}"));
+        let mut lines = Vec::new();
+        shell::lines_under(&yaml, keys, false, &mut lines);
+        // A GitHub expression, `${{ matrix.shard }}`, stands for a value.
+        let lines: Vec<String> = lines.iter().map(|l| github_expressions(l, "1")).collect();
+        check_all(file, &lines);
+    }
+}
+
+/// `line` with each `${{ … }}` replaced by `value`.
+fn github_expressions(line: &str, value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("${{") {
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        out.push_str(&rest[..start]);
+        out.push_str(value);
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[test]
 fn gitlab_ci_example_is_yaml_and_runs_real_flags() {
     let yaml: Value = serde_norway::from_str(&read(GITLAB_CI))

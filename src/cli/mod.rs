@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::ci::Ci;
 pub use crate::config::{LogPolicy, Policy, RunArgs, parse_duration};
 pub use crate::report::{Color, Output};
 pub use crate::topology::artifacts::ArtifactsMode;
@@ -40,6 +41,12 @@ pub struct Cli {
     /// When to use colours; NO_COLOR and CLICOLOR=0 also turn them off
     #[arg(long, global = true, value_name = "WHEN", default_value = "auto")]
     pub color: Color,
+
+    /// The CI whose conventions to follow: its groups, error annotations,
+    /// secret masking, job summary, job id and parallel jobs [default: the
+    /// one whose variables are set, e.g. GITHUB_ACTIONS=true]
+    #[arg(long, global = true, env = "TESTBED_CI", value_name = "CI")]
+    pub ci: Option<Ci>,
 }
 
 #[derive(Debug, Subcommand)]

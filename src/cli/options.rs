@@ -9,6 +9,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args};
 
 use super::{ArtifactsMode, LogPolicy, Output, Policy, RunArgs, parse_duration};
+use crate::ci::Node;
 
 /// Which stack, and how compose reaches it: every command that takes a
 /// stack takes all of these, so that a Makefile can pass the same flags to
@@ -62,8 +63,9 @@ pub struct ComposeOptions {
     #[arg(short, long, env = "TESTBED_VERBOSE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub verbose: bool,
 
-    /// How to print: gitlab (collapsible sections), terminal (live lines),
-    /// plain (timestamped lines) [default: gitlab when GITLAB_CI=true, else
+    /// How to print: ci (the CI's groups: GitLab's sections, GitHub's and
+    /// Azure's groups, Buildkite's headers), gitlab, terminal (live lines),
+    /// plain (timestamped lines) [default: ci in a CI with groups, else
     /// terminal when stderr is one, else plain]
     #[arg(
         long,
@@ -254,6 +256,13 @@ pub struct RunCommand {
     /// across GitLab's parallel jobs when it runs in one [default: 1]
     #[arg(long, env = "TESTBED_SHARDS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: Option<u32>,
+
+    /// This job's place among N parallel jobs of the suite, where the CI
+    /// does not say it (GitHub Actions matrices, Jenkins): the tests get
+    /// CI_NODE_INDEX and CI_NODE_TOTAL, numbered across the jobs with
+    /// --shards
+    #[arg(long, env = "TESTBED_SHARD", value_name = "I/N", value_parser = Node::parse)]
+    pub shard: Option<Node>,
 }
 
 #[derive(Debug, Args)]
@@ -309,6 +318,7 @@ impl RunCommand {
             .teardown(self.teardown);
         args.dry_run = self.dry_run;
         args.shards = self.shards;
+        args.shard = self.shard;
         (Policy::run(self.keep), args)
     }
 }

@@ -61,6 +61,9 @@ pub struct Config {
     /// This run's place among all the shards of the suite, across GitLab
     /// jobs; the tests get it as `CI_NODE_INDEX` and `CI_NODE_TOTAL`.
     pub node: Option<Node>,
+    /// The CI's own variables of its split that are set, such as
+    /// `BUILDKITE_PARALLEL_JOB`: the tests get them as they are.
+    pub split_variables: Vec<String>,
     /// Write the tests' output in one piece when they end, rather than as
     /// it comes: shards that run at once must not interleave.
     pub hold_output: bool,
@@ -212,8 +215,11 @@ pub fn resolve(
             name.clone()
         }
         None => {
-            let job_id = var("CI_JOB_ID");
-            let node_index = var("CI_NODE_INDEX");
+            let job_id = args.ci.job(&var);
+            let node_index = args
+                .shard
+                .or_else(|| args.ci.node(&var))
+                .map(|node| node.index.to_string());
             let dir = cwd.file_name().map(|d| d.to_string_lossy().into_owned());
             let random = project::random_part();
             project::generate(&NameSource {
@@ -296,7 +302,7 @@ pub fn resolve(
             "--tty gives one terminal to one test container, not to {shards} shards"
         )));
     }
-    let node = Node::of(&var);
+    let node = args.shard.or_else(|| args.ci.node(&var));
     let before = if args.before.is_empty() {
         x.before.clone().unwrap_or_default()
     } else {
@@ -315,6 +321,14 @@ pub fn resolve(
         policy,
         shards,
         node,
+        split_variables: args
+            .ci
+            .split_variables()
+            .into_iter()
+            .flat_map(|(index, total)| [index, total])
+            .filter(|name| !name.starts_with("CI_NODE_") && var(name).is_some())
+            .map(String::from)
+            .collect(),
         hold_output: false,
         cwd: cwd.to_path_buf(),
         files,
@@ -890,14 +904,50 @@ mod tests {
         let var = |name: &str| match name {
             "CI_JOB_ID" => Some("5551".to_string()),
             "CI_NODE_INDEX" => Some("2".to_string()),
+            "CI_NODE_TOTAL" => Some("3".to_string()),
             _ => None,
         };
-        let config = resolve(RUN, &args(&[]), dir.path(), var).unwrap();
+        let mut gitlab = args(&[]);
+        gitlab.ci = crate::ci::Ci::Gitlab;
+        let config = resolve(RUN, &gitlab, dir.path(), var).unwrap();
         assert!(
             config.project.starts_with("tb-5551-2-"),
             "{}",
             config.project
         );
+    }
+
+    #[test]
+    fn each_ci_names_the_project_after_its_job_and_splits_by_its_own_variables() {
+        let dir = tempfile::tempdir().unwrap();
+        stack(dir.path(), "compose.yml", "");
+        let var = |name: &str| {
+            let value = match name {
+                "BUILDKITE_JOB_ID" => "0190-ab",
+                "BUILDKITE_PARALLEL_JOB" => "1",
+                "BUILDKITE_PARALLEL_JOB_COUNT" => "3",
+                _ => return None,
+            };
+            Some(value.to_string())
+        };
+        let mut buildkite = args(&[]);
+        buildkite.ci = crate::ci::Ci::Buildkite;
+        let config = resolve(RUN, &buildkite, dir.path(), var).unwrap();
+        assert!(
+            config.project.starts_with("tb-0190-ab-2-"),
+            "{}",
+            config.project
+        );
+        assert_eq!(config.node, Node::new(2, 3));
+        assert_eq!(
+            config.split_variables,
+            ["BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT"]
+        );
+        // --shard wins over what the CI says.
+        let mut shard = args(&["--shard", "3/3"]);
+        shard.ci = crate::ci::Ci::Buildkite;
+        let config = resolve(RUN, &shard, dir.path(), var).unwrap();
+        assert_eq!(config.node, Node::new(3, 3));
     }
 
     #[test]
@@ -1024,22 +1074,5 @@ mod tests {
         let zero = stack(dir.path(), "zero.yml", "x-testbed:\n  shards: 0\n");
         let zero = shards(&["-f", zero.to_str().unwrap()]).unwrap_err();
         assert_eq!(zero.exit, Exit::Usage);
-    }
-
-    #[test]
-    fn a_gitlab_node_is_read_when_both_variables_make_sense() {
-        let node = |index: &str, total: &str| {
-            let (index, total) = (index.to_string(), total.to_string());
-            Node::of(move |name| match name {
-                "CI_NODE_INDEX" => Some(index.clone()),
-                "CI_NODE_TOTAL" => Some(total.clone()),
-                _ => None,
-            })
-        };
-        assert_eq!(node("2", "4"), Some(Node { index: 2, total: 4 }));
-        assert_eq!(node("5", "4"), None);
-        assert_eq!(node("0", "4"), None);
-        assert_eq!(node("x", "4"), None);
-        assert_eq!(Node::of(|_| None), None);
     }
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::ci::Ci;
+pub use crate::ci::Node;
 use crate::topology::artifacts::ArtifactsMode;
 
 /// What a command does with its stack.
@@ -120,40 +122,16 @@ pub struct RunArgs {
     pub summary: Option<PathBuf>,
     pub command: Vec<String>,
     pub shards: Option<u32>,
+    /// `--shard I/N`: this job's place among N, where the CI does not say.
+    pub shard: Option<Node>,
+    /// The CI the run is in, detected or given with `--ci`.
+    pub ci: Ci,
     pub keep_names: bool,
     pub keep_ports: bool,
     pub isolate: bool,
     pub project_directory: Option<PathBuf>,
     pub env_files: Vec<PathBuf>,
     pub before: Vec<String>,
-}
-
-/// This job's place among GitLab's `parallel:` jobs, from `CI_NODE_INDEX`
-/// (1-based) and `CI_NODE_TOTAL`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Node {
-    pub index: u32,
-    pub total: u32,
-}
-
-impl Node {
-    /// The node of this job, when GitLab runs it as one of several.
-    pub fn of(var: impl Fn(&str) -> Option<String>) -> Option<Node> {
-        let number = |name: &str| var(name)?.trim().parse::<u32>().ok();
-        let (index, total) = (number("CI_NODE_INDEX")?, number("CI_NODE_TOTAL")?);
-        (1..=total)
-            .contains(&index)
-            .then_some(Node { index, total })
-    }
-
-    /// Shard `i` (1-based) of `shards` on this node, numbered across all
-    /// nodes: `(index-1)*shards + i` of `total*shards`.
-    pub fn shard(self, i: u32, shards: u32) -> Node {
-        Node {
-            index: (self.index - 1) * shards + i,
-            total: self.total * shards,
-        }
-    }
 }
 
 /// When to print the dependencies' logs.

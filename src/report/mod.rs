@@ -4,6 +4,7 @@
 //! tests' own output goes to stdout untouched, so `testbed run > out.txt`
 //! holds only what the tests printed.
 
+pub mod ci;
 mod commands;
 pub mod diagnosis;
 pub mod gantt;
@@ -26,10 +27,14 @@ pub use reporter::{Options, Reporter};
 
 use std::io::IsTerminal;
 
+use crate::ci::Ci;
+
 /// How to print, as asked for with `--output`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Output {
     Auto,
+    /// The CI's groups (`--ci`).
+    Ci,
     Gitlab,
     Terminal,
     Plain,
@@ -47,20 +52,29 @@ pub enum Color {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Terminal,
-    Gitlab,
+    /// A CI's log, folded in the CI's own groups.
+    Ci(Ci),
     Plain,
 }
 
-/// Chooses the mode and the colours. `auto` is GitLab when `GITLAB_CI` is
-/// `true`, a terminal when stderr is one, plain otherwise. Colours follow
-/// `--color`, then `NO_COLOR`, `CLICOLOR=0` and `CLICOLOR_FORCE`; plain
-/// mode has none.
-pub fn configure(output: Output, color: Color, env: impl Fn(&str) -> Option<String>) -> Mode {
+/// Chooses the mode and the colours. `auto` is the CI's log where the CI
+/// folds one in groups (GitLab, GitHub Actions, Buildkite, Azure
+/// Pipelines), a terminal when stderr is one, plain otherwise. Colours
+/// follow `--color`, then `NO_COLOR`, `CLICOLOR=0` and `CLICOLOR_FORCE`;
+/// plain mode has none.
+pub fn configure(
+    output: Output,
+    color: Color,
+    ci: Ci,
+    env: impl Fn(&str) -> Option<String>,
+) -> Mode {
+    let folds = matches!(ci, Ci::Gitlab | Ci::Github | Ci::Buildkite | Ci::Azure);
     let mode = match output {
         Output::Terminal => Mode::Terminal,
-        Output::Gitlab => Mode::Gitlab,
-        Output::Plain => Mode::Plain,
-        Output::Auto if env("GITLAB_CI").as_deref() == Some("true") => Mode::Gitlab,
+        Output::Gitlab => Mode::Ci(Ci::Gitlab),
+        Output::Ci if folds => Mode::Ci(ci),
+        Output::Plain | Output::Ci => Mode::Plain,
+        Output::Auto if folds => Mode::Ci(ci),
         Output::Auto if std::io::stderr().is_terminal() => Mode::Terminal,
         Output::Auto => Mode::Plain,
     };
@@ -70,7 +84,7 @@ pub fn configure(output: Output, color: Color, env: impl Fn(&str) -> Option<Stri
         Color::Never => false,
         Color::Auto if mode == Mode::Plain => false,
         Color::Auto if set("NO_COLOR") || env("CLICOLOR").as_deref() == Some("0") => false,
-        Color::Auto if set("CLICOLOR_FORCE") || mode == Mode::Gitlab => true,
+        Color::Auto if set("CLICOLOR_FORCE") || matches!(mode, Mode::Ci(_)) => true,
         Color::Auto => std::io::stderr().is_terminal(),
     };
     console::set_colors_enabled(colors);

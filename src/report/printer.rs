@@ -6,12 +6,14 @@
 
 use std::fmt::Display;
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use console::style;
 
 use super::Mode;
+use crate::ci::Ci;
 use crate::exit::Failure;
 use crate::redact::redact;
 
@@ -24,7 +26,7 @@ fn columns(mode: Mode) -> usize {
     let set = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
     match mode {
         Mode::Terminal => terminal.or(set).unwrap_or(80),
-        Mode::Gitlab | Mode::Plain => set.unwrap_or(100),
+        Mode::Ci(_) | Mode::Plain => set.unwrap_or(100),
     }
 }
 
@@ -33,6 +35,8 @@ pub type Clock = fn() -> SystemTime;
 
 pub struct Printer {
     mode: Mode,
+    /// The groups open, where the CI does not nest them: one at most.
+    depth: AtomicUsize,
     /// The columns a picture may take.
     width: usize,
     writer: Mutex<Box<dyn Write + Send>>,
@@ -59,6 +63,7 @@ impl Printer {
     ) -> Printer {
         Printer {
             mode,
+            depth: AtomicUsize::new(0),
             width: columns(mode),
             writer: Mutex::new(writer),
             results: Mutex::new(results),
@@ -108,7 +113,7 @@ impl Printer {
     /// Speaks for shard `name`: its lines start with `[name]`, or in GitLab
     /// mode wait for [`Printer::end_shard`].
     pub fn for_shard(self, name: &str) -> Printer {
-        let held = (self.mode == Mode::Gitlab).then(|| Mutex::new(Vec::new()));
+        let held = Fold::of(self.mode).map(|_| Mutex::new(Vec::new()));
         Printer {
             shard: Some(Shard {
                 name: name.to_string(),
@@ -122,32 +127,37 @@ impl Printer {
         self.mode
     }
 
-    /// In GitLab mode, prints the shard's lines in a section of their own
+    /// In a CI's log, prints the shard's lines in a group of their own
     /// under `header`, all at once.
     pub fn end_shard(self: &Arc<Self>, header: &str) {
-        let Some(Shard {
-            name,
-            held: Some(held),
-        }) = &self.shard
+        let (
+            Some(Shard {
+                name,
+                held: Some(held),
+            }),
+            Some(fold),
+        ) = (&self.shard, Fold::of(self.mode))
         else {
             return;
         };
         let lines = std::mem::take(&mut *held.lock().unwrap_or_else(|e| e.into_inner()));
-        let (section, start) = self.section_start(&format!("testbed_shard_{name}"), header, true);
-        self.write(start);
+        let section = section_name(&format!("testbed_shard_{name}"));
+        self.write(fold.start(&section, header, true, self.unix_now()));
         self.write(lines.join("\n"));
-        self.write(section_end(&section, self.unix_now()));
+        if let Some(end) = fold.end(&section, self.unix_now()) {
+            self.write(end);
+        }
     }
 
     fn emit(&self, line: String) {
         let line = redact(&line);
         let prefix = match (&self.shard, self.mode) {
-            (Some(_), Mode::Gitlab) | (None, _) => String::new(),
+            (Some(_), Mode::Ci(_)) | (None, _) => String::new(),
             (Some(shard), _) => format!("[{}] ", shard.name),
         };
         let now = match self.mode {
             Mode::Plain => humantime::format_rfc3339_millis((self.clock)()).to_string() + " ",
-            Mode::Terminal | Mode::Gitlab => String::new(),
+            Mode::Terminal | Mode::Ci(_) => String::new(),
         };
         let line = line
             .lines()
@@ -157,8 +167,14 @@ impl Printer {
         self.raw(line);
     }
 
+    /// A command to the CI (a mask, an annotation), as it is: no
+    /// timestamp, no prefix, no redaction.
+    pub fn command(&self, line: String) {
+        self.raw(line);
+    }
+
     /// A line written as it is: no timestamp, no redaction needed. A shard
-    /// in GitLab mode holds it back until its section.
+    /// in a CI's log holds it back until its group.
     fn raw(&self, line: String) {
         match self.shard.as_ref().and_then(|shard| shard.held.as_ref()) {
             Some(held) => held.lock().unwrap_or_else(|e| e.into_inner()).push(line),
@@ -247,53 +263,51 @@ impl Printer {
         }
     }
 
-    /// Opens a GitLab collapsible section named `name` (made of
-    /// `[A-Za-z0-9_.-]`) under `header`; elsewhere nothing. The noisy phases
-    /// are `collapsed`; the tests' own output is not.
+    /// Opens a group of the CI's log named `name` (made of
+    /// `[A-Za-z0-9_.-]`) under `header`: a collapsible section in GitLab,
+    /// a group in GitHub and Azure, a header in Buildkite; elsewhere
+    /// nothing. The noisy phases are `collapsed`; the tests' own output is
+    /// not. Only GitLab nests groups: elsewhere, one opened inside another
+    /// is nothing.
     pub fn open(self: &Arc<Self>, name: &str, header: impl Display, collapsed: bool) -> Section {
-        if self.mode != Mode::Gitlab {
+        let Some(fold) = Fold::of(self.mode) else {
+            return Section(None);
+        };
+        if !fold.nests() && self.depth.fetch_add(1, Ordering::SeqCst) > 0 {
+            self.depth.fetch_sub(1, Ordering::SeqCst);
             return Section(None);
         }
         let shard = match &self.shard {
             Some(shard) => format!("{}_", shard.name),
             None => String::new(),
         };
-        let (name, start) =
-            self.section_start(&format!("testbed_{shard}{name}"), header, collapsed);
-        self.raw(start);
+        let name = section_name(&format!("testbed_{shard}{name}"));
+        self.raw(fold.start(&name, &header.to_string(), collapsed, self.unix_now()));
         Section(Some((name, Arc::clone(self))))
     }
 
-    /// A section in GitLab; elsewhere a `──── title ────` line above a
-    /// block.
+    /// A group of the CI's log, where one can open; elsewhere a `────
+    /// title ────` line above a block.
     pub fn titled(self: &Arc<Self>, name: &str, title: impl Display, collapsed: bool) -> Section {
-        if self.mode == Mode::Gitlab {
-            return self.open(name, title, collapsed);
+        let title = title.to_string();
+        let section = self.open(name, &title, collapsed);
+        if section.0.is_none() {
+            self.section(title);
         }
-        self.section(title);
-        Section(None)
+        section
     }
 
-    /// The name of a section, made fit for GitLab, and the line that
-    /// starts it.
-    fn section_start(&self, name: &str, header: impl Display, collapsed: bool) -> (String, String) {
-        let name: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let options = if collapsed { "[collapsed=true]" } else { "" };
-        let start = format!(
-            "\x1b[0Ksection_start:{}:{name}{options}\r\x1b[0K{}",
-            self.unix_now(),
-            style(header).bold()
-        );
-        (name, start)
+    /// Ends the group `name` opened.
+    fn close(&self, name: &str) {
+        let Some(fold) = Fold::of(self.mode) else {
+            return;
+        };
+        if !fold.nests() {
+            self.depth.fetch_sub(1, Ordering::SeqCst);
+        }
+        if let Some(end) = fold.end(name, self.unix_now()) {
+            self.raw(end);
+        }
     }
 
     fn unix_now(&self) -> u64 {
@@ -303,18 +317,80 @@ impl Printer {
     }
 }
 
-fn section_end(name: &str, at: u64) -> String {
-    format!("\x1b[0Ksection_end:{at}:{name}\r\x1b[0K")
+/// A name fit for a GitLab section: `[A-Za-z0-9_.-]`.
+fn section_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
-/// A GitLab collapsible section; elsewhere nothing. Closed when dropped.
+/// How a CI's log folds lines into groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    /// `section_start`/`section_end` escape lines, nested as deep as needed.
+    Gitlab,
+    /// `::group::`/`::endgroup::`.
+    Github,
+    /// `##[group]`/`##[endgroup]`.
+    Azure,
+    /// `--- title` (collapsed) or `+++ title` (expanded), up to the next.
+    Buildkite,
+}
+
+impl Fold {
+    fn of(mode: Mode) -> Option<Fold> {
+        match mode {
+            Mode::Ci(Ci::Gitlab) => Some(Fold::Gitlab),
+            Mode::Ci(Ci::Github) => Some(Fold::Github),
+            Mode::Ci(Ci::Azure) => Some(Fold::Azure),
+            Mode::Ci(Ci::Buildkite) => Some(Fold::Buildkite),
+            _ => None,
+        }
+    }
+
+    fn nests(self) -> bool {
+        self == Fold::Gitlab
+    }
+
+    /// The line that opens a group. Only GitLab's header takes colours.
+    fn start(self, name: &str, header: &str, collapsed: bool, unix_now: u64) -> String {
+        match self {
+            Fold::Gitlab => {
+                let options = if collapsed { "[collapsed=true]" } else { "" };
+                let header = style(header).bold();
+                format!("\x1b[0Ksection_start:{unix_now}:{name}{options}\r\x1b[0K{header}")
+            }
+            Fold::Github => format!("::group::{header}"),
+            Fold::Azure => format!("##[group]{header}"),
+            Fold::Buildkite if collapsed => format!("--- {header}"),
+            Fold::Buildkite => format!("+++ {header}"),
+        }
+    }
+
+    fn end(self, name: &str, unix_now: u64) -> Option<String> {
+        match self {
+            Fold::Gitlab => Some(format!("\x1b[0Ksection_end:{unix_now}:{name}\r\x1b[0K")),
+            Fold::Github => Some("::endgroup::".into()),
+            Fold::Azure => Some("##[endgroup]".into()),
+            Fold::Buildkite => None,
+        }
+    }
+}
+
+/// A group of the CI's log; elsewhere nothing. Closed when dropped.
 #[must_use]
 pub struct Section(Option<(String, Arc<Printer>)>);
 
 impl Drop for Section {
     fn drop(&mut self) {
         if let Some((name, printer)) = &self.0 {
-            printer.raw(section_end(name, printer.unix_now()));
+            printer.close(name);
         }
     }
 }
@@ -376,7 +452,7 @@ pub mod tests {
 
     #[test]
     fn a_shard_in_gitlab_holds_its_lines_for_one_section() {
-        let (printer, lines, _) = printer(Mode::Gitlab);
+        let (printer, lines, _) = printer(Mode::Ci(Ci::Gitlab));
         let printer = Arc::new(printer.for_shard("s1"));
         {
             let _up = printer.open("up", "up: db", true);

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::ci::{CiReport, Said};
 use super::commands::Commands;
 use super::lines::{self, Line};
 use super::listing;
@@ -14,6 +15,7 @@ use super::{Printer, Section, diagnosis, gantt, json, junit, markdown, page, sum
 use crate::engine::Daemon;
 use crate::engine::cmd::Observer;
 use crate::events::{Collected, ComposeUsed, Ending, Events, RunEvent, StackAfter, Verdict};
+use crate::redact::redact;
 use crate::topology::artifacts::{LOGS, TIMELINE};
 
 /// What the reporter is asked for beyond the lines.
@@ -31,6 +33,8 @@ pub struct Options {
     pub summary: Option<PathBuf>,
     /// The tests' command, for the page's header.
     pub command: Vec<String>,
+    /// The CI's conventions: its annotations and its job summary.
+    pub ci: CiReport,
     /// The shard this run is, under `--shards`: its lines say so, and the
     /// summary of all shards replaces its own.
     pub shard: Option<String>,
@@ -153,6 +157,14 @@ impl Reporter {
             self.out.section("testbed doctor");
             self.out.block(diagnosis);
         }
+        if let Some((title, message)) = self.annotation(&verdict.ending) {
+            let context = format!("testbed-{project}");
+            let said = self
+                .options
+                .ci
+                .error(&context, &redact(&title), &redact(&message));
+            self.tell_ci(said);
+        }
         self.write_reports(verdict);
         if let Some(commands) = &self.commands {
             let (calls, busy) = commands.busy();
@@ -165,6 +177,46 @@ impl Reporter {
                     own.as_millis()
                 ),
             );
+        }
+    }
+
+    /// What a failed run's error annotation says: a failed start names the
+    /// services given up on and why, failed tests their exit code.
+    fn annotation(&self, ending: &Ending) -> Option<(String, String)> {
+        match ending {
+            Ending::TestsFailed(code) => Some((
+                "testbed: the tests failed".into(),
+                format!("the tests exited with code {code} after {}", self.elapsed()),
+            )),
+            Ending::Failed(failure) => {
+                let given_up: Vec<String> = (self.timeline.snapshot().services.into_iter())
+                    .filter(|s| s.diagnosis.is_some())
+                    .map(|s| s.name)
+                    .collect();
+                let title = match given_up.as_slice() {
+                    [] => "testbed: the run failed".to_string(),
+                    names => format!("testbed: {} not ready", names.join(", ")),
+                };
+                let mut message = format!("{:#}", failure.error);
+                if let Some(hint) = &failure.hint {
+                    message.push_str(&format!("\nhint: {hint}"));
+                }
+                Some((title, message))
+            }
+            Ending::Passed | Ending::Ready | Ending::Removed | Ending::Interrupted { .. } => None,
+        }
+    }
+
+    /// Says it to the CI: a line of the log, or a command to run.
+    fn tell_ci(&self, said: Option<Said>) {
+        match said {
+            Some(Said::Line(line)) => self.out.command(line),
+            Some(Said::Run(cmd)) => {
+                if let Err(error) = cmd.output().and_then(|output| cmd.check(&output)) {
+                    self.out.warn(format!("{error:#}"));
+                }
+            }
+            None => {}
         }
     }
 
@@ -256,16 +308,17 @@ impl Reporter {
                 self.out.warn(format!("{error:#}"));
             }
         }
+        let exit = verdict.exit.code();
+        let text = markdown::render(&state.project, exit, snapshot, chart.as_ref());
         if let Some(path) = &self.options.summary {
-            let text = markdown::render(
-                &state.project,
-                verdict.exit.code(),
-                snapshot,
-                chart.as_ref(),
-            );
             if let Err(error) = markdown::write(&text, path) {
                 self.out.warn(format!("{error:#}"));
             }
+        }
+        let context = format!("testbed-summary-{}", state.project);
+        match self.options.ci.summary(&context, &text) {
+            Ok(said) => self.tell_ci(said),
+            Err(error) => self.out.warn(format!("{error:#}")),
         }
     }
 }

@@ -241,11 +241,16 @@ fn test_env(stack: &Stack, plan: &Plan, config: &Config) -> Vec<(String, Option<
     env.extend(config.env.iter().cloned());
     // Where the tests stand among all the shards of the suite, so that a
     // runner splits itself, whether or not the compose file names them.
+    // The CI's own variables of its split go as they are.
     if let Some(node) = config.node {
+        let given = |name: &str| config.env.iter().any(|(given, _)| given == name);
         for (name, value) in [("CI_NODE_INDEX", node.index), ("CI_NODE_TOTAL", node.total)] {
-            if !config.env.iter().any(|(given, _)| given == name) {
+            if !given(name) {
                 env.push((name.into(), Some(value.to_string())));
             }
+        }
+        for name in config.split_variables.iter().filter(|name| !given(name)) {
+            env.push((name.clone(), None));
         }
     }
     env

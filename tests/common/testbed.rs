@@ -25,10 +25,25 @@ use super::{BIN, Flavor, ROOT, RUN_TIMEOUT, engine};
 /// The caller's variables that would configure testbed or the tests'
 /// fixtures: unless a test sets them, the run does not see them.
 fn configures(name: &str) -> bool {
-    ["TESTBED_", "COMPOSE_", "CI_"]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
-        || ["CLICOLOR_FORCE", "EXAMPLE_FAIL", "GITLAB_CI"].contains(&name)
+    [
+        "TESTBED_",
+        "COMPOSE_",
+        "CI_",
+        "GITHUB_",
+        "BUILDKITE",
+        "CIRCLE",
+    ]
+    .iter()
+    .any(|prefix| name.starts_with(prefix))
+        || [
+            "CLICOLOR_FORCE",
+            "EXAMPLE_FAIL",
+            "GITLAB_CI",
+            "TF_BUILD",
+            "JENKINS_URL",
+            "BUILD_TAG",
+        ]
+        .contains(&name)
 }
 
 /// A `testbed <subcommand>` command line, run in the repository (or in
@@ -407,7 +422,7 @@ impl Running {
         let stderr = self.stderr.text();
         let announced = stderr
             .lines()
-            .find_map(|line| line.strip_prefix("testbed: project "))
+            .find_map(|line| Some(line.split_once("testbed: project ")?.1))
             .map(|project| project.trim().to_string());
         Output {
             code: status.and_then(|s| s.code()),

@@ -806,7 +806,8 @@ fn assert_artifacts_arrive(job: &Job, scenario: &str, strategy: &str) {
             "logs/tests.log",
             "reports/",
             "reports/junit.xml",
-            "result.txt"
+            "result.txt",
+            "timeline.html"
         ],
         "{out}"
     );

@@ -9,6 +9,7 @@
 mod common;
 
 mod artifacts;
+mod ci;
 mod doctor;
 mod existing;
 mod gc;

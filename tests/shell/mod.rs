@@ -1,5 +1,5 @@
-//! The shell lines of a GitLab CI file, for the tests that read them: every
-//! line under a script key, each line's commands, and the `testbed` ones
+//! The shell lines of a CI file, for the tests that read them: every line
+//! under a script key, each line's commands, and the `testbed` ones
 //! checked against testbed's own command-line definition.
 
 // Each test crate that includes it uses a part.
@@ -19,19 +19,25 @@ const OPERATORS: [&str; 5] = ["&&", "||", ";", "|", "&"];
 /// templates, and `<<:` merges alike. A multi-line entry is split into its
 /// commands, with `\`-continued lines joined.
 pub fn script_lines(value: &Value, in_script: bool, lines: &mut Vec<String>) {
+    lines_under(value, &SCRIPT_KEYS, in_script, lines);
+}
+
+/// [`script_lines`] for a CI whose shell lines are under other `keys`:
+/// GitHub's `run`, Buildkite's `command`, Azure's `script`.
+pub fn lines_under(value: &Value, keys: &[&str], in_script: bool, lines: &mut Vec<String>) {
     match value {
         Value::String(text) if in_script => {
             lines.extend(text.replace("\\\n", " ").lines().map(str::to_string));
         }
         Value::Sequence(items) => {
             for item in items {
-                script_lines(item, in_script, lines);
+                lines_under(item, keys, in_script, lines);
             }
         }
         Value::Mapping(map) => {
             for (key, value) in map {
-                let is_script = key.as_str().is_some_and(|k| SCRIPT_KEYS.contains(&k));
-                script_lines(value, in_script || is_script, lines);
+                let is_script = key.as_str().is_some_and(|k| keys.contains(&k));
+                lines_under(value, keys, in_script || is_script, lines);
             }
         }
         _ => {}

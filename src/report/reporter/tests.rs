@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 
 use super::*;
+use crate::ci::Ci;
 use crate::engine::{ComposeFlavor, Daemon, DaemonKind};
 use crate::events::{
     Diagnosis, Garbage, GcWould, ImageRow, PhaseOutcome, ProbeResult, Prober, ServiceState,
@@ -15,11 +16,16 @@ use crate::events::{
 };
 use crate::exit::{Exit, Failure};
 use crate::report::Mode;
+use crate::report::ci::CiReport;
 use crate::report::printer::tests::{self as printer_tests, printer};
 
-const MODES: [(Mode, &str); 3] = [
+/// Each output mode, and the CI whose log folds in groups.
+const MODES: [(Mode, &str); 6] = [
     (Mode::Terminal, "terminal"),
-    (Mode::Gitlab, "gitlab"),
+    (Mode::Ci(Ci::Gitlab), "gitlab"),
+    (Mode::Ci(Ci::Github), "github"),
+    (Mode::Ci(Ci::Buildkite), "buildkite"),
+    (Mode::Ci(Ci::Azure), "azure"),
     (Mode::Plain, "plain"),
 ];
 
@@ -183,7 +189,18 @@ fn not_ready(reporter: &Reporter) {
 /// `<name>_<mode>`.
 fn in_each_mode(name: &str, run: fn(&Reporter)) {
     for (mode, mode_name) in MODES {
-        let (reporter, lines, _) = reporter(mode, Options::default());
+        let ci = match mode {
+            Mode::Ci(ci) => ci,
+            Mode::Terminal | Mode::Plain => Ci::None,
+        };
+        let options = Options {
+            ci: CiReport {
+                ci,
+                ..CiReport::default()
+            },
+            ..Options::default()
+        };
+        let (reporter, lines, _) = reporter(mode, options);
         run(&reporter);
         redacted().bind(|| insta::assert_snapshot!(format!("{name}_{mode_name}"), lines.text()));
     }
@@ -222,7 +239,7 @@ fn a_shard_in_gitlab_prints_its_run_in_one_section() {
         shard: Some("s1".into()),
         ..Options::default()
     };
-    let (reporter, lines, _) = reporter(Mode::Gitlab, options);
+    let (reporter, lines, _) = reporter(Mode::Ci(Ci::Gitlab), options);
     reporter.emit(RunEvent::Started { project: "tb-x-s1" });
     preflight(&reporter);
     reporter.emit(RunEvent::RunningTests { service: "tests" });
