@@ -36,11 +36,13 @@ pub fn render(state: &State, services: bool) -> String {
             seconds(phase.duration)
         );
     }
-    let shown: Vec<_> = state
+    let mut shown: Vec<_> = state
         .services
         .iter()
         .filter(|s| services && (s.ready_after.is_some() || s.diagnosis.is_some()))
         .collect();
+    // In the order they got ready; those given up on last.
+    shown.sort_by_key(|s| s.ready_after.unwrap_or(Duration::MAX));
     if !shown.is_empty() {
         let _ = writeln!(out, "{:width$}  {:>7}", "service", "ready");
         for service in shown {
@@ -96,15 +98,17 @@ mod tests {
                 phase(PhaseName::Collect, 80, Outcome::Passed),
                 phase(PhaseName::Teardown, 510, Outcome::Passed),
             ],
+            // In the compose file's order: the summary lists them in the
+            // order they got ready.
             services: vec![
-                Service {
-                    name: "db".into(),
-                    ready_after: Some(Duration::from_millis(1_140)),
-                    ..Service::default()
-                },
                 Service {
                     name: "api".into(),
                     ready_after: Some(Duration::from_millis(2_020)),
+                    ..Service::default()
+                },
+                Service {
+                    name: "db".into(),
+                    ready_after: Some(Duration::from_millis(1_140)),
                     ..Service::default()
                 },
                 Service {
