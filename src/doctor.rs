@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use console::style;
 
+use crate::ci::Ci;
 use crate::engine::endpoint::Via;
 use crate::engine::stack::Stack;
 use crate::engine::{Daemon, DaemonKind, Docker, Engine};
@@ -97,6 +98,8 @@ pub struct Inputs<'a> {
     /// is said too.
     pub files: Option<Vec<PathBuf>>,
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// The CI, detected or given with `--ci`.
+    pub ci: Ci,
 }
 
 /// Looks at everything and returns one finding per line.
@@ -180,7 +183,7 @@ pub fn diagnose(inputs: &Inputs) -> Vec<Finding> {
     if let (Some(files), Some(daemon)) = (&inputs.files, &daemon) {
         findings.extend(rewrites(files, inputs.compose, &daemon.version));
     }
-    findings.push(gitlab(env));
+    findings.push(ci(inputs.ci, env));
     findings.push(Finding::note("cgroup", cgroup_version()));
     findings
 }
@@ -420,30 +423,45 @@ fn container_and_artifacts(docker: &Docker, inputs: &Inputs) -> Vec<Finding> {
     vec![container, strategy, Finding::note("bind mounts", binds)]
 }
 
-fn gitlab(env: &dyn Fn(&str) -> Option<String>) -> Finding {
-    if env("GITLAB_CI").as_deref() != Some("true") {
-        return Finding::note("GitLab CI", "not detected (GITLAB_CI is not true)");
+/// The CI this runs in, as `run` tells it: its job, its place among
+/// parallel jobs, and in GitLab the variables that decide the daemon.
+fn ci(ci: Ci, env: &dyn Fn(&str) -> Option<String>) -> Finding {
+    if ci == Ci::None {
+        return Finding::note(
+            "CI",
+            "none detected (no GITLAB_CI, GITHUB_ACTIONS, BUILDKITE, TF_BUILD, CIRCLECI or \
+             JENKINS_URL)",
+        );
     }
-    let shown: Vec<String> = [
-        "CI_JOB_ID",
-        "CI_NODE_INDEX",
-        "DOCKER_HOST",
-        "DOCKER_TLS_CERTDIR",
-        "DOCKER_TLS_VERIFY",
-    ]
-    .into_iter()
-    .filter_map(|name| Some(format!("{name}={}", env(name)?)))
-    .collect();
+    let mut shown = Vec::new();
+    if let Some(job) = ci.job(env) {
+        shown.push(format!("job {job}"));
+    }
+    if let Some(node) = ci.node(env) {
+        shown.push(format!("parallel job {} of {}", node.index, node.total));
+    }
+    if ci == Ci::Gitlab {
+        let daemon = ["DOCKER_HOST", "DOCKER_TLS_CERTDIR", "DOCKER_TLS_VERIFY"];
+        shown.extend(
+            daemon
+                .into_iter()
+                .filter_map(|name| Some(format!("{name}={}", env(name)?))),
+        );
+    }
     let hint = match (env("DOCKER_HOST"), env("DOCKER_TLS_CERTDIR")) {
         (Some(host), Some(dir)) if host.ends_with(":2375") && !dir.is_empty() => Some(
             "DOCKER_TLS_CERTDIR is set, so the dind service listens with TLS on 2376, not 2375: set DOCKER_TLS_CERTDIR: \"\"".to_string(),
         ),
         _ => None,
     };
+    let text = match shown.is_empty() {
+        true => ci.name().to_string(),
+        false => format!("{}: {}", ci.name(), shown.join(", ")),
+    };
     Finding {
         verdict: Verdict::Note,
-        topic: "GitLab CI",
-        text: format!("detected: {}", shown.join(", ")),
+        topic: "CI",
+        text,
         hint,
     }
 }

@@ -60,7 +60,7 @@ pub fn run(cli: Cli) -> Exit {
             Exit::Tests(0)
         }),
         Command::SelfId(args) => self_id(&args, &out),
-        Command::Doctor(args) => doctor(&args),
+        Command::Doctor(args) => doctor(&args, ci),
         Command::Completions(args) => generate::completions(args.shell),
         Command::Man => generate::man(),
         Command::Ls(args) => {
@@ -290,7 +290,7 @@ fn self_id(args: &SelfIdArgs, out: &report::Printer) -> Result<Exit, Failure> {
 }
 
 /// `testbed doctor`: the diagnosis on stdout.
-fn doctor(args: &DoctorArgs) -> Result<Exit, Failure> {
+fn doctor(args: &DoctorArgs, ci: ci::Ci) -> Result<Exit, Failure> {
     let cwd = std::env::current_dir()
         .context("cannot read the current directory")
         .or_fail(Exit::Usage)?;
@@ -312,6 +312,7 @@ fn doctor(args: &DoctorArgs) -> Result<Exit, Failure> {
         )
         .ok(),
         env: &env,
+        ci,
     });
     doctor::print(&findings, &mut std::io::stdout().lock());
     Ok(doctor::verdict(&findings).unwrap_or(Exit::Tests(0)))

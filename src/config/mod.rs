@@ -61,6 +61,8 @@ pub struct Config {
     /// This run's place among all the shards of the suite, across GitLab
     /// jobs; the tests get it as `CI_NODE_INDEX` and `CI_NODE_TOTAL`.
     pub node: Option<Node>,
+    /// The CI the run is in.
+    pub ci: crate::ci::Ci,
     /// The CI's own variables of its split that are set, such as
     /// `BUILDKITE_PARALLEL_JOB`: the tests get them as they are.
     pub split_variables: Vec<String>,
@@ -321,6 +323,7 @@ pub fn resolve(
         policy,
         shards,
         node,
+        ci: args.ci,
         split_variables: args
             .ci
             .split_variables()

@@ -267,6 +267,7 @@ fn diagnose(failure: &Failure, config: &Config) -> String {
         project: config.cwd.clone(),
         files: None,
         env: &env,
+        ci: config.ci,
     });
     for finding in &mut findings {
         if finding.hint == failure.hint {

@@ -43,7 +43,7 @@ fn doctor_on_a_working_machine_exits_0() {
             "· artifacts: bind for {ROOT} (testbed runs on the daemon's machine, so the directory is bind-mounted)"
         )
     );
-    assert!(out.stdout_line("· GitLab CI: ").contains("not detected"));
+    assert!(out.stdout_line("· CI: ").contains("none detected"));
     assert!(out.stdout_line("· cgroup: v").len() > 10);
     assert!(!out.stdout.contains('✗'), "{out}");
 }

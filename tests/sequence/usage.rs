@@ -147,8 +147,8 @@ fn doctor_shows_the_gitlab_variables_and_a_tls_mismatch() {
     ]);
     assert_eq!(out.code, Some(125), "{}", out.describe());
     assert_eq!(
-        out.stdout_line("· GitLab CI: "),
-        "· GitLab CI: detected: CI_JOB_ID=4242, DOCKER_HOST=tcp://127.0.0.1:2375, DOCKER_TLS_CERTDIR=/certs"
+        out.stdout_line("· CI: "),
+        "· CI: GitLab CI: job 4242, DOCKER_HOST=tcp://127.0.0.1:2375, DOCKER_TLS_CERTDIR=/certs"
     );
     assert!(
         out.stdout.contains(
