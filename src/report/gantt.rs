@@ -125,7 +125,7 @@ impl Row {
     /// Where it started: the end of its wait for dependencies.
     pub fn started(&self) -> f64 {
         let starting = self.spans.iter().find(|s| s.kind != SpanKind::Waiting);
-        starting.map(|s| s.from).unwrap_or(0.0)
+        starting.map_or_else(|| self.end(), |s| s.from)
     }
 }
 
@@ -156,8 +156,13 @@ pub fn chart(state: &State) -> Option<Chart> {
                 }
                 (None, None) => unreachable!("filtered above"),
             };
+            let end = end.max(created);
+            // One the run gave up on before it started waits to the end.
+            let started = match (started, &outcome) {
+                (None, RowOutcome::NotReady(_)) => end,
+                (started, _) => started.unwrap_or(created).clamp(created, end),
+            };
             let mut spans = Vec::new();
-            let started = started.unwrap_or(created).clamp(created, end.max(created));
             if started > created {
                 spans.push(Span {
                     from: created,
@@ -165,11 +170,13 @@ pub fn chart(state: &State) -> Option<Chart> {
                     kind: SpanKind::Waiting,
                 });
             }
-            spans.push(Span {
-                from: started,
-                to: end.max(started),
-                kind: SpanKind::Starting,
-            });
+            if end > started || spans.is_empty() {
+                spans.push(Span {
+                    from: started,
+                    to: end,
+                    kind: SpanKind::Starting,
+                });
+            }
             let probes = left
                 .map(|l| l.probes.as_slice())
                 .into_iter()

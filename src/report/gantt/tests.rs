@@ -163,3 +163,32 @@ fn without_an_up_phase_there_is_no_chart() {
     state.phases.retain(|p| p.name != PhaseName::Up);
     assert_eq!(chart(&state), None);
 }
+
+#[test]
+fn a_dependency_that_never_started_waits_to_the_end() {
+    let mut state = stack();
+    state.phases.truncate(2);
+    state.steps.clear();
+    let api = &mut state.services[2];
+    api.started_at = None;
+    api.ready_at = None;
+    api.diagnosis = Some(Diagnosis {
+        service: "api".into(),
+        state: ServiceState::NotStarted,
+        restarts: 0,
+        oom: None,
+        probes: Vec::new(),
+        log: String::new(),
+        hint: None,
+    });
+    let chart = chart(&state).unwrap();
+    let api = chart.rows.iter().find(|r| r.label == "api").unwrap();
+    assert_eq!(
+        api.spans,
+        [Span {
+            from: 0.08,
+            to: 2.1,
+            kind: SpanKind::Waiting
+        }]
+    );
+}
