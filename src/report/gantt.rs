@@ -177,7 +177,7 @@ pub fn chart(state: &State) -> Option<Chart> {
                     kind: SpanKind::Starting,
                 });
             }
-            let probes = left
+            let mut probes: Vec<Tick> = left
                 .map(|l| l.probes.as_slice())
                 .into_iter()
                 .chain(service.diagnosis.as_ref().map(|d| d.probes.as_slice()))
@@ -191,6 +191,16 @@ pub fn chart(state: &State) -> Option<Chart> {
                     })
                 })
                 .collect();
+            // The run of the check that said ready was testbed's own.
+            if let (Some(_), RowOutcome::Ready(_)) = (service.check_interval, &outcome) {
+                probes.push(Tick {
+                    at: end,
+                    passed: true,
+                    by: Prober::Testbed,
+                    output: "passed: ready".into(),
+                });
+            }
+            probes.sort_by(|a, b| a.at.total_cmp(&b.at));
             Row {
                 label: service.name.clone(),
                 kind: RowKind::Service,

@@ -97,6 +97,17 @@ fn the_chain_that_held_back_the_tests_is_critical() {
 }
 
 #[test]
+fn the_check_that_said_ready_is_a_tick_of_testbed() {
+    let chart = chart(&stack()).unwrap();
+    let db = &chart.rows[1];
+    assert_eq!(db.probes.len(), 1, "{db:?}");
+    assert_eq!((db.probes[0].at, db.probes[0].passed), (1.4, true));
+    assert_eq!(db.probes[0].by, Prober::Testbed);
+    // api has no healthcheck: ready once it ran, no check to show.
+    assert!(chart.rows[2].probes.is_empty());
+}
+
+#[test]
 fn the_hints_name_what_held_back_and_what_the_daemon_would_have_waited() {
     let chart = chart(&stack()).unwrap();
     assert_eq!(
