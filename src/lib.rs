@@ -102,11 +102,14 @@ fn drive(
         .or_fail(Exit::Usage)?;
     let env = |name: &str| std::env::var(name).ok();
     let mut config = config::resolve(policy, &args, &cwd, env)?;
-    // Before anything could print them: the values of the tests' variables
-    // are masked in the CI's log from here on.
+    // Before anything could print them: the values the tests' variables
+    // take from this environment (`-e NAME`, the way to pass a secret) are
+    // masked in the CI's log from here on. A `-e NAME=VALUE` is on the
+    // command line for all to read.
     let ci_report = report::ci::CiReport::from_env(ci, env);
     let values: Vec<String> = (config.env.iter())
-        .filter_map(|(name, value)| value.clone().or_else(|| env(name)))
+        .filter(|(_, value)| value.is_none())
+        .filter_map(|(name, _)| env(name))
         .collect();
     for mask in ci_report.masks(&values) {
         out.command(mask);

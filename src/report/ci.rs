@@ -11,6 +11,9 @@ use anyhow::{Context, Result};
 use crate::ci::Ci;
 use crate::engine::cmd::Cmd;
 
+/// The shortest value masked.
+pub const MASK_MIN: usize = 4;
+
 /// Where a CI's conventions lead, read once from its variables.
 #[derive(Debug, Clone, Default)]
 pub struct CiReport {
@@ -44,13 +47,15 @@ impl CiReport {
         }
     }
 
-    /// The lines that have the CI mask each of `values` in its log.
+    /// The lines that have the CI mask each of `values` in its log. A
+    /// value shorter than [`MASK_MIN`] is no secret worth blanking every
+    /// `1` or `yes` of the log for.
     pub fn masks(&self, values: &[String]) -> Vec<String> {
         let lines = values
             .iter()
             .flat_map(|value| value.lines())
             .map(str::trim)
-            .filter(|line| !line.is_empty());
+            .filter(|line| line.chars().count() >= MASK_MIN);
         match self.ci {
             Ci::Github => lines
                 .map(|l| format!("::add-mask::{}", github_data(l)))
@@ -180,12 +185,16 @@ mod tests {
     fn each_value_is_masked_line_by_line_where_the_ci_masks() {
         let values = [
             "s3cr3t".to_string(),
-            "two\nlines\n".to_string(),
-            String::new(),
+            "first\nlines\n".to_string(),
+            "1".to_string(),
         ];
         assert_eq!(
             report(Ci::Github).masks(&values),
-            ["::add-mask::s3cr3t", "::add-mask::two", "::add-mask::lines"]
+            [
+                "::add-mask::s3cr3t",
+                "::add-mask::first",
+                "::add-mask::lines"
+            ]
         );
         assert_eq!(
             report(Ci::Azure).masks(&values)[0],

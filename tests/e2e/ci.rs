@@ -56,7 +56,8 @@ fn github_actions_groups_masks_annotates_and_writes_the_step_summary() {
     ];
     // A matrix job: GitHub says nothing of its place, --shard does.
     let out = basic_in_ci(&github, 3)
-        .args(["-e", "API_TOKEN", "--shard", "2/3"])
+        .args(["-e", "API_TOKEN", "-e", "MODE=on-the-command-line"])
+        .args(["--shard", "2/3"])
         .output();
     assert_eq!(out.code, Some(3), "{out}");
     assert_project_starts(&out, "tb-9912-2-integration-2-");
