@@ -67,6 +67,7 @@ fn github_actions_groups_masks_annotates_and_writes_the_step_summary() {
         first, "::add-mask::hunter2-value",
         "masked before anything\n{out}"
     );
+    assert!(!out.stderr.contains("::add-mask::on-the"), "{out}");
     assert!(out.stderr.contains("\n::group::up: dep\n"), "{out}");
     assert!(out.stderr.contains("\n::endgroup::\n"), "{out}");
     let annotation =
