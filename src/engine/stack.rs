@@ -531,6 +531,21 @@ pub enum Missing {
 }
 
 /// "2 containers, 1 network and 0 volumes".
+impl Leftovers {
+    /// Each of them by kind and name: `network tb-x_default, volume
+    /// tb-x_data`; containers by their short id.
+    pub fn names(&self) -> String {
+        let containers = self
+            .containers
+            .iter()
+            .map(|id| format!("container {}", &id[..id.len().min(12)]));
+        let networks = self.networks.iter().map(|n| format!("network {n}"));
+        let volumes = self.volumes.iter().map(|v| format!("volume {v}"));
+        let all: Vec<String> = containers.chain(networks).chain(volumes).collect();
+        all.join(", ")
+    }
+}
+
 impl fmt::Display for Leftovers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = |n: usize, what: &str| match n {
@@ -641,6 +656,8 @@ pub fn sweep_until_quiet(
     let mut quiet_from = since + SETTLE;
     // Everything found so far, removed or not yet.
     let mut seen = Leftovers::default();
+    // What the latest sweep found, named in the error if it stays.
+    let mut last = Leftovers::default();
     let mut sweeps = 0;
     loop {
         let started = Instant::now();
@@ -650,6 +667,7 @@ pub fn sweep_until_quiet(
         match swept {
             Ok(found) if found.is_empty() && (settled || past) => return Ok(seen),
             Ok(found) => {
+                last = found.clone();
                 let new = seen.add(found);
                 // What landed after the first look says the daemon is
                 // still at work.
@@ -666,9 +684,10 @@ pub fn sweep_until_quiet(
         sweeps += 1;
         if past {
             return Err(anyhow!(
-                "more of {} kept appearing for {:.0?} of sweeping",
+                "more of {} kept appearing for {:.0?} of sweeping; still there: {}",
                 what.name(),
-                began.elapsed()
+                began.elapsed(),
+                last.names()
             ));
         }
         let now = Instant::now();
@@ -690,6 +709,19 @@ mod tests {
         assert!(!belongs(project, "tb-job-1-4242-ab12cd", ""));
         assert!(!belongs(project, "pgdata", ""));
         assert!(!belongs(project, "x_tb-job-1-4242-ab12cd_pgdata", ""));
+    }
+
+    #[test]
+    fn leftovers_are_named_by_kind() {
+        let left = Leftovers {
+            containers: vec!["0123456789abcdef".into()],
+            networks: vec!["tb-x_default".into()],
+            volumes: vec!["tb-x_data".into()],
+        };
+        assert_eq!(
+            left.names(),
+            "container 0123456789ab, network tb-x_default, volume tb-x_data"
+        );
     }
 
     #[test]
