@@ -433,7 +433,7 @@ pub mod tests {
     pub fn printer(mode: Mode) -> (Printer, Buffer, Buffer) {
         let (lines, results) = (Buffer::default(), Buffer::default());
         let printer = Printer::new(mode, Box::new(lines.clone()), Box::new(results.clone()));
-        (printer.with_clock(clock).with_width(40), lines, results)
+        (printer.with_clock(clock).with_width(20), lines, results)
     }
 
     #[test]

@@ -150,6 +150,29 @@ fn tests_fail(reporter: &Reporter) {
     finish(reporter, Exit::Tests(3), Ending::TestsFailed(3));
 }
 
+/// A run whose tests pass.
+fn passes(reporter: &Reporter) {
+    reporter.emit(RunEvent::Started { project: "tb-x" });
+    preflight(reporter);
+    let passed = PhaseOutcome::Passed;
+    let up = || {
+        reporter.emit(RunEvent::BringingUp {
+            services: &["db".to_string()],
+        });
+        reporter.emit(RunEvent::Ready {
+            after: Duration::from_millis(900),
+        });
+    };
+    phase(reporter, (PhaseName::Up, "up: db"), up, passed, None);
+    let tests = || {
+        reporter.emit(RunEvent::RunningTests { service: "tests" });
+        reporter.emit(RunEvent::TestsExited { code: 0, oom: None });
+    };
+    phase(reporter, (PhaseName::Tests, "tests"), tests, passed, None);
+    reporter.emit(RunEvent::PhasesDone);
+    finish(reporter, Exit::Tests(0), Ending::Passed);
+}
+
 /// A run that gives up on a dependency.
 fn not_ready(reporter: &Reporter) {
     reporter.emit(RunEvent::Started { project: "tb-x" });
@@ -185,6 +208,18 @@ fn not_ready(reporter: &Reporter) {
     finish(reporter, Exit::Engine, Ending::Failed(failure));
 }
 
+/// `text` as a regular expression that matches it alone.
+fn regex_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '.' | '+' | '*' | '?' | '(' | ')' | '[' | ']' | '{' | '}' | '|' | '^' | '$' | '\\' => {
+                format!("\\{c}")
+            }
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// Feeds `run` to a reporter in each mode, and snapshots each as
 /// `<name>_<mode>`.
 fn in_each_mode(name: &str, run: fn(&Reporter)) {
@@ -193,22 +228,32 @@ fn in_each_mode(name: &str, run: fn(&Reporter)) {
             Mode::Ci(ci) => ci,
             Mode::Terminal | Mode::Plain => Ci::None,
         };
+        // Where Azure's summary file goes.
+        let tmp = tempfile::tempdir().unwrap();
         let options = Options {
             ci: CiReport {
                 ci,
+                temp_dir: tmp.path().to_path_buf(),
                 ..CiReport::default()
             },
             ..Options::default()
         };
         let (reporter, lines, _) = reporter(mode, options);
         run(&reporter);
-        redacted().bind(|| insta::assert_snapshot!(format!("{name}_{mode_name}"), lines.text()));
+        let mut settings = redacted();
+        settings.add_filter(&regex_escape(&tmp.path().display().to_string()), "TMP");
+        settings.bind(|| insta::assert_snapshot!(format!("{name}_{mode_name}"), lines.text()));
     }
 }
 
 #[test]
 fn a_run_whose_tests_fail_in_each_mode() {
     in_each_mode("tests_fail", tests_fail);
+}
+
+#[test]
+fn a_passing_run_in_each_mode() {
+    in_each_mode("passes", passes);
 }
 
 #[test]
