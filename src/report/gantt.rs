@@ -12,7 +12,7 @@ use console::Style;
 
 use super::diagnosis;
 use super::timeline::{PhaseName, State};
-use crate::events::{Prober, out_of_memory};
+use crate::events::{Prober, ServiceState, out_of_memory};
 
 /// The narrowest bar area worth drawing; below it the summary's table says
 /// it all.
@@ -158,9 +158,13 @@ pub fn chart(state: &State) -> Option<Chart> {
             };
             let end = end.max(created);
             // One the run gave up on before it started waits to the end.
-            let started = match (started, &outcome) {
-                (None, RowOutcome::NotReady(_)) => end,
-                (started, _) => started.unwrap_or(created).clamp(created, end),
+            let never_started = service
+                .diagnosis
+                .as_ref()
+                .is_some_and(|d| d.state == ServiceState::NotStarted);
+            let started = match started {
+                None if never_started => end,
+                started => started.unwrap_or(created).clamp(created, end),
             };
             let mut spans = Vec::new();
             if started > created {

@@ -203,3 +203,31 @@ fn a_dependency_that_never_started_waits_to_the_end() {
         }]
     );
 }
+
+#[test]
+fn a_dependency_that_crashed_ran_from_its_creation_when_its_start_is_unknown() {
+    let mut state = stack();
+    state.phases.truncate(2);
+    let db = &mut state.services[1];
+    db.started_at = None;
+    db.ready_at = None;
+    db.diagnosis = Some(Diagnosis {
+        service: "db".into(),
+        state: ServiceState::Exited(3),
+        restarts: 0,
+        oom: None,
+        probes: Vec::new(),
+        log: String::new(),
+        hint: None,
+    });
+    let chart = chart(&state).unwrap();
+    let db = chart.rows.iter().find(|r| r.label == "db").unwrap();
+    assert_eq!(
+        db.spans,
+        [Span {
+            from: 0.08,
+            to: 2.1,
+            kind: SpanKind::Starting
+        }]
+    );
+}
