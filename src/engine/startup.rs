@@ -381,5 +381,5 @@ fn check_command(stack: &Stack, id: &str, check: &Healthcheck, watch: bool) -> C
     } else {
         exec
     };
-    exec.args(check.command.iter().cloned()).echo(false)
+    exec.args(check.command.iter().cloned())
 }

@@ -1,7 +1,9 @@
 //! The commands of a run as its reporter hears of them under `-v`: each
-//! echoed as it starts, and the account of how long docker kept the run
-//! busy.
+//! echoed as it starts (one that repeats, such as a healthcheck run again
+//! and again, the first time, and counted), and the account of how long
+//! docker kept the run busy.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,6 +14,8 @@ pub struct Commands {
     printer: Arc<Printer>,
     /// When each command ran, from spawn to exit.
     spans: Mutex<Vec<(Instant, Instant)>>,
+    /// Each command line echoed, in order, and how often it ran.
+    echoed: Mutex<(Vec<String>, HashMap<String, usize>)>,
 }
 
 impl Commands {
@@ -19,7 +23,19 @@ impl Commands {
         Commands {
             printer,
             spans: Mutex::new(Vec::new()),
+            echoed: Mutex::new((Vec::new(), HashMap::new())),
         }
+    }
+
+    /// The command lines that ran more than once, in the order they were
+    /// first echoed, with how often each ran.
+    pub fn repeated(&self) -> Vec<(String, usize)> {
+        let echoed = self.echoed.lock().unwrap_or_else(|e| e.into_inner());
+        let (order, counts) = &*echoed;
+        order
+            .iter()
+            .filter_map(|line| Some((line.clone(), *counts.get(line).filter(|n| **n > 1)?)))
+            .collect()
     }
 
     /// How many commands ran, and for how long at least one was running.
@@ -30,7 +46,16 @@ impl Commands {
 
 impl Observer for Commands {
     fn echo(&self, cmd: &Cmd) {
-        self.printer.echo(cmd);
+        let line = cmd.to_string();
+        let mut echoed = self.echoed.lock().unwrap_or_else(|e| e.into_inner());
+        let (order, counts) = &mut *echoed;
+        let count = counts.entry(line.clone()).or_insert(0);
+        *count += 1;
+        if *count == 1 {
+            order.push(line);
+            drop(echoed);
+            self.printer.echo(cmd);
+        }
     }
 
     fn ran(&self, started: Instant, ended: Instant) {

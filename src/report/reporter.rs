@@ -167,6 +167,10 @@ impl Reporter {
         }
         self.write_reports(verdict);
         if let Some(commands) = &self.commands {
+            for (line, times) in commands.repeated() {
+                self.out
+                    .detail(true, format!("ran {times} times in all: {line}"));
+            }
             let (calls, busy) = commands.busy();
             let own = self.timeline.elapsed().saturating_sub(busy);
             self.out.detail(
