@@ -24,9 +24,7 @@ const CHECK_SAVING: f64 = 2.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chart {
-    /// The moment 0 of the scale: the start of `up`.
-    pub origin: SystemTime,
-    /// Where the scale ends, in seconds from `origin`.
+    /// Where the scale ends, in seconds from the start of `up`.
     pub end: f64,
     pub rows: Vec<Row>,
     /// What the picture shows that is worth a line of its own.
@@ -263,12 +261,7 @@ pub fn chart(state: &State) -> Option<Chart> {
         return None;
     }
     let end = rows.iter().map(Row::end).fold(up_end, f64::max).max(0.001);
-    Some(Chart {
-        origin,
-        end,
-        rows,
-        hints,
-    })
+    Some(Chart { end, rows, hints })
 }
 
 /// Seconds from `origin` to `time`, negative before it.

@@ -159,7 +159,6 @@ mod tests {
             outcome,
         };
         Chart {
-            origin: SystemTime::UNIX_EPOCH,
             end: 4.0,
             rows: vec![
                 row(

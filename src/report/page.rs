@@ -259,7 +259,6 @@ mod tests {
     fn chart() -> Chart {
         let span = |from, to, kind| Span { from, to, kind };
         Chart {
-            origin: SystemTime::UNIX_EPOCH,
             end: 4.0,
             rows: vec![
                 Row {
