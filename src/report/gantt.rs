@@ -94,6 +94,17 @@ pub enum RowOutcome {
 }
 
 impl RowOutcome {
+    /// Whether it is worth red: a dependency given up on, tests that
+    /// failed, were killed or have no code, a step that did not end.
+    pub fn is_bad(&self) -> bool {
+        match self {
+            RowOutcome::NotReady(_) | RowOutcome::Exit { oom: Some(_), .. } => true,
+            RowOutcome::Exit { code, .. } => *code != Some(0),
+            RowOutcome::Step { ended } => !ended,
+            RowOutcome::Ready(_) => false,
+        }
+    }
+
     /// What the terminal shows after the bars.
     pub fn note(&self, row_end: f64) -> String {
         match self {
@@ -357,48 +368,20 @@ pub fn text(chart: &Chart, width: usize, colors: bool) -> Option<String> {
     if bars < MIN_BARS {
         return None;
     }
-    let column = |t: f64| ((t.max(0.0) / chart.end) * bars as f64).round() as usize;
     let paint = |text: String, style: Style| match colors {
         true => style.force_styling(true).apply_to(text).to_string(),
         false => text,
     };
     let mut out = String::new();
-    for (row, note) in chart.rows.iter().zip(&notes) {
+    for (row, note) in chart.rows.iter().zip(notes) {
         let mark = if row.critical { "*" } else { " " };
         let label: String = row.label.chars().take(label_width).collect();
-        let _ = write!(out, "{mark} {label:label_width$} ");
-        let mut drawn = 0;
-        for span in &row.spans {
-            let from = column(span.from).max(drawn).min(bars);
-            let to = column(span.to).max(from + 1).min(bars);
-            if from >= to {
-                continue;
-            }
-            out.push_str(&" ".repeat(from - drawn));
-            let (glyph, painted) = match span.kind {
-                SpanKind::Waiting => ("░", Style::new().dim()),
-                SpanKind::Starting if row.critical => ("█", Style::new().yellow()),
-                SpanKind::Starting => ("█", Style::new().green()),
-                SpanKind::Running => match row.outcome {
-                    RowOutcome::Exit { code: Some(0), .. } => ("█", Style::new().green()),
-                    RowOutcome::Exit { .. } => ("█", Style::new().red()),
-                    _ => ("█", Style::new().cyan()),
-                },
-            };
-            out.push_str(&paint(glyph.repeat(to - from), painted));
-            drawn = to;
-        }
-        out.push_str(&" ".repeat(bars - drawn));
-        let note = match &row.outcome {
-            RowOutcome::NotReady(_) | RowOutcome::Exit { oom: Some(_), .. } => {
-                paint(note.clone(), Style::new().red())
-            }
-            RowOutcome::Exit { code: Some(c), .. } if *c != 0 => {
-                paint(note.clone(), Style::new().red())
-            }
-            _ => note.clone(),
+        let note = match row.outcome.is_bad() {
+            true => paint(note, Style::new().red()),
+            false => note,
         };
-        let _ = writeln!(out, " {note}").map(|_| ());
+        let bars = bars_of(row, chart.end, bars, &paint);
+        let _ = writeln!(out, "{mark} {label:label_width$} {bars} {note}");
     }
     let _ = writeln!(
         out,
@@ -414,6 +397,34 @@ pub fn text(chart: &Chart, width: usize, colors: bool) -> Option<String> {
         paint(legend.into(), Style::new().dim())
     );
     Some(trim_lines(&out))
+}
+
+/// The bars of `row` in `width` columns that span `end` seconds: `░` for
+/// created, `█` for started or running, each at least one column wide.
+fn bars_of(row: &Row, end: f64, width: usize, paint: &dyn Fn(String, Style) -> String) -> String {
+    let column = |t: f64| ((t.max(0.0) / end) * width as f64).round() as usize;
+    let mut out = String::new();
+    let mut drawn = 0;
+    for span in &row.spans {
+        let from = column(span.from).max(drawn).min(width);
+        let to = column(span.to).max(from + 1).min(width);
+        if from >= to {
+            continue;
+        }
+        out.push_str(&" ".repeat(from - drawn));
+        let (glyph, style) = match span.kind {
+            SpanKind::Waiting => ("░", Style::new().dim()),
+            SpanKind::Starting if row.critical => ("█", Style::new().yellow()),
+            SpanKind::Starting => ("█", Style::new().green()),
+            SpanKind::Running if row.kind != RowKind::Tests => ("█", Style::new().cyan()),
+            SpanKind::Running if row.outcome.is_bad() => ("█", Style::new().red()),
+            SpanKind::Running => ("█", Style::new().green()),
+        };
+        out.push_str(&paint(glyph.repeat(to - from), style));
+        drawn = to;
+    }
+    out.push_str(&" ".repeat(width - drawn));
+    out
 }
 
 /// Round moments from 0 to `end` seconds, at most `room` of them, each

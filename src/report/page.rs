@@ -151,14 +151,7 @@ fn row_svg(row: &Row, top: f64, x: &dyn Fn(f64) -> f64, end: f64) -> String {
         RowKind::Step => "step",
         RowKind::Tests => "tests",
     };
-    let bad = match &row.outcome {
-        RowOutcome::NotReady(_) | RowOutcome::Exit { oom: Some(_), .. } => true,
-        RowOutcome::Exit {
-            code: Some(code), ..
-        } => *code != 0,
-        RowOutcome::Exit { code: None, .. } | RowOutcome::Step { ended: false } => true,
-        RowOutcome::Ready(_) | RowOutcome::Step { ended: true } => false,
-    };
+    let bad = row.outcome.is_bad();
     let mut classes = vec!["row", kind];
     if row.critical {
         classes.push("critical");
