@@ -29,15 +29,10 @@ READY_AFTER_SECS = 1.0
 COMPOSE_V1_STARTS = 3
 
 
-def median(values):
-    """The middle value, or the mean of the two middle ones; None for none."""
-    return statistics.median(values) if values else None
-
-
 def summary(values):
     """hyperfine's statistics of a list of measurements: mean, stddev (None
-    below two values, as hyperfine leaves it out), median, min, max, and the
-    values themselves."""
+    below two values, as hyperfine leaves it out), median (the middle value,
+    or the mean of the two middle ones), min, max, and the values themselves."""
     values = list(values)
     if not values:
         return {"mean": None, "stddev": None, "median": None, "min": None, "max": None, "times": []}
