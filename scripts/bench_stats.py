@@ -11,10 +11,11 @@ import re
 import statistics
 
 # The targets that the Targets table holds the measurements against.
-CHAIN_WALL_GOAL = {"v2": 0.50, "v1": 0.70}  # testbed / hand-tuned, wall
+CHAIN_WALL_GOAL = {"v2": 0.45, "v1": 0.70}  # testbed / hand-tuned, wall
 CHAIN_SEED_GOAL = 0.15  # testbed / seed-002, wall
-TREE_CPU_GOAL = 1.3  # testbed / hand-tuned, process-tree CPU (v2)
+TREE_CPU_GOAL = 1.1  # testbed / hand-tuned, process-tree CPU (v2)
 MACHINE_CPU_GOAL = 1.3  # a chain run's machine CPU / the chain floor's
+BATCH_CPU_GOAL = 1.3  # machine CPU per run of the batch / one run's
 READY_MARGIN = 0.3  # wide: "ready in" at most the floor + this, in s
 OWN_TIME_GOAL_MS = 100  # testbed's own time per run
 PARALLEL_GOAL = 1.25  # N runs at once / the engine's CPU-floor bound

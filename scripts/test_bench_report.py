@@ -101,12 +101,13 @@ class Render(unittest.TestCase):
             row_of(lines, "| chain/v2: a testbed run's machine CPU"),
             ["chain/v2: a testbed run's machine CPU / the chain floor's (medians)", "1.24×", "<= 1.3×", "-", "met"],
         )
-        self.assertEqual(row_of(lines, "| chain/v2: machine CPU per run of 2 at once")[1:], ["2.00×", "<= 1.3×", "-", "missed"])
+        # A run of the batch costs 3.0 s of machine CPU, a run alone 1.86 s.
+        self.assertEqual(row_of(lines, "| chain/v2: machine CPU per run of 2 at once")[1:], ["1.61×", "<= 1.3×", "-", "missed"])
 
     def test_wall_targets_carry_the_floor_and_their_verdict(self):
         lines = rendered(results())
         # testbed 3.0 / hand-tuned 6.0; floor (1.5 + 1) / 6.0.
-        self.assertEqual(row_of(lines, "| chain/v2: testbed / hand-tuned, wall")[1:], ["0.50×", "<= 0.50×", "0.42×", "met"])
+        self.assertEqual(row_of(lines, "| chain/v2: testbed / hand-tuned, wall")[1:], ["0.50×", "<= 0.45×", "0.42×", "missed"])
         self.assertEqual(row_of(lines, "| chain/v2: testbed / seed-002, wall")[1:], ["0.08×", "<= 0.15×", "0.07×", "met"])
         # 2 runs at once need 2 × 1.5 / 2 CPUs = 1.5 s at least; 5.0 > 1.25 × 1.5.
         self.assertEqual(
