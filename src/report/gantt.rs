@@ -151,7 +151,14 @@ pub fn chart(state: &State) -> Option<Chart> {
         .filter(|s| s.ready_at.is_some() || s.diagnosis.is_some())
         .map(|service| {
             let left = service.left.as_ref();
-            let started = service.started_at.or(left.and_then(|l| l.started)).map(at);
+            // The engine's start time, where the run inspected the
+            // container, is the true one: testbed sees a container it
+            // started while compose still created (v1) only once it waits.
+            let started = match (service.started_at, left.and_then(|l| l.started)) {
+                (Some(seen), Some(engine)) => Some(seen.min(engine)),
+                (seen, engine) => seen.or(engine),
+            }
+            .map(at);
             let created = left.and_then(|l| l.created).or(state.wait_began).map(at);
             let created = match (created, started) {
                 (Some(created), Some(started)) => created.min(started),
@@ -183,7 +190,9 @@ pub fn chart(state: &State) -> Option<Chart> {
                     kind: SpanKind::Waiting,
                 });
             }
-            if end > started || spans.is_empty() {
+            // Ready at once still shows where it got ready.
+            let ready = matches!(outcome, RowOutcome::Ready(_));
+            if end > started || spans.is_empty() || ready {
                 spans.push(Span {
                     from: started,
                     to: end,

@@ -231,3 +231,33 @@ fn a_dependency_that_crashed_ran_from_its_creation_when_its_start_is_unknown() {
         }]
     );
 }
+
+#[test]
+fn the_engines_start_wins_over_a_later_sighting_and_ready_at_once_still_shows() {
+    // Compose v1 still created when db was started: testbed saw it start
+    // only when its wait began, at 1.5 s, and found it ready at once.
+    let mut state = stack();
+    let db = &mut state.services[1];
+    db.started_at = Some(at(1_400));
+    db.left = Some(crate::events::ServiceLeft {
+        service: "db".into(),
+        started: Some(at(300)),
+        ..crate::events::ServiceLeft::default()
+    });
+    let drawn = chart(&state).unwrap();
+    let db = drawn.rows.iter().find(|r| r.label == "db").unwrap();
+    assert_eq!(db.started(), 0.3);
+    let RowOutcome::Ready(own) = db.outcome else {
+        panic!("{db:?}");
+    };
+    assert!((own - 1.1).abs() < 1e-9, "{own}");
+
+    let worker = &mut state.services[0];
+    worker.started_at = worker.ready_at;
+    let drawn = chart(&state).unwrap();
+    let worker = drawn.rows.iter().find(|r| r.label == "worker").unwrap();
+    assert_eq!(worker.spans.last().unwrap().kind, SpanKind::Starting);
+    let text = text(&drawn, 80, false).unwrap();
+    let line = text.lines().find(|l| l.contains("worker")).unwrap();
+    assert!(line.contains('█'), "{text}");
+}
