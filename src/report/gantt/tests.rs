@@ -175,61 +175,49 @@ fn without_an_up_phase_there_is_no_chart() {
     assert_eq!(chart(&state), None);
 }
 
-#[test]
-fn a_dependency_that_never_started_waits_to_the_end() {
+/// The spans of `service`'s row when the run gave up on it in `given_up`,
+/// its start unknown.
+fn spans_given_up(service: usize, given_up: ServiceState) -> Vec<Span> {
     let mut state = stack();
     state.phases.truncate(2);
     state.steps.clear();
-    let api = &mut state.services[2];
-    api.started_at = None;
-    api.ready_at = None;
-    api.diagnosis = Some(Diagnosis {
-        service: "api".into(),
-        state: ServiceState::NotStarted,
+    let row = &mut state.services[service];
+    row.started_at = None;
+    row.ready_at = None;
+    row.diagnosis = Some(Diagnosis {
+        service: row.name.clone(),
+        state: given_up,
         restarts: 0,
         oom: None,
         probes: Vec::new(),
         log: String::new(),
         hint: None,
     });
+    let name = row.name.clone();
     let chart = chart(&state).unwrap();
-    let api = chart.rows.iter().find(|r| r.label == "api").unwrap();
-    assert_eq!(
-        api.spans,
-        [Span {
-            from: 0.08,
-            to: 2.1,
-            kind: SpanKind::Waiting
-        }]
-    );
+    chart
+        .rows
+        .into_iter()
+        .find(|r| r.label == name)
+        .unwrap()
+        .spans
 }
 
 #[test]
-fn a_dependency_that_crashed_ran_from_its_creation_when_its_start_is_unknown() {
-    let mut state = stack();
-    state.phases.truncate(2);
-    let db = &mut state.services[1];
-    db.started_at = None;
-    db.ready_at = None;
-    db.diagnosis = Some(Diagnosis {
-        service: "db".into(),
-        state: ServiceState::Exited(3),
-        restarts: 0,
-        oom: None,
-        probes: Vec::new(),
-        log: String::new(),
-        hint: None,
-    });
-    let chart = chart(&state).unwrap();
-    let db = chart.rows.iter().find(|r| r.label == "db").unwrap();
-    assert_eq!(
-        db.spans,
-        [Span {
-            from: 0.08,
-            to: 2.1,
-            kind: SpanKind::Starting
-        }]
-    );
+fn a_dependency_given_up_on_waits_or_runs_to_the_end_as_it_stood() {
+    // api never started: created until the end.
+    let waited = Span {
+        from: 0.08,
+        to: 2.1,
+        kind: SpanKind::Waiting,
+    };
+    assert_eq!(spans_given_up(2, ServiceState::NotStarted), [waited]);
+    // db crashed, its start unknown: it ran from its creation.
+    let ran = Span {
+        kind: SpanKind::Starting,
+        ..waited
+    };
+    assert_eq!(spans_given_up(1, ServiceState::Exited(3)), [ran]);
 }
 
 #[test]
