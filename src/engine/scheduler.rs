@@ -31,12 +31,16 @@ const STARTS_AT_ONCE: usize = 4;
 /// costs the daemon a process start: many at once slow down the very
 /// services that are starting.
 const MAX_CHECKS: usize = 2;
-/// How long a container's single checks run back to back. Most services
-/// are ready within it; for one that takes longer, such as a database that
-/// initialises, the pause between runs then grows by a tenth of the extra
-/// wait, up to `CHECK_GAP_MAX`.
-const CHECK_EAGER: Duration = Duration::from_secs(2);
-const CHECK_GAP_MAX: Duration = Duration::from_secs(1);
+/// The pace of a check that has not passed yet, whether testbed runs it
+/// one `docker exec` at a time or a watch repeats it inside the container:
+/// the pause before the next run is a twentieth of the wait so far, at
+/// least `PAUSE_MIN` and at most `PAUSE_MAX`, and never shorter than the
+/// last run took. So a service is seen ready within about 5% of its wait,
+/// and its checks keep to at most half of the time when a busy machine (many
+/// runs at once) or a heavy check (a JVM tool) makes each run slow.
+pub const PAUSE_SHARE: u32 = 20;
+pub const PAUSE_MIN: Duration = Duration::from_millis(50);
+pub const PAUSE_MAX: Duration = Duration::from_secs(1);
 /// How much longer than the daemon's rules say a check that never passed
 /// is given, for a busy daemon to say so itself, before testbed judges the
 /// container unhealthy: engines that do not run healthchecks never do.
@@ -180,7 +184,10 @@ struct Checks {
     /// check passing): its check runs one `docker exec` at a time.
     no_watch: bool,
     first: Option<Instant>,
-    last: Option<Instant>,
+    /// When the run under way began.
+    began: Option<Instant>,
+    /// When the last run ended, and how long it took.
+    last: Option<(Instant, Duration)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -338,7 +345,13 @@ impl Scheduler {
                 };
                 let checks = &mut record.checks;
                 let run = checks.running.take();
-                checks.last = Some(now);
+                // After a watch, the first single run comes at once.
+                checks.last = match (run, checks.began) {
+                    (Some(Run::Single), Some(began)) => {
+                        Some((now, now.saturating_duration_since(began)))
+                    }
+                    _ => None,
+                };
                 checks.passed |= passed;
                 if !passed && run == Some(Run::Watch) {
                     checks.no_watch = true;
@@ -647,6 +660,7 @@ impl Scheduler {
             let checks = &mut self.records[r].checks;
             if !checks.no_watch {
                 checks.running = Some(Run::Watch);
+                checks.began = Some(now);
                 checks.first.get_or_insert(now);
                 actions.push(Action::Watch {
                     id: self.records[r].container.id.clone(),
@@ -654,9 +668,11 @@ impl Scheduler {
                 continue;
             }
             let first = checks.first.unwrap_or(now);
-            let gap = ((now - first).saturating_sub(CHECK_EAGER) / 10).min(CHECK_GAP_MAX);
-            if checks.last.is_none_or(|last| now >= last + gap) {
-                due.push((checks.last, r));
+            let rested = |(last, took): (Instant, Duration)| {
+                now >= last + pause(last.saturating_duration_since(first), took)
+            };
+            if checks.last.is_none_or(rested) {
+                due.push((checks.last.map(|(last, _)| last), r));
             }
         }
         // Never checked first, then the longest ago.
@@ -669,6 +685,7 @@ impl Scheduler {
         for (_, r) in due.into_iter().take(MAX_CHECKS.saturating_sub(singles)) {
             let record = &mut self.records[r];
             record.checks.running = Some(Run::Single);
+            record.checks.began = Some(now);
             record.checks.first.get_or_insert(now);
             actions.push(Action::Check {
                 id: record.container.id.clone(),
@@ -708,6 +725,13 @@ impl Scheduler {
                 .unwrap_or(WaitingOn::NotReady),
         }
     }
+}
+
+/// How long to wait before the next run of a check that has waited
+/// `waited` for its first pass, when its last run took `took`; see
+/// [`PAUSE_SHARE`].
+pub fn pause(waited: Duration, took: Duration) -> Duration {
+    (waited / PAUSE_SHARE).clamp(PAUSE_MIN, PAUSE_MAX).max(took)
 }
 
 /// What an event says of a container's state.

@@ -6,11 +6,13 @@
 //! still defines ready: a service is ready when its command succeeds, when
 //! the daemon says healthy, or, without a healthcheck, once it runs.
 //!
-//! One `docker exec` per container repeats the check inside it every 50 ms
-//! until it passes (a "watch"): starting a process in a container costs the
-//! daemon far more than the check itself, so this keeps many parallel runs
-//! from drowning the engine. A container without `/bin/sh` gets the check
-//! run one `docker exec` at a time instead.
+//! One `docker exec` per container repeats the check inside it until it
+//! passes (a "watch"), every 50 ms at first, then less often the longer it
+//! waits or the slower each run is: starting a process in a container
+//! costs the daemon far more than the check itself, so this keeps many
+//! parallel runs from drowning the engine. A container without `/bin/sh`
+//! gets the check run one `docker exec` at a time instead, at the same
+//! pace.
 //!
 //! Every `docker` process costs tens of milliseconds of CPU, which many runs
 //! at once turn back into wall time, so the loop spends few: the services
@@ -27,7 +29,8 @@ use crate::engine::cmd::{Child, Cmd, Waited};
 use crate::engine::model::{Container, ContainerStatus, Fault, Healthcheck, Service};
 pub use crate::engine::scheduler::Created;
 use crate::engine::scheduler::{
-    Action, GiveUp, Next, Observation, ReadyAfter, Scheduler, ServiceStatus,
+    Action, GiveUp, Next, Observation, PAUSE_MAX, PAUSE_MIN, PAUSE_SHARE, ReadyAfter, Scheduler,
+    ServiceStatus,
 };
 use crate::engine::stack::Stack;
 use crate::engine::watch::{Happened, Watch};
@@ -35,9 +38,27 @@ use crate::signals::Signals;
 
 /// How often the loop looks at its children.
 const TICK: Duration = Duration::from_millis(10);
-/// Repeats the healthcheck (`"$@"`) inside the container until it passes.
-/// A `sleep` without fractions sleeps a second instead of spinning.
-const WATCH: &str = r#"while ! "$@" >/dev/null 2>&1; do sleep 0.05 2>/dev/null || sleep 1; done"#;
+
+/// Repeats the healthcheck (`"$@"`) inside the container until it passes,
+/// at the pace of [`pause`](crate::engine::scheduler::pause), with the
+/// container's clock: `/proc/uptime`, in hundredths of a second. Without
+/// it, every pause is the shortest; a `sleep` without fractions sleeps a
+/// second instead of spinning.
+fn watch_script() -> String {
+    let hundredths = |d: Duration| d.as_millis() / 10;
+    let (min, max, share) = (hundredths(PAUSE_MIN), hundredths(PAUSE_MAX), PAUSE_SHARE);
+    let now = |var: &str| format!("read u _ </proc/uptime || u=0.00; {var}=${{u%.*}}${{u#*.}}");
+    [
+        now("b"),
+        "t=$b".into(),
+        r#"until "$@" >/dev/null 2>&1; do "#.to_string() + &now("n"),
+        format!("g=$(((n-b)/{share})); [ $g -ge {min} ] || g={min}; [ $g -le {max} ] || g={max}"),
+        "[ $((n-t)) -le $g ] || g=$((n-t))".into(),
+        "sleep $((g/100)).$((g/10%10))$((g%10)) 2>/dev/null || sleep 1".into(),
+        now("t") + "; done",
+    ]
+    .join("; ")
+}
 
 /// Why the dependencies did not all get ready.
 #[derive(Debug)]
@@ -377,9 +398,43 @@ pub fn probe(stack: &Stack, container: &Container, signals: &Signals) -> Option<
 fn check_command(stack: &Stack, id: &str, check: &Healthcheck, watch: bool) -> Cmd {
     let exec = stack.engine().docker(["exec", id]);
     let exec = if watch {
-        exec.args(["/bin/sh", "-c", WATCH, "testbed-watch"])
+        exec.args(["/bin/sh", "-c", &watch_script(), "testbed-watch"])
     } else {
         exec
     };
     exec.args(check.command.iter().cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The watch under the shells of common images (busybox's ash is the
+    /// e2e tests' own): it ends when the check passes, and a check slower
+    /// than the pace sets the pace.
+    #[test]
+    fn the_watch_runs_until_the_check_passes_under_dash_and_bash() {
+        let dir = tempfile::tempdir().unwrap();
+        for shell in ["dash", "bash"] {
+            let Ok(path) = which::which(shell) else {
+                continue;
+            };
+            let log = dir.path().join(format!("{shell}.log"));
+            // Fails 3 times, each run taking 0.2 s, then passes.
+            let check = format!(
+                "echo run >>{log}; sleep 0.2; [ $(wc -l <{log}) -gt 3 ]",
+                log = log.display()
+            );
+            let began = Instant::now();
+            let status = std::process::Command::new(path)
+                .args(["-c", &watch_script(), "testbed-watch", "sh", "-c", &check])
+                .status()
+                .unwrap();
+            assert!(status.success(), "{shell}");
+            // 4 runs of 0.2 s, each failing one followed by a pause as long.
+            let took = began.elapsed();
+            assert!(took >= Duration::from_millis(1_400), "{shell}: {took:?}");
+            assert!(took < Duration::from_secs(3), "{shell}: {took:?}");
+        }
+    }
 }

@@ -424,7 +424,7 @@ fn the_deadline_says_what_each_service_still_waits_on() {
 }
 
 #[test]
-fn a_container_without_a_shell_gets_single_checks_that_take_turns_and_rest() {
+fn a_container_without_a_shell_gets_single_checks_that_take_turns_and_rest_as_they_wait() {
     let mut given = Given::new(
         &[("a", true, &[]), ("b", true, &[]), ("c", true, &[])],
         true,
@@ -448,18 +448,34 @@ fn a_container_without_a_shell_gets_single_checks_that_take_turns_and_rest() {
     };
     given.observe(50, failed("a"));
     assert_eq!(given.actions(50), [check("c")]);
-    // Within the first two seconds, back to back.
+    // Each rests at least 50 ms after its run: `a` ran 20 ms, `c` 10 ms.
     given.observe(60, failed("c"));
-    assert_eq!(given.actions(60), [check("a")]);
-    // Twelve seconds in, a second apart: `c` has rested long enough.
-    given.observe(12_000, failed("a"));
-    given.observe(12_000, failed("b"));
-    assert_eq!(given.actions(12_000), [check("c")]);
-    given.observe(12_010, failed("c"));
-    assert_eq!(given.actions(12_500), []);
-    assert_eq!(given.actions(13_000), [check("a"), check("b")]);
+    assert_eq!(given.actions(60), []);
+    assert_eq!(given.actions(100), [check("a")]);
+    // A run slower than that sets the rest: a busy machine gets fewer.
+    given.observe(400, failed("a"));
+    given.observe(400, failed("b"));
+    assert_eq!(given.actions(400), [check("c")]);
     given.observe(
-        13_100,
+        405,
+        Observation::CheckEnded {
+            id: "c".into(),
+            passed: true,
+        },
+    );
+    assert_eq!(given.actions(699), []);
+    assert_eq!(given.actions(700), [check("a")]);
+    assert_eq!(given.actions(770), [check("b")]);
+    // Twelve seconds in, a twentieth of the wait: 0.6 s.
+    given.observe(800, failed("a"));
+    given.observe(800, failed("b"));
+    assert_eq!(given.actions(12_000), [check("a"), check("b")]);
+    given.observe(12_010, failed("a"));
+    given.observe(12_010, failed("b"));
+    assert_eq!(given.actions(12_600), []);
+    assert_eq!(given.actions(12_610), [check("a"), check("b")]);
+    given.observe(
+        12_700,
         Observation::CheckEnded {
             id: "a".into(),
             passed: true,
@@ -469,7 +485,7 @@ fn a_container_without_a_shell_gets_single_checks_that_take_turns_and_rest() {
         given.status("a"),
         Some(WaitingOn::Container(Waiting::Health("starting".into())))
     );
-    given.next(13_100);
+    given.next(12_700);
     assert_eq!(given.status("a"), None);
 }
 
