@@ -83,8 +83,8 @@ pub enum Stop {
 /// Runs `create`, and meanwhile starts each container of `services` the
 /// moment compose has created it: the project's events say when, and what
 /// they report at once starts in one `docker start`. For services that wait
-/// for nothing, under a compose that takes long from its first create to
-/// its exit. Returns what `create` returned, and the containers that
+/// for nothing, while compose creates the rest. Returns what `create`
+/// returned, and the containers that
 /// started; one that did not is left to [`start`].
 pub fn while_creating<T>(
     stack: &Stack,

@@ -263,14 +263,15 @@ impl Driver<'_> {
         self.emit(RunEvent::BringingUp {
             services: &plan.dependencies,
         });
-        // Compose v1 spends half a second between its first create and
-        // its exit: what waits for nothing starts meanwhile. Not on
-        // podman, which refuses compose's attach to a container that
-        // started and already exited ("container state improper").
+        // Compose spends a tenth of a second (v2) to half a second (v1)
+        // between its first create and its exit: what waits for nothing
+        // starts meanwhile. Not on podman, which refuses compose v1's
+        // attach to a container that started and already exited
+        // ("container state improper").
         let tests = &self.config.service;
         // Under v1, compose itself starts the tests' own container first
         // (see `commands::create_commands`): it is not started again.
-        let early = if stack.engine().is_v1() && plan.daemon.kind == DaemonKind::Docker {
+        let early = if plan.daemon.kind == DaemonKind::Docker {
             let mut early = model::waiting_for_none(&plan.services, &plan.created(tests));
             early.retain(|s| s != tests);
             early
