@@ -23,11 +23,12 @@ bench/contenders/, one each, which name what they run:
 For each stack and flavor, every round runs each contender once, in an order
 that rotates from round to round, and times the whole run. On chain each round
 has more slots in the rotation: N testbed runs started at once, timed from
-the first start to the last exit (--parallel 0 leaves it out); `testbed run
---shards N` of fixtures/bench-shards and one plain run of it (--shards 0
-leaves them out); and the chain floor. On wide: one wide-stack service alone,
-until the daemon reports it healthy and until its healthcheck passes under
-`docker exec` (bench/contenders/probe.sh), and the wide floor.
+the first start to the last exit, and as many chain floors at once (--parallel
+0 leaves both out); `testbed run --shards N` of fixtures/bench-shards and one
+plain run of it (--shards 0 leaves them out); and the chain floor. On wide:
+one wide-stack service alone, until the daemon reports it healthy and until
+its healthcheck passes under `docker exec` (bench/contenders/probe.sh), and
+the wide floor.
 
 Every timed run also records two CPU times: the machine's during it (busy
 time in /proc/stat, every process: clients, daemons, containers), and its
@@ -44,8 +45,11 @@ nothing but that (bench/contenders/floor-*.sh): for wide, ten containers
 like the wide stack's created and started at once, until the last start +
 1 s; for chain, the containers of one run created, started, run and removed
 in 7 docker CLI calls (its machine CPU, wall time and process-tree CPU); in
-the v1 rounds, also a `docker-compose config -q`, a start of compose v1.
-Then, once: `testbed --version` against /bin/true.
+the v1 rounds, also a `docker-compose config -q`, a start of compose v1 (its
+wall time and machine CPU); and N chain floors started at once, each on a
+network of its own, timed like the batch of N testbed runs, each after three
+`config -q` in the v1 rounds (bench/contenders/floor-batch.sh). Then, once:
+`testbed --version` against /bin/true.
 
 Every run gets its own project name; after each, the bench checks that no
 container, network or volume of that project is left, and aborts if one is.
@@ -148,7 +152,7 @@ def parse_args(argv):
     p.add_argument("--flavor", choices=["v2", "v1", "both"], default="both", help="compose flavor (default both)")
     p.add_argument("--stack", choices=["chain", "wide", "fail", "all"], default="all", help="fixtures/bench-<S> (default all)")
     p.add_argument(
-        "--parallel", type=count, default=8, metavar="N", help="on chain, also start N testbed runs at once in each round (default 8; 0 skips it)"
+        "--parallel", type=count, default=8, metavar="N", help="on chain, also start N testbed runs, and N chain floors, at once in each round (default 8; 0 skips both)"
     )
     p.add_argument(
         "--shards",
@@ -270,6 +274,11 @@ class Samples:
         return r
 
 
+def chain_floor_containers(networks):
+    """The containers that floor-chain.sh names after each of its networks."""
+    return [f"{net}-{s}" for net in networks for s in ("db", "api", "worker", "tests")]
+
+
 class Bench:
     def __init__(self, opts, logdir):
         self.opts = opts
@@ -327,13 +336,18 @@ class Bench:
         if ids:
             self.docker("volume", "rm", "-f", *ids, check=False)
 
+    def floor_leftovers(self, check=True):
+        """The containers and the networks of the floors still on the engine."""
+        label = f"label={self.floor_label}"
+        containers = self.docker("ps", "-aq", "--filter", label, check=check)
+        return containers, self.docker("network", "ls", "-q", "--filter", label, check=check)
+
     def remove_floor(self):
-        ids = self.docker("ps", "-aq", "--filter", f"label={self.floor_label}", check=False)
-        if ids:
-            self.docker("rm", "-f", "-v", *ids, check=False)
-        ids = self.docker("network", "ls", "-q", "--filter", f"label={self.floor_label}", check=False)
-        if ids:
-            self.docker("network", "rm", *ids, check=False)
+        containers, networks = self.floor_leftovers(check=False)
+        if containers:
+            self.docker("rm", "-f", "-v", *containers, check=False)
+        if networks:
+            self.docker("network", "rm", *networks, check=False)
 
     def cleanup(self):
         for project in self.current_projects:
@@ -374,10 +388,18 @@ class Bench:
         return foreign
 
     def assert_no_leftovers(self, who, project, log):
-        left = self.project_leftovers(project)
+        self.abort_on_leftovers(who, f"in project {project}", self.project_leftovers(project), log)
+
+    def assert_no_floor_leftovers(self, who, log):
+        containers, networks = self.floor_leftovers()
+        left = [f"container {i}" for i in containers] + [f"network {i}" for i in networks]
+        self.abort_on_leftovers(who, f"under the label {self.floor_label}", left, log)
+
+    def abort_on_leftovers(self, who, where, left, log):
+        """Aborts if `left`, "kind id" each, is not empty."""
         if not left:
             return
-        note(f"LEAK: {who} ({self.stack}, {self.flavor}) left this behind in project {project}:")
+        note(f"LEAK: {who} ({self.stack}, {self.flavor}) left this behind {where}:")
         for item in left:
             print(f"  {item}", file=sys.stderr)
         note("last lines of its output:")
@@ -589,12 +611,15 @@ class Bench:
         return None if disturbed else {"ready": marks["end"] - marks["start"]}
 
     def compose_v1_start(self, stack):
-        """The wall seconds of one `docker-compose config -q` of the stack,
-        which asks the engine nothing: a start of compose v1 at the least."""
-        start = time.time()
-        subprocess.run(["docker-compose", "-p", f"bench-floor-{self.pid}", "-f", f"fixtures/bench-{stack}/compose.yml",
-                        "config", "-q"], env=self.env, check=True)
-        return time.time() - start
+        """One `docker-compose config -q` of the stack, which asks the engine
+        nothing: a start of compose v1 at the least, timed like a contender."""
+        log = self.logdir / f"compose-start-{stack}.log"
+        command = ["docker-compose", "-p", f"bench-floor-{self.pid}", "-f", f"fixtures/bench-{stack}/compose.yml",
+                   "config", "-q"]
+        m = measure([command], self.env, [log])
+        if m.codes[0] != 0:
+            self.die_with_log(log, f"`{' '.join(command)}` failed with exit code {m.codes[0]}")
+        return m
 
     def floor_wide_once(self):
         """Ten wide-stack containers at once (floor-wide.sh): from just
@@ -606,7 +631,7 @@ class Bench:
             return None
         values = {"ready": marks["last_start"] + st.READY_AFTER_SECS - marks["start"]}
         if self.flavor == "v1":
-            values["compose_start"] = self.compose_v1_start("wide")
+            values["compose_start"] = self.compose_v1_start("wide").wall
         return values
 
     def floor_chain_once(self):
@@ -618,12 +643,35 @@ class Bench:
         m = measure([["bash", str(CONTENDER_DIR / "floor-chain.sh")]], self.floor_env(net), [log])
         if m.codes[0] != 0:
             self.die_with_log(log, f"floor-chain.sh failed with exit code {m.codes[0]}")
+        self.assert_no_floor_leftovers("floor-chain.sh", log)
         values = {"machine_cpu": m.machine_cpu, "wall": m.wall, "process_tree_cpu": m.tree_cpu}
         if self.flavor == "v1":
-            values["compose_start"] = self.compose_v1_start("chain")
-        if self.foreign_activity([f"{net}-{s}" for s in ("db", "api", "worker", "tests")], m.start, time.time()):
+            compose = self.compose_v1_start("chain")
+            values["compose_start"] = compose.wall
+            values["compose_start_machine_cpu"] = compose.machine_cpu
+        if self.foreign_activity(chain_floor_containers([net]), m.start, time.time()):
             return None
         return values
+
+    def floor_batch_once(self):
+        """As many chain floors at once as the batch has testbed runs
+        (floor-batch.sh), each on a network of its own and, under v1, each
+        after three starts of compose: timed like the batch, from the first
+        start to the last exit (wall, machine CPU, process-tree CPU)."""
+        self.wait_for_quiet_engine()
+        n = self.opts.parallel
+        net = f"bench-floor-{self.pid}"
+        log = self.logdir / f"{net}-batch.log"
+        env = dict(self.floor_env(net), BENCH_FILE=self.file)
+        if self.flavor == "v1":
+            env["BENCH_COMPOSE_STARTS"] = str(st.COMPOSE_V1_STARTS)
+        m = measure([["bash", str(CONTENDER_DIR / "floor-batch.sh"), str(n)]], env, [log])
+        if m.codes[0] != 0:
+            self.die_with_log(log, f"floor-batch.sh {n} failed with exit code {m.codes[0]}")
+        self.assert_no_floor_leftovers(f"floor-batch.sh {n}", log)
+        if self.foreign_activity(chain_floor_containers([f"{net}-{i}" for i in range(1, n + 1)]), m.start, m.end):
+            return None
+        return {"wall": m.wall, "machine_cpu": m.machine_cpu, "process_tree_cpu": m.tree_cpu}
 
     def run_side(self, slot):
         attempts = {
@@ -631,6 +679,7 @@ class Bench:
             "probe-exec": lambda: self.probe_once("exec"),
             "floor-wide": self.floor_wide_once,
             "floor-chain": self.floor_chain_once,
+            "floor-batch": self.floor_batch_once,
         }
         self.side(slot, self.until_undisturbed(attempts[slot]))
 
@@ -641,7 +690,7 @@ class Bench:
         if self.stack == "chain":
             slots.append("floor-chain")
             if self.opts.parallel > 0:
-                slots.append("parallel")
+                slots += ["parallel", "floor-batch"]
             if self.opts.shards > 0:
                 slots += ["shards", "shards-plain"]
         if self.stack == "wide":

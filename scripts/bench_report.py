@@ -35,7 +35,7 @@ def whole(value):
 
 
 def times_sign(value):
-    return f"{f2(value)}×"
+    return "-" if value is None else f"{f2(value)}×"
 
 
 class Results:
@@ -95,6 +95,12 @@ class Results:
     def parallel_bound(self, flavor):
         return st.parallel_bound(self.floor_median("floor-chain", flavor, "machine_cpu"), self.parallel, self.cpus)
 
+    def chain_cpu_floor_ratio(self, flavor):
+        return st.chain_cpu_floor_ratio(
+            self.floor_median("floor-chain", flavor, "machine_cpu"),
+            self.floor_median("floor-chain", flavor, "compose_start_machine_cpu"),
+        )
+
     def per_run_cpu(self, stack, flavor, name):
         """The median machine CPU of one run: of the batch over its runs."""
         r = self.record(stack, flavor, name)
@@ -102,8 +108,10 @@ class Results:
         return None if cpu is None else cpu / r.get("runs_at_once", 1)
 
     def per_flavor(self, value):
-        """"<v2> s in the v2 rounds, <v1> s in the v1 rounds"."""
-        return ", ".join(f"{f2(value(flavor))} s in the {flavor} rounds" for flavor in self.flavors)
+        """"<v2> s in the v2 rounds, <v1> s in the v1 rounds", "-" for a
+        value missing."""
+        shown = [(flavor, value(flavor)) for flavor in self.flavors]
+        return ", ".join(f"{'-' if v is None else f'{v:.2f} s'} in the {flavor} rounds" for flavor, v in shown)
 
 
 def row(*cells):
@@ -205,23 +213,30 @@ def parallel_section(res):
         "--compose <flavor>`), started at once, each with the project name it",
         "generates, timed from the first start to the last exit. Each run must exit 0",
         "and leave nothing of its project behind. Compared with the median of the",
-        "single timed testbed runs on chain in the same flavor.",
+        "single timed testbed runs on chain in the same flavor, and with that of",
+        f"{n} chain floors at once in the same rounds (in \"What the engine alone",
+        f"needs\"): the engine's work for {n} runs at once and nothing else.",
         "",
         f"| flavor | {n} at once, median (s) | min (s) | max (s) | one run, median (s) | {n} at once / one"
-        " | machine CPU of the batch, median (s) | process-tree CPU of the batch, median (s) | exit codes |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        " | machine CPU of the batch, median (s) | process-tree CPU of the batch, median (s)"
+        f" | wall, {n} at once / {n} floors at once (medians) | machine CPU, {n} at once / {n} floors at once (medians)"
+        " | exit codes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for flavor in res.flavors:
         r = res.record("chain", flavor, "parallel")
         one = res.median("chain", flavor, "testbed")
+        cpu = res.median("chain", flavor, "parallel", "machine_cpu")
         lines.append(
             row(
                 flavor,
                 *stats3(r),
                 f3(one),
                 times_sign(st.ratio(r.get("median"), one)),
-                f3(res.median("chain", flavor, "parallel", "machine_cpu")),
+                f3(cpu),
                 f3(res.median("chain", flavor, "parallel", "process_tree_cpu")),
+                times_sign(st.ratio(r.get("median"), res.floor_median("floor-batch", flavor, "wall"))),
+                times_sign(st.ratio(cpu, res.floor_median("floor-batch", flavor, "machine_cpu"))),
                 st.code_summary(r.get("exit_codes", [])),
             )
         )
@@ -343,7 +358,8 @@ def floors_section(res):
         "",
         "Floors for the targets they bound, measured once in each round of the stack",
         "they bound, with the docker CLI doing nothing but the work itself, on an",
-        "otherwise idle engine (bench/contenders/floor-wide.sh and floor-chain.sh).",
+        "otherwise idle engine (bench/contenders/floor-wide.sh, floor-chain.sh and",
+        "floor-batch.sh).",
         "",
         "| floor | median | min | max |",
         "| --- | ---: | ---: | ---: |",
@@ -392,6 +408,26 @@ def floors_section(res):
                         *stats3(chain.get("compose_start")),
                     )
                 )
+                lines.append(
+                    row(
+                        "chain, in the v1 rounds: the same `config -q`, its machine CPU (s)",
+                        *stats3(chain.get("compose_start_machine_cpu")),
+                    )
+                )
+        if res.with_parallel():
+            batch = res.floor("floor-batch", flavor)
+            n = res.parallel
+            each = ", each after three `docker-compose config -q` of it, one after another" if flavor == "v1" else ""
+            lines.append(
+                row(
+                    f"chain, in the {flavor} rounds: {n} chain floors started at once, each on a network of its"
+                    f" own{each}: from the first start to the last exit (wall, s)",
+                    *stats3(batch.get("wall")),
+                )
+            )
+            lines.append(
+                row(f"chain, in the {flavor} rounds: the same {n}, their machine CPU (s)", *stats3(batch.get("machine_cpu")))
+            )
     lines.append("")
     if res.has_stack("chain"):
         lines += [
@@ -408,6 +444,16 @@ def floors_section(res):
             "lowest process-tree CPU ratio to it that such a run can reach.",
             "",
         ]
+        if "v1" in res.flavors:
+            lines += [
+                "Those three starts of compose cost machine CPU too, which the chain floor",
+                "leaves out: under v1, a run of chain needs at least the chain floor's",
+                "machine CPU and three times that of one `config -q`. Over the floor's,",
+                f"that is (floor + 3 × `config -q`) / floor: {times_sign(res.chain_cpu_floor_ratio('v1'))} in the v1 rounds, the",
+                "lowest ratio of a run's machine CPU to the chain floor's that this machine",
+                "allows under v1, which the Targets table shows beside that target.",
+                "",
+            ]
     if res.with_parallel():
         n = res.parallel
         lines += [
@@ -420,6 +466,19 @@ def floors_section(res):
             "other users' containers, so a build running beside it inflates the floor",
             "and the bound with it, and the target looks easier than it is. It needs",
             "an otherwise idle machine, not only an idle engine.",
+            "",
+            f"The bound takes the work of the {n} runs to spread over every CPU. The",
+            "engine serialises part of it (its iptables changes wait for one lock),",
+            f"so the bench also measures {n} chain floors started at once, once in each",
+            f"round of chain, in the rotation: {n} copies of floor-chain.sh, each on a",
+            "network of its own, timed from the first start to the last exit; each",
+            "must exit 0 and leave nothing. Under v1 each copy first runs",
+            "`docker-compose config -q` of the stack three times, one after another:",
+            "the starts of compose of a run under v1. So:"
+            f" {res.per_flavor(lambda flavor: res.floor_median('floor-batch', flavor, 'wall'))}.",
+            f"That is the engine floor beside the target for {n} runs at once in the",
+            "Targets table: where it is above the goal, the goal is out of this",
+            "machine's reach.",
             "",
         ]
     return lines
@@ -588,6 +647,7 @@ def targets(res):
                     shown(st.ratio(res.per_run_cpu("chain", flavor, "testbed"), floor_cpu), f2),
                     f"{st.MACHINE_CPU_GOAL}",
                     "×",
+                    rounded(res.chain_cpu_floor_ratio(flavor)),
                 )
             )
             if res.with_parallel():
@@ -640,7 +700,7 @@ def targets(res):
                     shown(res.median("chain", flavor, "parallel"), f3),
                     goal(st.times(st.PARALLEL_GOAL, bound)),
                     " s",
-                    bound,
+                    rounded(res.floor_median("floor-batch", flavor, "wall")),
                 )
             )
     if res.with_shards():

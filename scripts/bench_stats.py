@@ -90,6 +90,16 @@ def wide_floor(floor_ready, compose_start):
     return floor_ready + (compose_start or 0)
 
 
+def chain_cpu_floor_ratio(floor_cpu, compose_start_cpu):
+    """The lowest machine CPU a run of chain under v1 can have, over the
+    chain floor's: the floor's and three starts of compose (compose_start_cpu,
+    the machine CPU of one), over the floor's. None without either, as
+    under v2, which has no compose start of its own to add."""
+    if floor_cpu is None or compose_start_cpu is None:
+        return None
+    return ratio(floor_cpu + COMPOSE_V1_STARTS * compose_start_cpu, floor_cpu)
+
+
 def parallel_bound(floor_cpu, runs, cpus):
     """The wall time `runs` chain runs at once need at least: the chain
     floor's machine CPU for each, spread over the CPUs."""

@@ -59,6 +59,14 @@ class Floors(unittest.TestCase):
         self.assertAlmostEqual(st.wide_floor(2.881, None), 2.881)
         self.assertIsNone(st.wide_floor(None, None))
 
+    def test_v1_machine_cpu_floor_adds_three_compose_starts_to_the_chain_floors(self):
+        # (1.5 + 3 × 0.5) / 1.5: twice the chain floor's.
+        self.assertAlmostEqual(st.chain_cpu_floor_ratio(1.5, 0.5), 2.0)
+        self.assertAlmostEqual(st.chain_cpu_floor_ratio(2.0, 0.4), 1.6)
+        # Under v2, no compose start of its own: no floor of that ratio.
+        self.assertIsNone(st.chain_cpu_floor_ratio(1.5, None))
+        self.assertIsNone(st.chain_cpu_floor_ratio(None, 0.5))
+
     def test_parallel_bound_spreads_the_floor_cpu_of_every_run_over_the_cpus(self):
         self.assertAlmostEqual(st.parallel_bound(1.55, 8, 2), 6.2)
         self.assertIsNone(st.parallel_bound(None, 8, 2))
