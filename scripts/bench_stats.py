@@ -74,11 +74,11 @@ def code_summary(codes):
 
 def chain_wall_floor(floor_wall, compose_start):
     """The wall time a run of chain needs at least: the chain floor's wall
-    time, db's second, and under v1 (compose_start given) three starts of
-    compose. None without the floor."""
+    time (db's second included), and under v1 (compose_start given) three
+    starts of compose. None without the floor."""
     if floor_wall is None:
         return None
-    return floor_wall + READY_AFTER_SECS + COMPOSE_V1_STARTS * (compose_start or 0)
+    return floor_wall + COMPOSE_V1_STARTS * (compose_start or 0)
 
 
 def wide_floor(floor_ready, compose_start):

@@ -41,7 +41,7 @@ def results(parallel=2, findings=(), flavor="v2", new_floors=True, batch_floor_w
     ]
     if parallel:
         chain.append(record("parallel", "chain", flavor, [5.0], [6.0], [0.8], [0, 0], runs_at_once=parallel))
-    floor_chain = {"name": "floor-chain", "flavor": flavor, "machine_cpu": st.summary([1.5]), "wall": st.summary([1.5]),
+    floor_chain = {"name": "floor-chain", "flavor": flavor, "machine_cpu": st.summary([1.5]), "wall": st.summary([2.5]),
                    "process_tree_cpu": st.summary([0.13])}
     if flavor == "v1":
         floor_chain["compose_start"] = st.summary([0.6])
@@ -128,7 +128,7 @@ class Render(unittest.TestCase):
 
     def test_wall_targets_carry_the_floor_and_their_verdict(self):
         lines = rendered(results())
-        # testbed 3.0 / hand-tuned 6.0; floor (1.5 + 1) / 6.0.
+        # testbed 3.0 / hand-tuned 6.0; floor 2.5 / 6.0, db's second included.
         self.assertEqual(row_of(lines, "| chain/v2: testbed / hand-tuned, wall")[1:], ["0.50×", "<= 0.45×", "0.42×", "missed"])
         self.assertEqual(row_of(lines, "| chain/v2: testbed / seed-002, wall")[1:], ["0.08×", "<= 0.15×", "0.07×", "met"])
         # The goal: 2 runs at once need 2 × 1.5 / 2 CPUs = 1.5 s at least, 1.25 × that.

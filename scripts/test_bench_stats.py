@@ -49,9 +49,9 @@ class Summary(unittest.TestCase):
 
 
 class Floors(unittest.TestCase):
-    def test_chain_wall_floor_adds_dbs_second_and_under_v1_three_compose_starts(self):
-        self.assertAlmostEqual(st.chain_wall_floor(1.544, None), 2.544)
-        self.assertAlmostEqual(st.chain_wall_floor(1.446, 0.44), 1.446 + 1 + 3 * 0.44)
+    def test_chain_wall_floor_adds_three_compose_starts_under_v1(self):
+        self.assertAlmostEqual(st.chain_wall_floor(2.544, None), 2.544)
+        self.assertAlmostEqual(st.chain_wall_floor(2.446, 0.44), 2.446 + 3 * 0.44)
         self.assertIsNone(st.chain_wall_floor(None, 0.44))
 
     def test_wide_floor_adds_one_compose_start_under_v1(self):
