@@ -45,7 +45,8 @@ nothing but that (bench/contenders/floor-*.sh): for wide, ten containers
 like the wide stack's created and started at once, until the last start +
 1 s; for chain, the containers of one run created, started in the order
 depends_on allows (api 1 s after db, db's `sleep 1`), run and removed in 10
-docker CLI calls (its machine CPU, wall time and process-tree CPU); in
+docker CLI calls, with the stack's own commands and healthchecks (its
+machine CPU, wall time and process-tree CPU); in
 the v1 rounds, also a `docker-compose config -q`, a start of compose v1 (its
 wall time and machine CPU); and N chain floors started at once, each on a
 network of its own, timed like the batch of N testbed runs, each after three

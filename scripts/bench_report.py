@@ -389,7 +389,8 @@ def floors_section(res):
                 row(
                     f"chain, in the {flavor} rounds: the containers of one run alone, in 10 docker CLI calls: a"
                     " network, three dependencies created at once, then started as depends_on allows (db, 1 s"
-                    " for its `sleep 1`, api, worker; no healthcheck), the tests' container run, all removed:"
+                    " for its `sleep 1`, api, worker; the stack's own commands and healthchecks, which nothing"
+                    " waits on), the tests' container run, all removed:"
                     " machine CPU (s)",
                     *stats3(chain.get("machine_cpu")),
                 )
@@ -462,8 +463,9 @@ def floors_section(res):
             f"{n} runs at once need at least {n} times the chain floor's machine CPU, spread",
             f"over the {res.cpus} CPUs, whatever the tool: {res.per_flavor(res.parallel_bound)}.",
             "That is the engine's CPU-floor bound, which the Targets table holds the",
-            "batch's median against. The floor leaves out the stack's own healthchecks,",
-            "which the daemon runs for as long as a run waits, and compose itself. Its",
+            "batch's median against. The floor's containers run the stack's own",
+            "healthchecks, every second for as long as they live, as they would under",
+            "any tool; it leaves out compose and any check of testbed's own. Its",
             "machine CPU counts every process on the machine: the bench sees only",
             "other users' containers, so a build running beside it inflates the floor",
             "and the bound with it, and the target looks easier than it is. It needs",
