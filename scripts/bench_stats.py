@@ -100,6 +100,19 @@ def chain_cpu_floor_ratio(floor_cpu, compose_start_cpu):
     return ratio(floor_cpu + COMPOSE_V1_STARTS * compose_start_cpu, floor_cpu)
 
 
+def batch_cpu_floor_ratio(batch_cpu, runs, floor_cpu, compose_start_cpu):
+    """The same ratio as the batch target's for the floors: the machine CPU
+    per floor of `runs` chain floors at once over one floor's, with three
+    starts of compose beside each floor under v1 (compose_start_cpu given),
+    as floor-batch.sh runs them. Runs that wait together live longer, and
+    the stack's healthchecks run for as long as they live. None without
+    the floors."""
+    if batch_cpu is None or floor_cpu is None:
+        return None
+    one = floor_cpu + COMPOSE_V1_STARTS * (compose_start_cpu or 0)
+    return ratio(batch_cpu / runs, one)
+
+
 def parallel_bound(floor_cpu, runs, cpus):
     """The wall time `runs` chain runs at once need at least: the chain
     floor's machine CPU for each, spread over the CPUs."""
