@@ -47,6 +47,15 @@ impl CiReport {
         }
     }
 
+    /// What the CI's conventions need and this machine lacks, said once
+    /// as the run starts: Buildkite annotates through `buildkite-agent`.
+    pub fn lacking(&self) -> Option<&'static str> {
+        (self.ci == Ci::Buildkite && self.buildkite_agent.is_none()).then_some(
+            "buildkite-agent is not on PATH: the build gets no annotation of this run, \
+             neither its summary nor its errors",
+        )
+    }
+
     /// The lines that have the CI mask each of `values` in its log. A
     /// value shorter than [`MASK_MIN`] is no secret worth blanking every
     /// `1` or `yes` of the log for.
@@ -161,6 +170,23 @@ mod tests {
             ci,
             ..CiReport::default()
         }
+    }
+
+    #[test]
+    fn a_buildkite_without_its_agent_is_told_once_it_gets_no_annotation() {
+        let bare = report(Ci::Buildkite);
+        assert!(
+            bare.lacking()
+                .unwrap()
+                .contains("buildkite-agent is not on PATH")
+        );
+        assert!(bare.error("c", "t", "m").is_none());
+        let agent = CiReport {
+            buildkite_agent: Some("/usr/bin/buildkite-agent".into()),
+            ..bare
+        };
+        assert_eq!(agent.lacking(), None);
+        assert_eq!(report(Ci::Github).lacking(), None);
     }
 
     #[test]

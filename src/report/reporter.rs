@@ -339,6 +339,9 @@ impl Events for Reporter {
             RunEvent::Started { project } => {
                 self.state().project = project.to_string();
                 self.out.step(format!("project {project}"));
+                if let Some(lacking) = self.options.ci.lacking() {
+                    self.out.warn(lacking);
+                }
             }
             RunEvent::Compose(compose) => {
                 self.out
