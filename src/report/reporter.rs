@@ -289,10 +289,19 @@ impl Reporter {
             .iter()
             .cloned()
             .chain(collected.map(|(dir, _, _)| dir.join(TIMELINE)));
+        let ran = |name| snapshot.phases.iter().any(|phase| phase.name == name);
+        // Tests against a stack that was up already: its startup was `up`'s.
+        let why_none = match ran(PhaseName::Tests) && !ran(PhaseName::Up) {
+            true => {
+                "this run started nothing, the stack was up already; \
+                     `testbed up --timeline FILE` draws its startup"
+            }
+            false => "the run ended before the stack started",
+        };
         for path in pages {
             let Some(chart) = &chart else {
                 self.out.warn(format!(
-                    "no timeline written to {}: the run ended before the stack started",
+                    "no timeline written to {}: {why_none}",
                     path.display()
                 ));
                 continue;

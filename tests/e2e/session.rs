@@ -118,6 +118,18 @@ fn up_test_test_down(flavor: Flavor) {
     );
 
     test_three_times(d, flavor, &project);
+    // Its startup was `up`'s: a page of this run would be empty.
+    let page = d.join("timeline.html");
+    let drawn = testbed(d, flavor, &["test", "--timeline", page.to_str().unwrap()]);
+    assert_eq!(drawn.code, Some(0), "{drawn}");
+    assert!(
+        drawn.stderr.contains(
+            "this run started nothing, the stack was up already; \
+             `testbed up --timeline FILE` draws its startup"
+        ),
+        "{drawn}"
+    );
+    assert!(!page.exists());
     // The stack is still there, the test containers are not.
     let left = docker(&[
         "ps",
