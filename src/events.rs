@@ -158,6 +158,10 @@ pub struct Waits {
     pub on: Vec<String>,
     /// Its healthcheck's interval: the daemon's first check runs then.
     pub check_interval: Option<Duration>,
+    /// The tests or a service of the startup wait for it with `depends_on:
+    /// condition: service_healthy`, which compose alone would hold until
+    /// the daemon's first check.
+    pub awaited_healthy: bool,
 }
 
 /// Why a dependency did not get ready, when the run gave up on it.

@@ -321,7 +321,8 @@ fn mark_critical(rows: &mut [Row], state: &State) {
 
 /// One line for each thing the picture shows: a service that alone held
 /// the tests back for more than half the wait, and one that was ready long
-/// before the daemon's first healthcheck would have said so.
+/// before the daemon's first healthcheck would have said so to what waits
+/// for it with `service_healthy`.
 fn hints(rows: &[Row], state: &State) -> Vec<String> {
     let mut hints = Vec::new();
     let wait = rows.iter().map(Row::end).fold(0.0, f64::max);
@@ -345,6 +346,9 @@ fn hints(rows: &[Row], state: &State) -> Vec<String> {
                 return None;
             };
             let service = state.services.iter().find(|s| s.name == row.label)?;
+            if !service.awaited_healthy {
+                return None;
+            }
             let interval = service.check_interval?.as_secs_f64();
             (interval - own >= CHECK_SAVING).then_some((row, own, interval))
         })

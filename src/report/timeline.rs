@@ -29,6 +29,8 @@ pub struct Service {
     pub depends_on: Vec<String>,
     /// Its healthcheck's interval, when it has one.
     pub check_interval: Option<Duration>,
+    /// Something of the run waits for it with `service_healthy`.
+    pub awaited_healthy: bool,
     /// When testbed saw its container start.
     pub started_at: Option<SystemTime>,
     /// From the start of `up`, when it got ready.
@@ -137,6 +139,7 @@ impl Timeline {
             let record = entry(&mut recorded.services, &waits.service);
             record.depends_on = waits.on.clone();
             record.check_interval = waits.check_interval;
+            record.awaited_healthy = waits.awaited_healthy;
         }
     }
 

@@ -62,7 +62,9 @@ fn summary(run: &Recorded) -> &str {
 #[test]
 fn the_summary_at_the_end_of_a_run() {
     let cases = [
-        ("passed", vec![]),
+        // The tests wait for db to be healthy: the hint says what compose
+        // alone would have waited for.
+        ("passed", vec![("FAKE_DEPENDS", "tests:db:service_healthy")]),
         ("tests_failed", vec![("FAKE_TEST_EXIT", "3")]),
         ("dependency_unhealthy", vec![("FAKE_HEALTH", "unhealthy")]),
         (

@@ -37,6 +37,7 @@ fn service(name: &str, on: &[&str], started: u64, ready: u64) -> Service {
 fn stack() -> State {
     let mut db = service("db", &[], 200, 1_400);
     db.check_interval = Some(Duration::from_secs(30));
+    db.awaited_healthy = true;
     State {
         phases: vec![
             phase(PhaseName::Preflight, 0, 0),
@@ -117,6 +118,19 @@ fn the_hints_name_what_held_back_and_what_the_daemon_would_have_waited() {
             "db was ready 1.2s after it started; the daemon's first healthcheck runs after 30s, \
              so `depends_on: service_healthy` alone would have waited that long"
         ]
+    );
+}
+
+/// Where nothing waits for db with `service_healthy`, compose alone would
+/// not have waited for its first check either.
+#[test]
+fn the_daemons_first_check_is_no_hint_where_nothing_waits_for_it_healthy() {
+    let mut state = stack();
+    state.services[1].awaited_healthy = false;
+    let chart = chart(&state).unwrap();
+    assert_eq!(
+        chart.hints,
+        ["db held the tests back: 1.2s of the 2.1s wait was its own start"]
     );
 }
 
