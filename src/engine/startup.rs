@@ -173,9 +173,17 @@ pub fn start(
             scheduler.observe(observation, now);
         }
         let asked = match scheduler.next(now) {
-            Next::Ready(times) => return Ok(times),
-            Next::GiveUp(give_up) => return Err(hands.give_up(give_up)),
             Next::Act(actions) => actions,
+            // The last look decided it: `watch` sees what it saw, so that
+            // the last service to get ready is seen ready too.
+            Next::Ready(times) => {
+                watch(&scheduler.statuses());
+                return Ok(times);
+            }
+            Next::GiveUp(give_up) => {
+                watch(&scheduler.statuses());
+                return Err(hands.give_up(give_up));
+            }
         };
         let mut inspected = false;
         for action in asked {

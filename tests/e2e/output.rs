@@ -173,6 +173,45 @@ testbed: tests passed after N.Ns",
 }
 per_flavor!(plain_mode_stamps_every_line_and_prints_no_escape_codes);
 
+/// On a terminal (a pty, from util-linux's `script`), each dependency's
+/// live line ends ready: the last one's too, though the look that saw it
+/// ready also ended the wait.
+fn the_live_lines_end_ready_on_a_terminal(flavor: Flavor) {
+    let (cmd, line) = Testbed::fixture("bench-chain")
+        .flavor(flavor)
+        .project("live")
+        .env("TERM", "xterm")
+        .to_command();
+    let quoted =
+        |word: &std::ffi::OsStr| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''"));
+    let words: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(quoted)
+        .collect();
+    let mut script = std::process::Command::new("script");
+    script.args(["-qefc", &words.join(" "), "/dev/null"]);
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => script.env(name, value),
+            None => script.env_remove(name),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        script.current_dir(dir);
+    }
+    let out = script.stdin(Stdio::null()).output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    for service in ["db", "api", "worker"] {
+        assert!(
+            screen.contains(&format!("✓ {service}")),
+            "{service}: {screen:?}"
+        );
+    }
+    assert_clean(line.project.as_deref().unwrap());
+}
+per_flavor!(the_live_lines_end_ready_on_a_terminal);
+
 #[test]
 #[ignore = "needs the Docker engine: cargo test -- --include-ignored"]
 fn colour_follows_the_color_flag() {
