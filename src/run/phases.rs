@@ -450,8 +450,13 @@ impl Driver<'_> {
         why: &str,
         diagnoses: &[Diagnosis],
     ) -> Failure {
-        let hint = hint_of(diagnoses)
-            .unwrap_or("its log is above; rerun with --keep to inspect the stack afterwards");
+        let hint = match hint_of(diagnoses) {
+            Some(hint) => hint.to_string(),
+            None => format!(
+                "{}; rerun with --keep to inspect the stack afterwards",
+                what_is_above(diagnoses.first())
+            ),
+        };
         let failure = Failure::engine(anyhow!(
             "dependency `{}` {why} before the tests could start",
             container.service
@@ -506,4 +511,65 @@ impl Driver<'_> {
 /// The first hint that fits one of the services given up on.
 fn hint_of(diagnoses: &[Diagnosis]) -> Option<&str> {
     diagnoses.iter().find_map(|d| d.hint.as_deref())
+}
+
+/// Where a failed dependency's diagnosis, printed above the error, has its
+/// clues: the output of its healthcheck's last runs, its log, or neither.
+fn what_is_above(diagnosis: Option<&Diagnosis>) -> &'static str {
+    let Some(diagnosis) = diagnosis else {
+        return "its log is above";
+    };
+    let checked = diagnosis.probes.iter().any(|p| !p.output.is_empty());
+    let logged = !diagnosis.log.trim().is_empty();
+    match (checked, logged) {
+        (true, true) => "its healthcheck's output and its log are above",
+        (true, false) => "its healthcheck's output is above; it logged nothing",
+        (false, true) => "its log is above",
+        (false, false) => "it logged nothing",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{ProbeResult, Prober, ServiceState};
+
+    fn diagnosis(probe_output: Option<&str>, log: &str) -> Diagnosis {
+        Diagnosis {
+            service: "db".into(),
+            state: ServiceState::Unhealthy,
+            restarts: 0,
+            oom: None,
+            probes: probe_output
+                .into_iter()
+                .map(|output| ProbeResult {
+                    by: Prober::Daemon,
+                    at: None,
+                    exit_code: Some(1),
+                    timed_out: false,
+                    output: output.into(),
+                })
+                .collect(),
+            log: log.into(),
+            hint: None,
+        }
+    }
+
+    /// The hint points at what the diagnosis above holds: an unhealthy
+    /// service's clue is often its check's output, with an empty log.
+    #[test]
+    fn the_hint_says_where_the_clues_are() {
+        let above = |probe, log| what_is_above(Some(&diagnosis(probe, log)));
+        assert_eq!(
+            above(Some("db is broken"), ""),
+            "its healthcheck's output is above; it logged nothing"
+        );
+        assert_eq!(
+            above(Some("db is broken"), "FATAL\n"),
+            "its healthcheck's output and its log are above"
+        );
+        assert_eq!(above(None, "FATAL\n"), "its log is above");
+        assert_eq!(above(Some(""), "  \n"), "it logged nothing");
+        assert_eq!(what_is_above(None), "its log is above");
+    }
 }
