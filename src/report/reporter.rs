@@ -394,7 +394,7 @@ impl Events for Reporter {
                 self.timeline.starting(waits);
                 // Several shards' live lines at once would tear each other up.
                 if self.options.shard.is_none() {
-                    self.state().live = Some(Live::new(services, self.out.mode()));
+                    self.state().live = Some(Live::new(services, waits, self.out.mode()));
                 }
             }
             RunEvent::Waiting(statuses) => {
