@@ -14,7 +14,7 @@ pub struct Live {
     bars: Vec<(String, ProgressBar)>,
     /// The finished line's look, aligned with the others.
     done: Option<ProgressStyle>,
-    _group: Option<MultiProgress>,
+    group: Option<MultiProgress>,
 }
 
 impl Live {
@@ -26,7 +26,7 @@ impl Live {
             return Live {
                 bars: Vec::new(),
                 done: None,
-                _group: None,
+                group: None,
             };
         }
         let group = MultiProgress::with_draw_target(target);
@@ -48,8 +48,14 @@ impl Live {
         Live {
             bars,
             done: Some(ProgressStyle::with_template(&done).expect("the template is valid")),
-            _group: Some(group),
+            group: Some(group),
         }
+    }
+
+    /// The lines as drawn, where they are: what other output must go
+    /// above.
+    pub fn drawn(&self) -> Option<MultiProgress> {
+        self.group.clone()
     }
 
     /// Shows what each service is doing; `None` is ready.

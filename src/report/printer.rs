@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use console::style;
+use indicatif::MultiProgress;
 
 use super::Mode;
 use crate::ci::Ci;
@@ -44,6 +45,11 @@ pub struct Printer {
     clock: Clock,
     shard: Option<Shard>,
 }
+
+/// The live lines drawn on this process's terminal, if any: every line of
+/// every printer goes above them, which are drawn again below it. There is
+/// one stderr, and the signals' warnings have a printer of their own.
+static LIVE: Mutex<Option<MultiProgress>> = Mutex::new(None);
 
 /// The shard a printer speaks for, under `--shards`.
 struct Shard {
@@ -183,10 +189,24 @@ impl Printer {
     }
 
     fn write(&self, line: String) {
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        // A closed stderr must not abort the run: teardown still has to
-        // happen.
-        let _ = writeln!(writer, "{line}").and_then(|()| writer.flush());
+        let write = || {
+            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            // A closed stderr must not abort the run: teardown still has
+            // to happen.
+            let _ = writeln!(writer, "{line}").and_then(|()| writer.flush());
+        };
+        let live = LIVE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match live {
+            Some(live) => live.suspend(write),
+            None => write(),
+        }
+    }
+
+    /// Has every printer write above `live` while it is drawn: otherwise a
+    /// line written under way leaves a stale copy of the live lines
+    /// behind. `None` once they are gone.
+    pub fn write_above(live: Option<MultiProgress>) {
+        *LIVE.lock().unwrap_or_else(|e| e.into_inner()) = live;
     }
 
     /// A phase of the run: `testbed: starting db, api`.

@@ -394,7 +394,9 @@ impl Events for Reporter {
                 self.timeline.starting(waits);
                 // Several shards' live lines at once would tear each other up.
                 if self.options.shard.is_none() {
-                    self.state().live = Some(Live::new(services, waits, self.out.mode()));
+                    let live = Live::new(services, waits, self.out.mode());
+                    Printer::write_above(live.drawn());
+                    self.state().live = Some(live);
                 }
             }
             RunEvent::Waiting(statuses) => {
@@ -402,7 +404,10 @@ impl Events for Reporter {
                     live.update(statuses);
                 }
             }
-            RunEvent::WaitOver => self.state().live = None,
+            RunEvent::WaitOver => {
+                Printer::write_above(None);
+                self.state().live = None;
+            }
             RunEvent::ServiceReady {
                 service,
                 after,

@@ -173,14 +173,18 @@ testbed: tests passed after N.Ns",
 }
 per_flavor!(plain_mode_stamps_every_line_and_prints_no_escape_codes);
 
-/// On a terminal (a pty, from util-linux's `script`), each dependency's
-/// live line ends ready: the last one's too, though the look that saw it
-/// ready also ended the wait.
+/// On a terminal (a pty, from util-linux's `script`, read back as a
+/// terminal shows it), each dependency's live line ends ready, once: the
+/// last one's too, though the look that saw it ready also ended the wait;
+/// and `-v`'s lines, written while the live lines are drawn, go above
+/// them instead of leaving stale copies behind.
 fn the_live_lines_end_ready_on_a_terminal(flavor: Flavor) {
     let (cmd, line) = Testbed::fixture("bench-chain")
         .flavor(flavor)
         .project("live")
+        .args(["-v"])
         .env("TERM", "xterm")
+        .env("COLUMNS", "200")
         .to_command();
     let quoted =
         |word: &std::ffi::OsStr| format!("'{}'", word.to_string_lossy().replace('\'', r"'\''"));
@@ -188,8 +192,11 @@ fn the_live_lines_end_ready_on_a_terminal(flavor: Flavor) {
         .chain(cmd.get_args())
         .map(quoted)
         .collect();
+    // A terminal as wide as the longest echoed command, and tall enough
+    // that nothing scrolls off it.
+    let program = format!("stty cols 1000 rows 1000; exec {}", words.join(" "));
     let mut script = std::process::Command::new("script");
-    script.args(["-qefc", &words.join(" "), "/dev/null"]);
+    script.args(["-qefc", &program, "/dev/null"]);
     for (name, value) in cmd.get_envs() {
         match value {
             Some(value) => script.env(name, value),
@@ -200,13 +207,25 @@ fn the_live_lines_end_ready_on_a_terminal(flavor: Flavor) {
         script.current_dir(dir);
     }
     let out = script.stdin(Stdio::null()).output().unwrap();
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let size = std::num::NonZero::new(1000).unwrap();
+    let mut terminal = vt100::Parser::new(size, size, 0);
+    terminal.process(&out.stdout);
+    let screen = terminal.screen().contents();
     assert!(out.status.success(), "{screen}");
+    // Row by row: a live line fills its row, without a newline.
+    let rows: Vec<String> = (terminal.screen().rows(0, 1000))
+        .map(|row| row.trim_end().to_string())
+        .collect();
     for service in ["db", "api", "worker"] {
-        assert!(
-            screen.contains(&format!("✓ {service}")),
-            "{service}: {screen:?}"
-        );
+        let live: Vec<&String> = rows
+            .iter()
+            .filter(|row| {
+                let mut words = row.split_whitespace();
+                row.starts_with("  ") && words.nth(1) == Some(service)
+            })
+            .collect();
+        assert_eq!(live.len(), 1, "{service}'s live lines: {live:?}\n{screen}");
+        assert!(live[0].starts_with(&format!("  ✓ {service} ")), "{screen}");
     }
     assert_clean(line.project.as_deref().unwrap());
 }
