@@ -191,9 +191,9 @@ pub fn with_dependencies(services: &[Service], chosen: &[String]) -> Vec<String>
 
 /// The services another waits on as healthy: long-running ones, for which
 /// an exit, even with 0, is no completed job.
-pub fn awaited_healthy(services: &[Service]) -> Vec<String> {
+pub fn awaited_healthy<'a>(services: impl IntoIterator<Item = &'a Service>) -> Vec<String> {
     let mut awaited: Vec<String> = Vec::new();
-    let waits = services.iter().flat_map(|s| &s.depends_on);
+    let waits = services.into_iter().flat_map(|s| &s.depends_on);
     for dependency in waits.filter(|d| d.condition == Condition::Healthy) {
         if !awaited.contains(&dependency.service) {
             awaited.push(dependency.service.clone());

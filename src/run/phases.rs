@@ -300,12 +300,9 @@ impl Driver<'_> {
         }
         let names: Vec<String> = created.iter().map(|c| c.service.clone()).collect();
         let services = model::with_dependencies(&plan.services, &names);
-        let awaited_healthy = |name: &String| {
-            (plan.services.iter())
-                .filter(|s| services.contains(&s.name) || &s.name == tests)
-                .flat_map(|s| &s.depends_on)
-                .any(|d| &d.service == name && d.condition == Condition::Healthy)
-        };
+        let awaited_healthy = model::awaited_healthy(
+            (plan.services.iter()).filter(|s| services.contains(&s.name) || &s.name == tests),
+        );
         let waits: Vec<Waits> = plan
             .services
             .iter()
@@ -319,7 +316,7 @@ impl Driver<'_> {
                     .filter(|d| services.contains(d))
                     .collect(),
                 check_interval: s.healthcheck.as_ref().map(|h| h.cadence.interval),
-                awaited_healthy: awaited_healthy(&s.name),
+                awaited_healthy: awaited_healthy.contains(&s.name),
             })
             .collect();
         self.emit(RunEvent::Starting {
